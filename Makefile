@@ -1,0 +1,126 @@
+# pinpostd — build, test, install. `make deps` prepares a fresh Debian machine.
+
+PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+DESTDIR ?=
+BUILD ?= build
+CC ?= gcc
+PKG_CONFIG ?= pkg-config
+
+PKGS := rdkafka libmariadb yaml-0.1 libcjson
+OPT ?= -O2 -g
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS))
+ALL_CFLAGS = -std=c11 $(OPT) $(WARN) -Iinclude $(PKG_CFLAGS) -MMD -MP $(CFLAGS)
+LDLIBS_ALL = $(PKG_LIBS) -lm
+
+LIB_SRCS := $(filter-out src/main.c src/gen_main.c,$(wildcard src/*.c))
+LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
+ASAN_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/asan/%.o)
+ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+UNIT_SRCS := $(wildcard test/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:test/unit/%.c=$(BUILD)/unit/%)
+
+VENV := $(BUILD)/venv
+KAFKA_LIBS := $(BUILD)/kafka/libs
+
+.PHONY: all deps deps-system deps-test demo test test-unit test-integration install \
+        uninstall clean format format-check kafka-jars venv
+
+all: $(BUILD)/pinpostd $(BUILD)/pinpost-gen
+
+$(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/asan/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ASAN_FLAGS) -c $< -o $@
+
+$(BUILD)/libpinpost.a: $(LIB_OBJS)
+	$(AR) rcs $@ $^
+
+$(BUILD)/libpinpost-asan.a: $(ASAN_OBJS)
+	$(AR) rcs $@ $^
+
+$(BUILD)/pinpostd: $(BUILD)/obj/main.o $(BUILD)/libpinpost.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/pinpost-gen: $(BUILD)/obj/gen_main.o $(BUILD)/libpinpost.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/unit/%: test/unit/%.c $(BUILD)/libpinpost-asan.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ASAN_FLAGS) -Itest/unit -o $@ $< $(BUILD)/libpinpost-asan.a \
+	    $(LDLIBS_ALL) $$($(PKG_CONFIG) --libs cmocka)
+
+# ---- dependencies ----
+
+# Everything a fresh Debian machine needs: build libraries, servers for the tests,
+# the Kafka broker jars (Maven) and the Python test tools (virtualenv).
+deps: deps-system kafka-jars venv
+
+deps-system:
+	./scripts/install-deps
+
+kafka-jars: $(KAFKA_LIBS)/.done
+
+$(KAFKA_LIBS)/.done: test/kafka/pom.xml
+	mvn -B -q -f test/kafka/pom.xml -Dkafka.libs.dir=$(abspath $(KAFKA_LIBS)) \
+	    dependency:copy-dependencies
+	touch $@
+
+venv: $(VENV)/.done
+
+$(VENV)/.done: test/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r test/requirements.txt
+	touch $@
+
+# ---- running ----
+
+# The demo: built-in data, an in-process Kafka cluster, 20 posts at the default
+# random delays (0-2 s), then a report.
+demo: deps-system all
+	$(BUILD)/pinpostd --demo --count 20 --report -
+
+# ---- tests ----
+
+test: deps all
+	$(MAKE) test-unit
+	$(MAKE) test-integration
+
+test-unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+test-integration: all kafka-jars venv
+	PINPOSTD_BUILD=$(abspath $(BUILD)) KAFKA_LIBS=$(abspath $(KAFKA_LIBS)) \
+	    $(VENV)/bin/python -m pytest -v test/integration
+
+# ---- install ----
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BUILD)/pinpostd $(BUILD)/pinpost-gen $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(SYSCONFDIR)/pinpostd
+	for f in etc/*; do \
+	    dst=$(DESTDIR)$(SYSCONFDIR)/pinpostd/$$(basename $$f); \
+	    [ -e $$dst ] || install -m 0640 $$f $$dst; \
+	done
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/pinpostd $(DESTDIR)$(PREFIX)/bin/pinpost-gen
+
+clean:
+	rm -rf $(BUILD)/obj $(BUILD)/asan $(BUILD)/unit $(BUILD)/*.a $(BUILD)/pinpostd \
+	    $(BUILD)/pinpost-gen
+
+format:
+	clang-format -i src/*.c include/*.h test/unit/*.c
+
+format-check:
+	clang-format --dry-run --Werror src/*.c include/*.h test/unit/*.c
+
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/asan/*.d $(BUILD)/unit/*.d)

@@ -1,0 +1,99 @@
+/* pp_config: the daemon's configuration. Built from built-in defaults, then the YAML file
+ * (and the files it names: seed-format DB credentials, Java client.properties), then the
+ * command line. Every error names file:line and the key, and what to do about it.
+ * Secrets (passwords) live only in pp_config and are never printed; see pp_config_print. */
+#ifndef PP_CONFIG_H
+#define PP_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum pp_table { PP_PIN = 0, PP_GEO = 1, PP_USER = 2, PP_NTABLES = 3 };
+
+/* Short names of the tables as used in config keys and topic suffixes: pin, geo, user. */
+extern const char *const pp_table_names[PP_NTABLES];
+
+typedef struct pp_table_conf {
+    char *table; /* SQL table name */
+    char *key;   /* integer key column shared by the three tables */
+} pp_table_conf;
+
+/* One key = value for librdkafka, with where it came from for error messages. */
+typedef struct pp_kv {
+    char *key;
+    char *value;
+    char *origin; /* "file:line" */
+} pp_kv;
+
+typedef struct pp_config {
+    char *path; /* the YAML file, NULL when running on defaults */
+
+    struct {
+        char *host;
+        int port;
+        char *socket;
+        char *user;
+        char *password; /* secret */
+        char *database;
+        int tls;               /* require TLS to the server */
+        int connect_timeout_s;
+        int batch;             /* max keys per round trip */
+        double keyspace_refresh_s;
+        pp_table_conf tables[PP_NTABLES];
+    } source;
+
+    struct {
+        char *topic_prefix;
+        char *topics[PP_NTABLES]; /* NULL: <prefix>.<name> */
+        double flush_timeout_s;
+        pp_kv *settings; /* librdkafka properties in order; later entries win */
+        size_t nsettings;
+    } kafka;
+
+    struct {
+        int fixed_rate; /* rate given: rate mode; otherwise random delay */
+        double rate;
+        double delay_min_s, delay_max_s;
+        int has_seed;
+        uint64_t seed;
+        uint64_t count;
+        double duration_s;
+    } emulation;
+
+    struct {
+        char *instance;
+        double summary_interval_s;
+        char *report; /* path or "-" */
+    } service;
+} pp_config;
+
+/* A config holding the built-in defaults. Caller frees with pp_config_destroy. */
+pp_config *pp_config_new_defaults(void);
+void pp_config_destroy(pp_config *c); /* accepts NULL and half-built configs */
+
+/* Load the YAML file at path over the defaults in c. Returns 0, or -1 with errstr set
+ * to "file:line: message". */
+int pp_config_load_file(pp_config *c, const char *path, char *errstr, size_t errstr_size);
+
+/* Parse "MIN:MAX" seconds. Returns 0 or -1. */
+int pp_config_parse_delay(const char *s, double *min_s, double *max_s);
+
+/* Add or replace one librdkafka setting. */
+void pp_config_set_kafka(pp_config *c, const char *key, const char *value, const char *origin);
+/* The current value of a librdkafka setting, or NULL. */
+const char *pp_config_get_kafka(const pp_config *c, const char *key);
+
+/* Final consistency checks after file and command line are applied. */
+int pp_config_validate(const pp_config *c, char *errstr, size_t errstr_size);
+
+/* Topic name for a table (explicit name, or <prefix>.<name>); caller frees. */
+char *pp_config_topic(const pp_config *c, enum pp_table t);
+
+/* A redacted human-readable summary: secrets shown as "(set)". */
+void pp_config_print(const pp_config *c, FILE *out);
+
+/* True for librdkafka property names whose values are secrets. */
+int pp_config_is_secret_key(const char *key);
+
+#endif

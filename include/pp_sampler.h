@@ -1,0 +1,40 @@
+/* pp_sampler: turns a source into a stream of complete posts. Keys are drawn uniformly
+ * from the keys that exist (pp_keyspace) with a seeded RNG, fetched in batches, and handed
+ * out in draw order; posts lacking a geo or user row are counted as unmatched and skipped.
+ * The sequence of posts depends only on the seed and the data, not on batch sizes. */
+#ifndef PP_SAMPLER_H
+#define PP_SAMPLER_H
+
+#include <stdint.h>
+
+#include "pp_source.h"
+
+typedef struct pp_sampler pp_sampler;
+
+typedef struct pp_sampler_stats {
+    uint64_t unmatched;      /* keys whose geo or user row (or the post itself) was missing */
+    uint64_t invalid_utf8;   /* bytes replaced by U+FFFD in handed-out posts */
+    uint64_t keys;           /* keys known */
+    uint64_t keyspace_runs;  /* runs of consecutive keys (memory is per run) */
+} pp_sampler_stats;
+
+/* The sampler uses source (not owned) and refreshes its keyspace every refresh_s seconds
+ * so that appended rows are picked up. */
+pp_sampler *pp_sampler_new(pp_source *source, uint64_t seed, int max_batch, double refresh_s);
+void pp_sampler_destroy(pp_sampler *s); /* accepts NULL */
+
+/* Keys per round trip (1..max_batch): small for slow paced runs so each post is fresh,
+ * large when running fast. Takes effect at the next fetch. */
+void pp_sampler_set_batch(pp_sampler *s, int batch);
+
+/* Learn the keyspace now (first call, or to force a refresh). PP_SRC_* result. */
+int pp_sampler_refresh(pp_sampler *s, char *errstr, size_t errstr_size);
+
+/* Hand out the next complete post: returns PP_SRC_OK with *out pointing at a post owned
+ * by the sampler (valid until the next call), 1 when there is no key to sample yet (empty
+ * table), or a PP_SRC_RETRY/PP_SRC_FATAL error. */
+int pp_sampler_next(pp_sampler *s, const pp_post **out, char *errstr, size_t errstr_size);
+
+void pp_sampler_get_stats(const pp_sampler *s, pp_sampler_stats *st);
+
+#endif

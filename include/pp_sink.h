@@ -1,0 +1,101 @@
+/* pp_sink: where complete posts go. A sink produces the three messages of a post (key =
+ * the post key, headers = instance and sequence number) and reports each post exactly
+ * once through the done callback when all three deliveries are settled: that callback,
+ * not the produce call, is where posts count as delivered or failed. Implementations:
+ * Kafka through librdkafka (pp_sink_kafka_new) and --dry-run JSON lines (pp_sink_dry_new).
+ * Everything runs on the main thread: done callbacks fire from pp_sink_poll/flush. */
+#ifndef PP_SINK_H
+#define PP_SINK_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "pp_config.h"
+#include "pp_source.h"
+#include "pp_stats.h"
+
+#define PP_HEADER_INSTANCE "pinpostd.instance"
+#define PP_HEADER_SEQ "pinpostd.seq"
+
+/* What became of one post. */
+typedef struct pp_post_result {
+    uint64_t seq;
+    int64_t key;
+    int ok; /* all three messages delivered */
+    const char *category, *country;
+    int32_t partition[PP_NTABLES];
+    int64_t offset[PP_NTABLES];
+    int64_t latency_us; /* produce call to the last delivery report */
+    const char *error;  /* first failure, when !ok */
+} pp_post_result;
+
+typedef void (*pp_post_done_cb)(void *opaque, const pp_post_result *r);
+
+typedef struct pp_sink pp_sink;
+
+typedef struct pp_sink_ops {
+    /* Hand over one complete post. Waits (serving delivery reports) while the local
+     * queue is full. Returns 0, or -1 when the post could not be queued (errstr says
+     * why; the post was counted as failed). */
+    int (*produce)(pp_sink *s, const pp_post *p, uint64_t seq, char *errstr, size_t n);
+    /* Serve delivery reports, waiting up to timeout_ms for the first. */
+    void (*poll)(pp_sink *s, int timeout_ms);
+    /* Wait up to timeout_ms for everything in flight; returns 0 when nothing is left. */
+    int (*flush)(pp_sink *s, int timeout_ms);
+    /* Give up on what is still queued: each such post is reported as failed. */
+    void (*abandon)(pp_sink *s);
+    /* True after an error that no retry can fix (fatal producer error). */
+    int (*fatal)(pp_sink *s, char *errstr, size_t n);
+    /* Connectivity check for --check: metadata for the three topics, printed to out.
+     * Returns 0 when reachable and every topic exists. */
+    int (*check)(pp_sink *s, FILE *out, int timeout_ms);
+    void (*destroy)(pp_sink *s);
+} pp_sink_ops;
+
+struct pp_sink {
+    const pp_sink_ops *ops;
+};
+
+/* Kafka sink. topics[] are copied. With demo set, an in-process mock cluster (librdkafka's
+ * test.mock.num.brokers) replaces bootstrap.servers. stats (not owned) gets the counters.
+ * Returns NULL with errstr naming the offending setting and its file:line. */
+pp_sink *pp_sink_kafka_new(const pp_config *c, const char *const topics[PP_NTABLES], int demo,
+                           pp_stats *stats, pp_post_done_cb done, void *opaque, char *errstr,
+                           size_t errstr_size);
+
+/* Dry-run sink: one JSON line per message on out ({"topic","key","headers","value"});
+ * a post is delivered once its lines are written. */
+pp_sink *pp_sink_dry_new(FILE *out, const char *const topics[PP_NTABLES], const char *instance,
+                         pp_stats *stats, pp_post_done_cb done, void *opaque);
+
+static inline int pp_sink_produce(pp_sink *s, const pp_post *p, uint64_t seq, char *e, size_t n)
+{
+    return s->ops->produce(s, p, seq, e, n);
+}
+static inline void pp_sink_poll(pp_sink *s, int timeout_ms)
+{
+    s->ops->poll(s, timeout_ms);
+}
+static inline int pp_sink_flush(pp_sink *s, int timeout_ms)
+{
+    return s->ops->flush(s, timeout_ms);
+}
+static inline void pp_sink_abandon(pp_sink *s)
+{
+    s->ops->abandon(s);
+}
+static inline int pp_sink_fatal(pp_sink *s, char *e, size_t n)
+{
+    return s->ops->fatal(s, e, n);
+}
+static inline int pp_sink_check(pp_sink *s, FILE *out, int timeout_ms)
+{
+    return s->ops->check(s, out, timeout_ms);
+}
+static inline void pp_sink_destroy(pp_sink *s)
+{
+    if (s)
+        s->ops->destroy(s);
+}
+
+#endif

@@ -1,0 +1,58 @@
+/* pp_stats: run counters, the delivery-latency histogram, the periodic summary line and
+ * the JSON run report. Counters change only on the main thread (delivery reports are
+ * served by rd_kafka_poll there), so no locking. */
+#ifndef PP_STATS_H
+#define PP_STATS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "pp_config.h"
+
+/* Log-linear histogram of microsecond values: 32 sub-buckets per power of two (about
+ * 3% resolution), exact maximum. */
+#define PP_HIST_SUB_BITS 5
+#define PP_HIST_BUCKETS (64 << PP_HIST_SUB_BITS)
+
+typedef struct pp_hist {
+    uint64_t counts[PP_HIST_BUCKETS];
+    uint64_t total;
+    uint64_t max;
+} pp_hist;
+
+void pp_hist_record(pp_hist *h, uint64_t value);
+/* The value at quantile q in [0, 1] (upper bound of its bucket, capped at max); 0 when
+ * empty. */
+uint64_t pp_hist_quantile(const pp_hist *h, double q);
+
+typedef struct pp_topic_stats {
+    uint64_t delivered, failed, bytes;
+} pp_topic_stats;
+
+typedef struct pp_stats {
+    uint64_t posts_sampled;   /* complete posts handed to the sink */
+    uint64_t posts_delivered; /* all three messages acknowledged */
+    uint64_t posts_failed;    /* at least one message failed */
+    uint64_t posts_unmatched; /* sampled keys lacking a row (from the sampler) */
+    uint64_t invalid_utf8;    /* bytes replaced by U+FFFD */
+    pp_topic_stats topic[PP_NTABLES];
+    pp_hist latency_us;       /* produce call to delivery report, per message */
+    int64_t start_us;
+    int64_t end_us;           /* set by pp_stats_finish */
+} pp_stats;
+
+void pp_stats_init(pp_stats *s, int64_t now_us);
+void pp_stats_finish(pp_stats *s, int64_t now_us);
+
+/* Posts produced but not yet acknowledged or failed. */
+uint64_t pp_stats_in_flight(const pp_stats *s);
+
+/* One human line: delivered/failed/unmatched counts and rates since the previous call. */
+void pp_stats_summary(const pp_stats *s, const pp_stats *prev, int64_t now_us, char *out,
+                      size_t out_size);
+
+/* Write the JSON run report (stable fields of DESIGN.md plus extras). Returns 0 or -1. */
+int pp_stats_write_report(const pp_stats *s, const pp_config *c, uint64_t seed,
+                          const char *const topics[PP_NTABLES], FILE *out);
+
+#endif

@@ -1,0 +1,35 @@
+/* pp_util: allocation that never returns NULL, monotonic/wall clocks, small string helpers. */
+#ifndef PP_UTIL_H
+#define PP_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Allocators that log and abort on out-of-memory: a daemon that cannot allocate a
+ * few bytes cannot report anything useful either. Caller frees with free(). */
+void *pp_xmalloc(size_t size);
+void *pp_xcalloc(size_t n, size_t size);
+void *pp_xrealloc(void *ptr, size_t size);
+char *pp_xstrdup(const char *s);
+
+/* Monotonic clock in microseconds (for pacing and latency). */
+int64_t pp_now_us(void);
+
+/* Sleep for at most usec microseconds (returns early on a signal). */
+void pp_sleep_us(int64_t usec);
+
+/* snprintf into errstr that never overflows; returns errstr. */
+char *pp_errf(char *errstr, size_t errstr_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Strict number parsing of a whole string: returns 0 on success, -1 otherwise. */
+int pp_parse_int64(const char *s, int64_t *out);
+int pp_parse_double(const char *s, double *out);
+
+/* Directory part of path, for resolving relative paths; caller frees. */
+char *pp_dirname(const char *path);
+
+/* path if absolute, else base_dir/path; caller frees. */
+char *pp_path_join(const char *base_dir, const char *path);
+
+#endif

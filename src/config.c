@@ -1,0 +1,710 @@
+/* config: defaults, the YAML file, seed-format credentials and client.properties. */
+#define _POSIX_C_SOURCE 200809L
+#include "pp_config.h"
+#include "pp_properties.h"
+#include "pp_util.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <yaml.h>
+
+const char *const pp_table_names[PP_NTABLES] = {"pin", "geo", "user"};
+
+static const char *const default_tables[PP_NTABLES][2] = {
+    {"pinterest_data", "index"},
+    {"geolocation_data", "ind"},
+    {"user_data", "ind"},
+};
+
+pp_config *pp_config_new_defaults(void)
+{
+    pp_config *c = pp_xcalloc(1, sizeof(*c));
+    char host[HOST_NAME_MAX + 1] = "pinpostd";
+
+    c->source.host = pp_xstrdup("localhost");
+    c->source.port = 3306;
+    c->source.connect_timeout_s = 10;
+    c->source.batch = 64;
+    c->source.keyspace_refresh_s = 10;
+    for (int t = 0; t < PP_NTABLES; t++) {
+        c->source.tables[t].table = pp_xstrdup(default_tables[t][0]);
+        c->source.tables[t].key = pp_xstrdup(default_tables[t][1]);
+    }
+    c->kafka.topic_prefix = pp_xstrdup("pinpostd");
+    c->kafka.flush_timeout_s = 30;
+    c->emulation.delay_min_s = 0;
+    c->emulation.delay_max_s = 2;
+    if (gethostname(host, sizeof(host)) != 0 || !host[0])
+        strcpy(host, "pinpostd");
+    host[HOST_NAME_MAX] = '\0';
+    c->service.instance = pp_xstrdup(host);
+    c->service.summary_interval_s = 10;
+    return c;
+}
+
+void pp_config_destroy(pp_config *c)
+{
+    if (!c)
+        return;
+    free(c->path);
+    free(c->source.host);
+    free(c->source.socket);
+    free(c->source.user);
+    if (c->source.password) {
+        /* Do not leave the secret in freed heap memory. */
+        volatile char *p = c->source.password;
+        while (*p)
+            *p++ = 0;
+        free(c->source.password);
+    }
+    free(c->source.database);
+    for (int t = 0; t < PP_NTABLES; t++) {
+        free(c->source.tables[t].table);
+        free(c->source.tables[t].key);
+        free(c->kafka.topics[t]);
+    }
+    free(c->kafka.topic_prefix);
+    for (size_t i = 0; i < c->kafka.nsettings; i++) {
+        free(c->kafka.settings[i].key);
+        if (c->kafka.settings[i].value) {
+            volatile char *p = c->kafka.settings[i].value;
+            while (*p)
+                *p++ = 0;
+        }
+        free(c->kafka.settings[i].value);
+        free(c->kafka.settings[i].origin);
+    }
+    free(c->kafka.settings);
+    free(c->service.instance);
+    free(c->service.report);
+    free(c);
+}
+
+static void set_str(char **dst, const char *v)
+{
+    free(*dst);
+    *dst = pp_xstrdup(v);
+}
+
+void pp_config_set_kafka(pp_config *c, const char *key, const char *value, const char *origin)
+{
+    for (size_t i = 0; i < c->kafka.nsettings; i++) {
+        pp_kv *kv = &c->kafka.settings[i];
+        if (strcmp(kv->key, key) == 0) {
+            set_str(&kv->value, value);
+            set_str(&kv->origin, origin);
+            return;
+        }
+    }
+    c->kafka.settings =
+        pp_xrealloc(c->kafka.settings, (c->kafka.nsettings + 1) * sizeof(pp_kv));
+    c->kafka.settings[c->kafka.nsettings++] =
+        (pp_kv){pp_xstrdup(key), pp_xstrdup(value), pp_xstrdup(origin)};
+}
+
+const char *pp_config_get_kafka(const pp_config *c, const char *key)
+{
+    for (size_t i = 0; i < c->kafka.nsettings; i++)
+        if (strcmp(c->kafka.settings[i].key, key) == 0)
+            return c->kafka.settings[i].value;
+    return NULL;
+}
+
+int pp_config_parse_delay(const char *s, double *min_s, double *max_s)
+{
+    const char *colon = strchr(s, ':');
+    char lo[64];
+    double a, b;
+    if (!colon || (size_t)(colon - s) >= sizeof(lo))
+        return -1;
+    memcpy(lo, s, (size_t)(colon - s));
+    lo[colon - s] = '\0';
+    if (pp_parse_double(lo, &a) || pp_parse_double(colon + 1, &b) || a < 0 || b < a ||
+        b > 86400)
+        return -1;
+    *min_s = a;
+    *max_s = b;
+    return 0;
+}
+
+int pp_config_is_secret_key(const char *key)
+{
+    return strstr(key, "password") || strstr(key, "secret") || strstr(key, "sasl.jaas") ||
+           strstr(key, "oauthbearer.config") || strstr(key, "ssl.key.pem") ||
+           strstr(key, "token");
+}
+
+/* ---- YAML ---- */
+
+/* Where we are while loading: the file, its directory, and the error buffer. */
+typedef struct load_ctx {
+    pp_config *c;
+    const char *file;
+    char *dir;
+    yaml_document_t *doc;
+    char *errstr;
+    size_t errstr_size;
+} load_ctx;
+
+static int fail(load_ctx *x, const yaml_node_t *node, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(load_ctx *x, const yaml_node_t *node, const char *fmt, ...)
+{
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    pp_errf(x->errstr, x->errstr_size, "%s:%lu: %s", x->file,
+            node ? (unsigned long)node->start_mark.line + 1 : 0ul, msg);
+    return -1;
+}
+
+static const char *scalar(const yaml_node_t *n)
+{
+    return n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+/* A scalar value or an error naming the key. */
+static int want_scalar(load_ctx *x, const yaml_node_t *n, const char *key, const char **out)
+{
+    *out = scalar(n);
+    if (!*out)
+        return fail(x, n, "%s: expected a single value, not a list or mapping", key);
+    return 0;
+}
+
+static int get_int(load_ctx *x, const yaml_node_t *n, const char *key, int64_t lo, int64_t hi,
+                   int64_t *out)
+{
+    const char *s;
+    if (want_scalar(x, n, key, &s))
+        return -1;
+    if (pp_parse_int64(s, out) || *out < lo || *out > hi)
+        return fail(x, n, "%s: '%s' is not an integer between %lld and %lld", key, s,
+                    (long long)lo, (long long)hi);
+    return 0;
+}
+
+static int get_double(load_ctx *x, const yaml_node_t *n, const char *key, double lo, double hi,
+                      double *out)
+{
+    const char *s;
+    if (want_scalar(x, n, key, &s))
+        return -1;
+    if (pp_parse_double(s, out) || *out < lo || *out > hi)
+        return fail(x, n, "%s: '%s' is not a number between %g and %g", key, s, lo, hi);
+    return 0;
+}
+
+static int get_bool(load_ctx *x, const yaml_node_t *n, const char *key, int *out)
+{
+    const char *s;
+    if (want_scalar(x, n, key, &s))
+        return -1;
+    if (!strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcasecmp(s, "on") ||
+        !strcmp(s, "1"))
+        *out = 1;
+    else if (!strcasecmp(s, "false") || !strcasecmp(s, "no") || !strcasecmp(s, "off") ||
+             !strcmp(s, "0"))
+        *out = 0;
+    else
+        return fail(x, n, "%s: '%s' is not a boolean (true/false)", key, s);
+    return 0;
+}
+
+static int get_str(load_ctx *x, const yaml_node_t *n, const char *key, char **dst)
+{
+    const char *s;
+    if (want_scalar(x, n, key, &s))
+        return -1;
+    if (!*s)
+        return fail(x, n, "%s: must not be empty", key);
+    set_str(dst, s);
+    return 0;
+}
+
+static int get_path(load_ctx *x, const yaml_node_t *n, const char *key, char **dst)
+{
+    const char *s;
+    if (want_scalar(x, n, key, &s))
+        return -1;
+    if (!*s)
+        return fail(x, n, "%s: must not be empty", key);
+    free(*dst);
+    *dst = pp_path_join(x->dir, s);
+    return 0;
+}
+
+/* Read a whole small file (a secret) and strip one trailing newline. */
+static char *read_secret_file(const char *path, char *err, size_t errn)
+{
+    FILE *f = fopen(path, "rb");
+    char buf[4096];
+    size_t n;
+    if (!f) {
+        pp_errf(err, errn, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    int big = !feof(f) && fgetc(f) != EOF;
+    fclose(f);
+    if (big) {
+        pp_errf(err, errn, "%s is larger than %zu bytes; it should hold only the password",
+                path, sizeof(buf) - 1);
+        return NULL;
+    }
+    buf[n] = '\0';
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        buf[--n] = '\0';
+    char *s = pp_xstrdup(buf);
+    memset(buf, 0, sizeof(buf));
+    return s;
+}
+
+/* Seed-format credentials: a YAML mapping of RDS_HOST, RDS_PORT, RDS_USER, RDS_PASSWORD,
+ * RDS_DATABASE (all required), exactly as users already have it. */
+static int load_credentials(load_ctx *outer, const yaml_node_t *at, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    int rc = -1, have = 0;
+
+    if (!f)
+        return fail(outer, at, "source.credentials: cannot open %s: %s", path, strerror(errno));
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_file(&parser, f);
+    load_ctx x = {.c = outer->c, .file = path, .dir = NULL, .doc = &doc,
+                  .errstr = outer->errstr, .errstr_size = outer->errstr_size};
+    if (!yaml_parser_load(&parser, &doc)) {
+        pp_errf(outer->errstr, outer->errstr_size, "%s:%lu: YAML syntax error: %s", path,
+                (unsigned long)parser.problem_mark.line + 1,
+                parser.problem ? parser.problem : "unknown");
+        yaml_parser_delete(&parser);
+        fclose(f);
+        return -1;
+    }
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (!root || root->type != YAML_MAPPING_NODE) {
+        fail(&x, root, "expected a mapping of RDS_HOST, RDS_PORT, RDS_USER, RDS_PASSWORD, "
+                       "RDS_DATABASE");
+        goto out;
+    }
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *kn = yaml_document_get_node(&doc, p->key);
+        yaml_node_t *vn = yaml_document_get_node(&doc, p->value);
+        const char *k = scalar(kn);
+        pp_config *c = outer->c;
+        int64_t port;
+        if (!k) {
+            fail(&x, kn, "keys must be plain names");
+            goto out;
+        }
+        if (!strcmp(k, "RDS_HOST")) {
+            if (get_str(&x, vn, k, &c->source.host))
+                goto out;
+            have |= 1;
+        } else if (!strcmp(k, "RDS_PORT")) {
+            if (get_int(&x, vn, k, 1, 65535, &port))
+                goto out;
+            c->source.port = (int)port;
+            have |= 2;
+        } else if (!strcmp(k, "RDS_USER")) {
+            if (get_str(&x, vn, k, &c->source.user))
+                goto out;
+            have |= 4;
+        } else if (!strcmp(k, "RDS_PASSWORD")) {
+            const char *s;
+            if (want_scalar(&x, vn, k, &s))
+                goto out;
+            set_str(&c->source.password, s);
+            have |= 8;
+        } else if (!strcmp(k, "RDS_DATABASE")) {
+            if (get_str(&x, vn, k, &c->source.database))
+                goto out;
+            have |= 16;
+        } else {
+            fail(&x, kn, "unknown key '%s' (expected RDS_HOST, RDS_PORT, RDS_USER, "
+                         "RDS_PASSWORD, RDS_DATABASE)", k);
+            goto out;
+        }
+    }
+    static const char *const names[] = {"RDS_HOST", "RDS_PORT", "RDS_USER", "RDS_PASSWORD",
+                                        "RDS_DATABASE"};
+    for (int i = 0; i < 5; i++)
+        if (!(have & (1 << i))) {
+            fail(&x, root, "missing %s", names[i]);
+            goto out;
+        }
+    rc = 0;
+out:
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    fclose(f);
+    return rc;
+}
+
+/* client.properties: every entry becomes a librdkafka setting. The Java spelling
+ * sasl.mechanism maps to librdkafka's sasl.mechanisms. */
+typedef struct props_ctx {
+    pp_config *c;
+    const char *path;
+} props_ctx;
+
+static int on_property(void *opaque, const char *key, const char *value, int line, char *err,
+                       size_t errn)
+{
+    props_ctx *pc = opaque;
+    char origin[PATH_MAX + 32];
+    (void)err;
+    (void)errn;
+    snprintf(origin, sizeof(origin), "%s:%d", pc->path, line);
+    if (!strcmp(key, "sasl.mechanism"))
+        key = "sasl.mechanisms";
+    pp_config_set_kafka(pc->c, key, value, origin);
+    return 0;
+}
+
+/* The keys the YAML file knows. A key path that is a prefix of others is a section. */
+enum kind {
+    K_STR, K_PATH, K_INT, K_DOUBLE, K_BOOL, K_CREDS, K_PASSWORD_FILE, K_PROPS, K_BOOTSTRAP,
+    K_SETTINGS, K_DELAY, K_RATE, K_SEED, K_U64, K_REPORT, K_PASSWORD_INLINE
+};
+
+typedef struct key_def {
+    const char *path;
+    enum kind kind;
+    size_t offset;
+    double lo, hi;
+} key_def;
+
+#define OFF(field) offsetof(pp_config, field)
+static const key_def keys[] = {
+    {"source.credentials", K_CREDS, 0, 0, 0},
+    {"source.host", K_STR, OFF(source.host), 0, 0},
+    {"source.port", K_INT, OFF(source.port), 1, 65535},
+    {"source.socket", K_PATH, OFF(source.socket), 0, 0},
+    {"source.user", K_STR, OFF(source.user), 0, 0},
+    {"source.password", K_PASSWORD_INLINE, 0, 0, 0},
+    {"source.password_file", K_PASSWORD_FILE, 0, 0, 0},
+    {"source.database", K_STR, OFF(source.database), 0, 0},
+    {"source.tls", K_BOOL, OFF(source.tls), 0, 0},
+    {"source.connect_timeout", K_INT, OFF(source.connect_timeout_s), 1, 3600},
+    {"source.batch", K_INT, OFF(source.batch), 1, 1000},
+    {"source.keyspace_refresh", K_DOUBLE, OFF(source.keyspace_refresh_s), 0.1, 86400},
+    {"source.tables.pin.table", K_STR, OFF(source.tables[PP_PIN].table), 0, 0},
+    {"source.tables.pin.key", K_STR, OFF(source.tables[PP_PIN].key), 0, 0},
+    {"source.tables.geo.table", K_STR, OFF(source.tables[PP_GEO].table), 0, 0},
+    {"source.tables.geo.key", K_STR, OFF(source.tables[PP_GEO].key), 0, 0},
+    {"source.tables.user.table", K_STR, OFF(source.tables[PP_USER].table), 0, 0},
+    {"source.tables.user.key", K_STR, OFF(source.tables[PP_USER].key), 0, 0},
+    {"kafka.properties", K_PROPS, 0, 0, 0},
+    {"kafka.bootstrap_servers", K_BOOTSTRAP, 0, 0, 0},
+    {"kafka.topic_prefix", K_STR, OFF(kafka.topic_prefix), 0, 0},
+    {"kafka.topics.pin", K_STR, OFF(kafka.topics[PP_PIN]), 0, 0},
+    {"kafka.topics.geo", K_STR, OFF(kafka.topics[PP_GEO]), 0, 0},
+    {"kafka.topics.user", K_STR, OFF(kafka.topics[PP_USER]), 0, 0},
+    {"kafka.flush_timeout", K_DOUBLE, OFF(kafka.flush_timeout_s), 0, 86400},
+    {"kafka.settings", K_SETTINGS, 0, 0, 0},
+    {"emulation.delay", K_DELAY, 0, 0, 0},
+    {"emulation.rate", K_RATE, 0, 0, 1e9},
+    {"emulation.seed", K_SEED, 0, 0, 0},
+    {"emulation.count", K_U64, OFF(emulation.count), 0, 0},
+    {"emulation.duration", K_DOUBLE, OFF(emulation.duration_s), 0, 1e12},
+    {"service.instance", K_STR, OFF(service.instance), 0, 0},
+    {"service.summary_interval", K_DOUBLE, OFF(service.summary_interval_s), 0, 86400},
+    {"service.report", K_REPORT, 0, 0, 0},
+};
+
+static int apply_key(load_ctx *x, const key_def *d, yaml_node_t *vn)
+{
+    pp_config *c = x->c;
+    void *field = (char *)c + d->offset;
+    const char *k = d->path;
+    int64_t i64;
+    const char *s;
+
+    switch (d->kind) {
+    case K_STR:
+        return get_str(x, vn, k, (char **)field);
+    case K_PATH:
+        return get_path(x, vn, k, (char **)field);
+    case K_INT:
+        if (get_int(x, vn, k, (int64_t)d->lo, (int64_t)d->hi, &i64))
+            return -1;
+        *(int *)field = (int)i64;
+        return 0;
+    case K_DOUBLE:
+        return get_double(x, vn, k, d->lo, d->hi, (double *)field);
+    case K_BOOL:
+        return get_bool(x, vn, k, (int *)field);
+    case K_U64:
+        if (get_int(x, vn, k, 0, INT64_MAX, &i64))
+            return -1;
+        *(uint64_t *)field = (uint64_t)i64;
+        return 0;
+    case K_SEED:
+        if (get_int(x, vn, k, 0, INT64_MAX, &i64))
+            return -1;
+        c->emulation.seed = (uint64_t)i64;
+        c->emulation.has_seed = 1;
+        return 0;
+    case K_RATE:
+        if (get_double(x, vn, k, d->lo, d->hi, &c->emulation.rate))
+            return -1;
+        c->emulation.fixed_rate = 1;
+        return 0;
+    case K_DELAY:
+        if (want_scalar(x, vn, k, &s))
+            return -1;
+        if (pp_config_parse_delay(s, &c->emulation.delay_min_s, &c->emulation.delay_max_s))
+            return fail(x, vn, "%s: '%s' is not MIN:MAX seconds with 0 <= MIN <= MAX", k, s);
+        c->emulation.fixed_rate = 0;
+        return 0;
+    case K_REPORT:
+        if (want_scalar(x, vn, k, &s))
+            return -1;
+        if (!strcmp(s, "-"))
+            set_str(&c->service.report, s);
+        else
+            return get_path(x, vn, k, &c->service.report);
+        return 0;
+    case K_PASSWORD_INLINE:
+        return fail(x, vn, "%s: passwords are not accepted inline; put it in a file readable "
+                           "only by the service and name it in source.password_file, or use "
+                           "source.credentials", k);
+    case K_PASSWORD_FILE: {
+        char *path = NULL, err[512];
+        if (get_path(x, vn, k, &path))
+            return -1;
+        char *pw = read_secret_file(path, err, sizeof(err));
+        free(path);
+        if (!pw)
+            return fail(x, vn, "%s: %s", k, err);
+        free(c->source.password);
+        c->source.password = pw;
+        return 0;
+    }
+    case K_CREDS: {
+        char *path = NULL;
+        if (get_path(x, vn, k, &path))
+            return -1;
+        int rc = load_credentials(x, vn, path);
+        free(path);
+        return rc;
+    }
+    case K_PROPS: {
+        char *path = NULL;
+        if (get_path(x, vn, k, &path))
+            return -1;
+        props_ctx pc = {c, path};
+        int rc = pp_properties_load(path, on_property, &pc, x->errstr, x->errstr_size);
+        free(path);
+        return rc;
+    }
+    case K_BOOTSTRAP: {
+        char origin[PATH_MAX + 32];
+        if (want_scalar(x, vn, k, &s))
+            return -1;
+        snprintf(origin, sizeof(origin), "%s:%lu", x->file,
+                 (unsigned long)vn->start_mark.line + 1);
+        pp_config_set_kafka(c, "bootstrap.servers", s, origin);
+        return 0;
+    }
+    case K_SETTINGS:
+        if (vn->type != YAML_MAPPING_NODE)
+            return fail(x, vn, "%s: expected a mapping of librdkafka properties", k);
+        for (yaml_node_pair_t *p = vn->data.mapping.pairs.start;
+             p < vn->data.mapping.pairs.top; p++) {
+            yaml_node_t *skn = yaml_document_get_node(x->doc, p->key);
+            yaml_node_t *svn = yaml_document_get_node(x->doc, p->value);
+            const char *sk = scalar(skn), *sv;
+            char origin[PATH_MAX + 32];
+            if (!sk)
+                return fail(x, skn, "%s: keys must be plain names", k);
+            if (want_scalar(x, svn, sk, &sv))
+                return -1;
+            snprintf(origin, sizeof(origin), "%s:%lu", x->file,
+                     (unsigned long)svn->start_mark.line + 1);
+            pp_config_set_kafka(c, sk, sv, origin);
+        }
+        return 0;
+    }
+    return -1;
+}
+
+static int walk(load_ctx *x, yaml_node_t *map, const char *prefix)
+{
+    if (map->type != YAML_MAPPING_NODE)
+        return fail(x, map, "%s: expected a mapping", *prefix ? prefix : "top level");
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *kn = yaml_document_get_node(x->doc, p->key);
+        yaml_node_t *vn = yaml_document_get_node(x->doc, p->value);
+        const char *k = scalar(kn);
+        char path[256];
+        int section = 0;
+        const key_def *def = NULL;
+
+        if (!k)
+            return fail(x, kn, "keys must be plain names");
+        snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", k);
+        size_t plen = strlen(path);
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+            if (!strcmp(keys[i].path, path))
+                def = &keys[i];
+            else if (!strncmp(keys[i].path, path, plen) && keys[i].path[plen] == '.')
+                section = 1;
+        }
+        if (def) {
+            if (apply_key(x, def, vn))
+                return -1;
+        } else if (section) {
+            if (vn->type == YAML_SCALAR_NODE && !*scalar(vn))
+                continue; /* an empty section */
+            if (walk(x, vn, path))
+                return -1;
+        } else {
+            return fail(x, kn, "unknown key '%s'%s (see pinpostd.yaml(5) or etc/pinpostd.yaml "
+                               "for the keys)",
+                        path, *prefix ? "" : "; sections are source, kafka, emulation, service");
+        }
+    }
+    return 0;
+}
+
+int pp_config_load_file(pp_config *c, const char *path, char *errstr, size_t errstr_size)
+{
+    FILE *f = fopen(path, "rb");
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    int rc = -1;
+
+    if (!f) {
+        pp_errf(errstr, errstr_size, "%s: cannot open the configuration file: %s", path,
+                strerror(errno));
+        return -1;
+    }
+    set_str(&c->path, path);
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_file(&parser, f);
+    if (!yaml_parser_load(&parser, &doc)) {
+        pp_errf(errstr, errstr_size, "%s:%lu: YAML syntax error: %s%s%s", path,
+                (unsigned long)parser.problem_mark.line + 1,
+                parser.problem ? parser.problem : "unknown", parser.context ? " " : "",
+                parser.context ? parser.context : "");
+        yaml_parser_delete(&parser);
+        fclose(f);
+        return -1;
+    }
+    load_ctx x = {.c = c, .file = path, .dir = pp_dirname(path), .doc = &doc,
+                  .errstr = errstr, .errstr_size = errstr_size};
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (!root)
+        rc = 0; /* an empty file: defaults */
+    else
+        rc = walk(&x, root, "");
+    free(x.dir);
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    fclose(f);
+    return rc;
+}
+
+int pp_config_validate(const pp_config *c, char *errstr, size_t errstr_size)
+{
+    if (c->emulation.fixed_rate && c->emulation.rate < 0)
+        return pp_errf(errstr, errstr_size, "emulation.rate must be >= 0"), -1;
+    for (int t = 0; t < PP_NTABLES; t++) {
+        char *topic = pp_config_topic(c, t);
+        size_t n = strlen(topic);
+        int bad = n == 0 || n > 249;
+        for (size_t i = 0; i < n && !bad; i++)
+            bad = !(topic[i] == '.' || topic[i] == '_' || topic[i] == '-' ||
+                    (topic[i] >= 'a' && topic[i] <= 'z') || (topic[i] >= 'A' && topic[i] <= 'Z') ||
+                    (topic[i] >= '0' && topic[i] <= '9'));
+        if (bad) {
+            pp_errf(errstr, errstr_size,
+                    "topic name '%s' for %s is not a valid Kafka topic name (1-249 of "
+                    "[a-zA-Z0-9._-]); fix kafka.topic_prefix or kafka.topics.%s",
+                    topic, pp_table_names[t], pp_table_names[t]);
+            free(topic);
+            return -1;
+        }
+        free(topic);
+    }
+    for (size_t i = 0; c->service.instance[i]; i++) {
+        unsigned char ch = (unsigned char)c->service.instance[i];
+        if (ch < 0x20 || ch == '"' || ch == '\\')
+            return pp_errf(errstr, errstr_size,
+                           "service.instance may not contain quotes, backslashes or control "
+                           "characters"),
+                   -1;
+    }
+    return 0;
+}
+
+char *pp_config_topic(const pp_config *c, enum pp_table t)
+{
+    if (c->kafka.topics[t])
+        return pp_xstrdup(c->kafka.topics[t]);
+    size_t n = strlen(c->kafka.topic_prefix) + strlen(pp_table_names[t]) + 2;
+    char *s = pp_xmalloc(n);
+    snprintf(s, n, "%s.%s", c->kafka.topic_prefix, pp_table_names[t]);
+    return s;
+}
+
+void pp_config_print(const pp_config *c, FILE *out)
+{
+    fprintf(out, "config: %s\n", c->path ? c->path : "(built-in defaults)");
+    fprintf(out, "source:\n");
+    if (c->source.socket)
+        fprintf(out, "  socket: %s\n", c->source.socket);
+    else
+        fprintf(out, "  host: %s\n  port: %d\n", c->source.host, c->source.port);
+    fprintf(out, "  user: %s\n  password: %s\n  database: %s\n  tls: %s\n",
+            c->source.user ? c->source.user : "(none)",
+            c->source.password ? "(set, redacted)" : "(none)",
+            c->source.database ? c->source.database : "(none)", c->source.tls ? "required" : "off");
+    fprintf(out, "  batch: %d\n  keyspace_refresh: %gs\n", c->source.batch,
+            c->source.keyspace_refresh_s);
+    for (int t = 0; t < PP_NTABLES; t++)
+        fprintf(out, "  tables.%s: %s (key %s)\n", pp_table_names[t], c->source.tables[t].table,
+                c->source.tables[t].key);
+    fprintf(out, "kafka:\n");
+    for (int t = 0; t < PP_NTABLES; t++) {
+        char *topic = pp_config_topic(c, t);
+        fprintf(out, "  topic.%s: %s\n", pp_table_names[t], topic);
+        free(topic);
+    }
+    fprintf(out, "  flush_timeout: %gs\n", c->kafka.flush_timeout_s);
+    for (size_t i = 0; i < c->kafka.nsettings; i++) {
+        const pp_kv *kv = &c->kafka.settings[i];
+        fprintf(out, "  %s = %s   (%s)\n", kv->key,
+                pp_config_is_secret_key(kv->key) ? "(redacted)" : kv->value, kv->origin);
+    }
+    fprintf(out, "emulation:\n");
+    if (c->emulation.fixed_rate)
+        fprintf(out, "  rate: %g posts/s%s\n", c->emulation.rate,
+                c->emulation.rate == 0 ? " (as fast as possible)" : "");
+    else
+        fprintf(out, "  delay: %g:%g s\n", c->emulation.delay_min_s, c->emulation.delay_max_s);
+    if (c->emulation.has_seed)
+        fprintf(out, "  seed: %llu\n", (unsigned long long)c->emulation.seed);
+    else
+        fprintf(out, "  seed: (random per run)\n");
+    fprintf(out, "  count: %llu%s\n  duration: %gs%s\n", (unsigned long long)c->emulation.count,
+            c->emulation.count ? "" : " (unlimited)", c->emulation.duration_s,
+            c->emulation.duration_s > 0 ? "" : " (unlimited)");
+    fprintf(out, "service:\n  instance: %s\n  summary_interval: %gs\n  report: %s\n",
+            c->service.instance, c->service.summary_interval_s,
+            c->service.report ? c->service.report : "(none)");
+}

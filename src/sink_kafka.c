@@ -1,0 +1,418 @@
+/* sink_kafka: produce posts to the three topics through librdkafka, counting deliveries
+ * from delivery reports only. */
+#define _POSIX_C_SOURCE 200809L
+#include "pp_log.h"
+#include "pp_sink.h"
+#include "pp_util.h"
+
+#include <inttypes.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct inflight inflight;
+
+/* The opaque of one message: which post, which table. */
+typedef struct msg_ref {
+    inflight *post;
+    int table;
+} msg_ref;
+
+/* A post between its produce call and its last delivery report. Recycled via a free
+ * list; every record ever allocated is on the `all` chain so destroy frees them. */
+struct inflight {
+    uint64_t seq;
+    int64_t key;
+    int remaining;
+    int ok;
+    int64_t t0_us;
+    char category[64], country[64];
+    int32_t partition[PP_NTABLES];
+    int64_t offset[PP_NTABLES];
+    size_t bytes[PP_NTABLES];
+    rd_kafka_resp_err_t err;
+    msg_ref ref[PP_NTABLES];
+    inflight *next_free;
+    inflight *all_next;
+};
+
+typedef struct kafka_sink {
+    pp_sink base;
+    rd_kafka_t *rk;
+    rd_kafka_topic_t *rkt[PP_NTABLES];
+    char *topics[PP_NTABLES];
+    char *instance;
+    size_t max_message_bytes;
+    pp_stats *stats;
+    pp_post_done_cb done;
+    void *opaque;
+    inflight *free_list, *all;
+    int fatal;
+    char fatal_reason[640];
+    rd_kafka_resp_err_t last_err;
+    int64_t last_err_us;
+    int64_t last_fail_log_us;
+    uint64_t fails_suppressed;
+} kafka_sink;
+
+static inflight *rec_get(kafka_sink *k)
+{
+    inflight *r = k->free_list;
+    if (r) {
+        k->free_list = r->next_free;
+    } else {
+        r = pp_xcalloc(1, sizeof(*r));
+        r->all_next = k->all;
+        k->all = r;
+    }
+    return r;
+}
+
+static void rec_put(kafka_sink *k, inflight *r)
+{
+    r->next_free = k->free_list;
+    k->free_list = r;
+}
+
+static void post_settled(kafka_sink *k, inflight *r)
+{
+    int64_t now = pp_now_us();
+    pp_post_result res = {.seq = r->seq, .key = r->key, .ok = r->ok, .category = r->category,
+                          .country = r->country, .latency_us = now - r->t0_us,
+                          .error = r->ok ? NULL : rd_kafka_err2str(r->err)};
+    memcpy(res.partition, r->partition, sizeof(res.partition));
+    memcpy(res.offset, r->offset, sizeof(res.offset));
+    if (r->ok) {
+        k->stats->posts_delivered++;
+    } else {
+        k->stats->posts_failed++;
+        /* One line per failed post would flood the log during an outage. */
+        if (now - k->last_fail_log_us >= 1000000) {
+            pp_log_warn("post %" PRId64 " (seq %" PRIu64 ") failed: %s%s", r->key, r->seq,
+                        rd_kafka_err2str(r->err),
+                        k->fails_suppressed ? " (and earlier failures not shown)" : "");
+            k->last_fail_log_us = now;
+            k->fails_suppressed = 0;
+        } else {
+            k->fails_suppressed++;
+        }
+    }
+    if (k->done)
+        k->done(k->opaque, &res);
+    rec_put(k, r);
+}
+
+/* Settle one message of a post. */
+static void message_settled(kafka_sink *k, msg_ref *ref, rd_kafka_resp_err_t err,
+                            int32_t partition, int64_t offset)
+{
+    inflight *r = ref->post;
+    int t = ref->table;
+    pp_hist_record(&k->stats->latency_us, (uint64_t)(pp_now_us() - r->t0_us));
+    if (err) {
+        k->stats->topic[t].failed++;
+        if (r->ok) {
+            r->ok = 0;
+            r->err = err;
+        }
+    } else {
+        k->stats->topic[t].delivered++;
+        k->stats->topic[t].bytes += r->bytes[t];
+    }
+    r->partition[t] = partition;
+    r->offset[t] = offset;
+    if (--r->remaining == 0)
+        post_settled(k, r);
+}
+
+/* @locality: the thread calling rd_kafka_poll/flush, i.e. the main loop. */
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    message_settled(opaque, m->_private, m->err, m->partition, m->offset);
+}
+
+/* @locality: the main loop (error events are served by rd_kafka_poll). */
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    kafka_sink *k = opaque;
+    int64_t now = pp_now_us();
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char why[512];
+        rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, why, sizeof(why));
+        snprintf(k->fatal_reason, sizeof(k->fatal_reason), "%s: %s", rd_kafka_err2name(orig),
+                 why);
+        k->fatal = 1;
+        pp_log_err("kafka: fatal producer error: %s", k->fatal_reason);
+        return;
+    }
+    /* Repeats of the same transient error are logged at most every 30 s. */
+    if (err == (int)k->last_err && now - k->last_err_us < 30000000)
+        return;
+    k->last_err = (rd_kafka_resp_err_t)err;
+    k->last_err_us = now;
+    pp_log_warn("kafka: %s: %s%s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason,
+                err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN
+                    ? " (messages stay queued and are retried until message.timeout.ms)"
+                    : "");
+}
+
+/* @locality: any librdkafka thread; pp_log only writes one line to stderr. */
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    if (level > LOG_DEBUG)
+        level = LOG_DEBUG;
+    if (pp_log_enabled(level))
+        pp_log(level, "kafka %s: %s", fac, buf);
+}
+
+static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *value,
+                    const char *origin, char *e, size_t n)
+{
+    char err[512];
+    if (rd_kafka_conf_set(conf, key, value, err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+        pp_errf(e, n, "%s: kafka setting '%s': %s", origin, key, err);
+        return -1;
+    }
+    return 0;
+}
+
+static int kafka_produce(pp_sink *s, const pp_post *p, uint64_t seq, char *e, size_t n)
+{
+    kafka_sink *k = (kafka_sink *)s;
+    char key[24], seqstr[24];
+    int klen = snprintf(key, sizeof(key), "%" PRId64, p->key);
+    snprintf(seqstr, sizeof(seqstr), "%" PRIu64, seq);
+
+    inflight *r = rec_get(k);
+    r->seq = seq;
+    r->key = p->key;
+    r->remaining = PP_NTABLES;
+    r->ok = 1;
+    r->err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    r->t0_us = pp_now_us();
+    memcpy(r->category, p->category, sizeof(r->category));
+    memcpy(r->country, p->country, sizeof(r->country));
+
+    /* Refuse the whole post up front rather than leave a partial one in Kafka. */
+    for (int t = 0; t < PP_NTABLES; t++) {
+        if (p->value[t].len + (size_t)klen + 256 > k->max_message_bytes) {
+            pp_errf(e, n, "post %" PRId64 ": %s row is %zu bytes, over message.max.bytes (%zu)",
+                    p->key, pp_table_names[t], p->value[t].len, k->max_message_bytes);
+            for (int u = 0; u < PP_NTABLES; u++) {
+                r->partition[u] = -1;
+                r->offset[u] = -1;
+                r->ref[u] = (msg_ref){r, u};
+                message_settled(k, &r->ref[u], RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE, -1, -1);
+            }
+            return -1;
+        }
+    }
+
+    int rc = 0;
+    for (int t = 0; t < PP_NTABLES; t++) {
+        r->ref[t] = (msg_ref){r, t};
+        r->bytes[t] = p->value[t].len;
+        r->partition[t] = -1;
+        r->offset[t] = -1;
+    }
+    for (int t = 0; t < PP_NTABLES; t++) {
+        rd_kafka_resp_err_t err;
+        int64_t wait_start = 0;
+        for (;;) {
+            rd_kafka_headers_t *h = rd_kafka_headers_new(2);
+            rd_kafka_header_add(h, PP_HEADER_INSTANCE, -1, k->instance, -1);
+            rd_kafka_header_add(h, PP_HEADER_SEQ, -1, seqstr, -1);
+            err = rd_kafka_producev(k->rk, RD_KAFKA_V_RKT(k->rkt[t]),
+                                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                    RD_KAFKA_V_KEY(key, (size_t)klen),
+                                    RD_KAFKA_V_VALUE(p->value[t].data, p->value[t].len),
+                                    RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(&r->ref[t]),
+                                    RD_KAFKA_V_END);
+            if (!err)
+                break; /* h is owned by librdkafka now */
+            rd_kafka_headers_destroy(h);
+            if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || k->fatal)
+                break;
+            /* Never drop: wait for deliveries to make room. The rest of the post must
+             * follow its first message, so this waits even while stopping. */
+            if (!wait_start)
+                wait_start = pp_now_us();
+            else if (pp_now_us() - wait_start > 5000000) {
+                pp_log_warn("kafka: local queue full for 5 s (%d messages); waiting for the "
+                            "brokers", rd_kafka_outq_len(k->rk));
+                wait_start = pp_now_us();
+            }
+            rd_kafka_poll(k->rk, 100);
+        }
+        if (err) {
+            pp_errf(e, n, "producing post %" PRId64 " to %s: %s", p->key, k->topics[t],
+                    rd_kafka_err2str(err));
+            message_settled(k, &r->ref[t], err, -1, -1);
+            rc = -1;
+        }
+    }
+    return rc;
+}
+
+static void kafka_poll(pp_sink *s, int timeout_ms)
+{
+    kafka_sink *k = (kafka_sink *)s;
+    rd_kafka_poll(k->rk, timeout_ms);
+}
+
+static int kafka_flush(pp_sink *s, int timeout_ms)
+{
+    kafka_sink *k = (kafka_sink *)s;
+    rd_kafka_flush(k->rk, timeout_ms);
+    return rd_kafka_outq_len(k->rk) > 0 || pp_stats_in_flight(k->stats) > 0;
+}
+
+static void kafka_abandon(pp_sink *s)
+{
+    kafka_sink *k = (kafka_sink *)s;
+    rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    /* Purged messages get delivery reports (ERR__PURGE_*): serve them so every post is
+     * accounted for. */
+    for (int i = 0; i < 50 && pp_stats_in_flight(k->stats) > 0; i++)
+        rd_kafka_poll(k->rk, 100);
+}
+
+static int kafka_fatal(pp_sink *s, char *e, size_t n)
+{
+    kafka_sink *k = (kafka_sink *)s;
+    if (k->fatal)
+        pp_errf(e, n, "%s", k->fatal_reason);
+    return k->fatal;
+}
+
+static int kafka_check(pp_sink *s, FILE *out, int timeout_ms)
+{
+    kafka_sink *k = (kafka_sink *)s;
+    int rc = 0;
+    for (int t = 0; t < PP_NTABLES; t++) {
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t err = rd_kafka_metadata(k->rk, 0, k->rkt[t], &md, timeout_ms);
+        if (err) {
+            fprintf(out, "kafka: cannot get metadata for %s: %s\n", k->topics[t],
+                    rd_kafka_err2str(err));
+            rc = -1;
+            continue;
+        }
+        if (t == 0)
+            fprintf(out, "kafka: reachable, %d broker(s)\n", md->broker_cnt);
+        if (md->topic_cnt != 1 || md->topics[0].err) {
+            fprintf(out, "kafka: topic %s: %s\n", k->topics[t],
+                    md->topic_cnt ? rd_kafka_err2str(md->topics[0].err) : "not returned");
+            rc = -1;
+        } else {
+            fprintf(out, "kafka: topic %s: %d partition(s)\n", k->topics[t],
+                    md->topics[0].partition_cnt);
+        }
+        rd_kafka_metadata_destroy(md);
+    }
+    return rc;
+}
+
+static void kafka_destroy(pp_sink *s)
+{
+    kafka_sink *k = (kafka_sink *)s;
+    if (!k)
+        return;
+    for (int t = 0; t < PP_NTABLES; t++) {
+        if (k->rkt[t])
+            rd_kafka_topic_destroy(k->rkt[t]);
+        free(k->topics[t]);
+    }
+    if (k->rk)
+        rd_kafka_destroy(k->rk);
+    while (k->all) {
+        inflight *next = k->all->all_next;
+        free(k->all);
+        k->all = next;
+    }
+    free(k->instance);
+    free(k);
+}
+
+static const pp_sink_ops kafka_ops = {kafka_produce, kafka_poll,  kafka_flush,  kafka_abandon,
+                                      kafka_fatal,   kafka_check, kafka_destroy};
+
+pp_sink *pp_sink_kafka_new(const pp_config *c, const char *const topics[PP_NTABLES], int demo,
+                           pp_stats *stats, pp_post_done_cb done, void *opaque, char *e,
+                           size_t n)
+{
+    kafka_sink *k = pp_xcalloc(1, sizeof(*k));
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char err[512], buf[64];
+    size_t len = sizeof(buf);
+
+    k->base.ops = &kafka_ops;
+    k->stats = stats;
+    k->done = done;
+    k->opaque = opaque;
+    k->instance = pp_xstrdup(c->service.instance);
+    for (int t = 0; t < PP_NTABLES; t++)
+        k->topics[t] = pp_xstrdup(topics[t]);
+
+    /* Delivery guarantees first; the user's settings below may override them. */
+    static const char *const defaults[][2] = {
+        {"acks", "all"},
+        {"enable.idempotence", "true"},
+        {"client.id", "pinpostd"},
+        {"linger.ms", "5"},
+        {"message.timeout.ms", "300000"},
+    };
+    for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
+        if (conf_set(conf, defaults[i][0], defaults[i][1], "built-in default", e, n))
+            goto fail;
+    if (demo && conf_set(conf, "test.mock.num.brokers", "3", "--demo", e, n))
+        goto fail;
+    for (size_t i = 0; i < c->kafka.nsettings; i++) {
+        const pp_kv *kv = &c->kafka.settings[i];
+        if (demo && !strcmp(kv->key, "bootstrap.servers"))
+            continue; /* the demo talks to its in-process cluster only */
+        if (conf_set(conf, kv->key, kv->value, kv->origin, e, n))
+            goto fail;
+    }
+    if (!demo && !pp_config_get_kafka(c, "bootstrap.servers")) {
+        pp_errf(e, n, "no Kafka bootstrap servers: set bootstrap.servers in the file named by "
+                      "kafka.properties, or kafka.bootstrap_servers");
+        goto fail;
+    }
+    if (rd_kafka_conf_get(conf, "message.max.bytes", buf, &len) != RD_KAFKA_CONF_OK ||
+        (k->max_message_bytes = strtoul(buf, NULL, 10)) == 0)
+        k->max_message_bytes = 1000000;
+    rd_kafka_conf_set_opaque(conf, k);
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_error_cb(conf, on_error);
+    rd_kafka_conf_set_log_cb(conf, on_log);
+
+    k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    if (!k->rk) {
+        pp_errf(e, n, "creating the Kafka producer: %s", err);
+        goto fail;
+    }
+    conf = NULL; /* owned by rk now */
+
+    if (demo) {
+        rd_kafka_mock_cluster_t *mc = rd_kafka_handle_mock_cluster(k->rk);
+        for (int t = 0; mc && t < PP_NTABLES; t++)
+            rd_kafka_mock_topic_create(mc, topics[t], 3, 3);
+    }
+    for (int t = 0; t < PP_NTABLES; t++) {
+        k->rkt[t] = rd_kafka_topic_new(k->rk, topics[t], NULL);
+        if (!k->rkt[t]) {
+            pp_errf(e, n, "topic %s: %s", topics[t], rd_kafka_err2str(rd_kafka_last_error()));
+            goto fail;
+        }
+    }
+    return &k->base;
+fail:
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    kafka_destroy(&k->base);
+    return NULL;
+}

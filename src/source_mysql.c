@@ -1,0 +1,491 @@
+/* source_mysql: posts from MySQL/MariaDB through prepared statements, batched by key. */
+#define _POSIX_C_SOURCE 200809L
+#include "pp_log.h"
+#include "pp_mysql_value.h"
+#include "pp_source.h"
+#include "pp_util.h"
+
+#include <errmsg.h>
+#include <mysql.h>
+#include <mysqld_error.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A fetched column: its metadata and the buffers the binding writes into. */
+typedef struct column {
+    char *name;
+    enum enum_field_types type;
+    int is_unsigned;
+    enum pp_bind_kind kind;
+    int64_t i;
+    float f;
+    double d;
+    MYSQL_TIME tm;
+    char *text;
+    unsigned long text_cap;
+    unsigned long length;
+    my_bool is_null;
+    my_bool error;
+} column;
+
+/* The prepared "SELECT * ... WHERE key IN (?, ...)" of one table. */
+typedef struct table_query {
+    MYSQL_STMT *stmt;
+    column *cols;
+    MYSQL_BIND *binds;
+    int ncols;
+    int key_col;
+    int label_col; /* category (pin) or country (geo), -1 if none */
+    MYSQL_BIND *params;
+    int64_t *param_keys;
+} table_query;
+
+typedef struct mysql_source {
+    pp_source base;
+    const pp_config *c;
+    MYSQL *db;
+    int batch; /* keys per statement */
+    table_query q[PP_NTABLES];
+} mysql_source;
+
+/* `name` with backticks doubled, so any configured identifier is safe in SQL. */
+static void quote_ident(pp_buf *b, const char *name)
+{
+    pp_buf_append(b, "`", 1);
+    for (const char *p = name; *p; p++) {
+        if (*p == '`')
+            pp_buf_append(b, "`", 1);
+        pp_buf_append(b, p, 1);
+    }
+    pp_buf_append(b, "`", 1);
+}
+
+/* Connection-level trouble is retried; anything an operator must fix is fatal. */
+static int classify(unsigned err)
+{
+    switch (err) {
+    case ER_ACCESS_DENIED_ERROR:
+    case ER_DBACCESS_DENIED_ERROR:
+    case ER_BAD_DB_ERROR:
+    case ER_NO_SUCH_TABLE:
+    case ER_BAD_FIELD_ERROR:
+    case ER_TABLEACCESS_DENIED_ERROR:
+    case ER_PARSE_ERROR:
+    case CR_SSL_CONNECTION_ERROR:
+        return PP_SRC_FATAL;
+    default:
+        return PP_SRC_RETRY;
+    }
+}
+
+static void free_query(table_query *q)
+{
+    if (q->stmt)
+        mysql_stmt_close(q->stmt);
+    for (int i = 0; i < q->ncols; i++) {
+        free(q->cols[i].name);
+        free(q->cols[i].text);
+    }
+    free(q->cols);
+    free(q->binds);
+    free(q->params);
+    free(q->param_keys);
+    memset(q, 0, sizeof(*q));
+}
+
+static void disconnect(mysql_source *m)
+{
+    for (int t = 0; t < PP_NTABLES; t++)
+        free_query(&m->q[t]);
+    if (m->db)
+        mysql_close(m->db);
+    m->db = NULL;
+}
+
+static int fail_db(mysql_source *m, const char *what, char *e, size_t n)
+{
+    unsigned err = mysql_errno(m->db);
+    int rc = classify(err);
+    pp_errf(e, n, "%s: MySQL error %u: %s", what, err, mysql_error(m->db));
+    if (rc == PP_SRC_RETRY)
+        disconnect(m);
+    return rc;
+}
+
+static int fail_stmt(mysql_source *m, MYSQL_STMT *st, const char *what, char *e, size_t n)
+{
+    unsigned err = mysql_stmt_errno(st);
+    int rc = classify(err);
+    pp_errf(e, n, "%s: MySQL error %u: %s", what, err, mysql_stmt_error(st));
+    if (rc == PP_SRC_RETRY)
+        disconnect(m);
+    return rc;
+}
+
+static void bind_column(column *c, MYSQL_BIND *b)
+{
+    memset(b, 0, sizeof(*b));
+    b->is_null = &c->is_null;
+    b->error = &c->error;
+    b->length = &c->length;
+    switch (c->kind) {
+    case PP_BIND_INT:
+        b->buffer_type = MYSQL_TYPE_LONGLONG;
+        b->buffer = &c->i;
+        b->is_unsigned = (my_bool)c->is_unsigned;
+        break;
+    case PP_BIND_FLOAT:
+        b->buffer_type = MYSQL_TYPE_FLOAT;
+        b->buffer = &c->f;
+        break;
+    case PP_BIND_DOUBLE:
+        b->buffer_type = MYSQL_TYPE_DOUBLE;
+        b->buffer = &c->d;
+        break;
+    case PP_BIND_TIME:
+        b->buffer_type = c->type == MYSQL_TYPE_TIME2 ? MYSQL_TYPE_TIME : c->type;
+        if (b->buffer_type == MYSQL_TYPE_DATETIME2 || b->buffer_type == MYSQL_TYPE_TIMESTAMP2 ||
+            b->buffer_type == MYSQL_TYPE_NEWDATE)
+            b->buffer_type = MYSQL_TYPE_DATETIME;
+        b->buffer = &c->tm;
+        break;
+    case PP_BIND_TEXT:
+        b->buffer_type = MYSQL_TYPE_STRING;
+        b->buffer = c->text;
+        b->buffer_length = c->text_cap;
+        break;
+    }
+}
+
+static int prepare_table(mysql_source *m, enum pp_table t, char *e, size_t n)
+{
+    const pp_table_conf *tc = &m->c->source.tables[t];
+    table_query *q = &m->q[t];
+    pp_buf sql = {0};
+    MYSQL_RES *meta = NULL;
+    int rc = PP_SRC_FATAL;
+
+    pp_buf_puts(&sql, "SELECT * FROM ");
+    quote_ident(&sql, tc->table);
+    pp_buf_puts(&sql, " WHERE ");
+    quote_ident(&sql, tc->key);
+    pp_buf_puts(&sql, " IN (");
+    for (int i = 0; i < m->batch; i++)
+        pp_buf_puts(&sql, i ? ",?" : "?");
+    pp_buf_puts(&sql, ")");
+
+    q->stmt = mysql_stmt_init(m->db);
+    if (!q->stmt) {
+        rc = fail_db(m, "mysql_stmt_init", e, n);
+        goto out;
+    }
+    if (mysql_stmt_prepare(q->stmt, sql.data, sql.len)) {
+        char what[256];
+        unsigned err = mysql_stmt_errno(q->stmt);
+        if (err == ER_NO_SUCH_TABLE || err == ER_BAD_FIELD_ERROR) {
+            pp_errf(e, n, "source.tables.%s: %s (table '%s', key column '%s'); check "
+                          "source.tables.%s.table and .key",
+                    pp_table_names[t], mysql_stmt_error(q->stmt), tc->table, tc->key,
+                    pp_table_names[t]);
+            rc = PP_SRC_FATAL;
+            goto out;
+        }
+        snprintf(what, sizeof(what), "preparing the query on table %s", tc->table);
+        rc = fail_stmt(m, q->stmt, what, e, n);
+        goto out;
+    }
+    meta = mysql_stmt_result_metadata(q->stmt);
+    if (!meta) {
+        rc = fail_stmt(m, q->stmt, "reading result metadata", e, n);
+        goto out;
+    }
+    q->ncols = (int)mysql_num_fields(meta);
+    MYSQL_FIELD *fields = mysql_fetch_fields(meta);
+    q->cols = pp_xcalloc((size_t)q->ncols, sizeof(column));
+    q->binds = pp_xcalloc((size_t)q->ncols, sizeof(MYSQL_BIND));
+    q->key_col = q->label_col = -1;
+    for (int i = 0; i < q->ncols; i++) {
+        column *c = &q->cols[i];
+        c->name = pp_xstrdup(fields[i].name);
+        c->type = fields[i].type;
+        c->is_unsigned = (fields[i].flags & UNSIGNED_FLAG) != 0;
+        c->kind = pp_mysql_bind_kind(c->type);
+        if (c->kind == PP_BIND_TEXT) {
+            c->text_cap = 256;
+            c->text = pp_xmalloc(c->text_cap);
+        }
+        bind_column(c, &q->binds[i]);
+        if (!strcmp(c->name, tc->key))
+            q->key_col = i;
+        if ((t == PP_PIN && !strcmp(c->name, "category")) ||
+            (t == PP_GEO && !strcmp(c->name, "country")))
+            q->label_col = i;
+    }
+    if (q->key_col < 0 || q->cols[q->key_col].kind != PP_BIND_INT) {
+        pp_errf(e, n, "source.tables.%s: key column '%s' of table '%s' must be an integer "
+                      "column; check source.tables.%s.key",
+                pp_table_names[t], tc->key, tc->table, pp_table_names[t]);
+        rc = PP_SRC_FATAL;
+        goto out;
+    }
+    q->params = pp_xcalloc((size_t)m->batch, sizeof(MYSQL_BIND));
+    q->param_keys = pp_xcalloc((size_t)m->batch, sizeof(int64_t));
+    for (int i = 0; i < m->batch; i++) {
+        q->params[i].buffer_type = MYSQL_TYPE_LONGLONG;
+        q->params[i].buffer = &q->param_keys[i];
+    }
+    if (mysql_stmt_bind_param(q->stmt, q->params)) {
+        rc = fail_stmt(m, q->stmt, "binding parameters", e, n);
+        goto out;
+    }
+    rc = PP_SRC_OK;
+out:
+    if (meta)
+        mysql_free_result(meta);
+    pp_buf_free(&sql);
+    return rc;
+}
+
+static int mysql_connect_source(pp_source *s, char *e, size_t n)
+{
+    mysql_source *m = (mysql_source *)s;
+    const pp_config *c = m->c;
+    unsigned timeout = (unsigned)c->source.connect_timeout_s;
+    unsigned io_timeout = 30;
+
+    if (m->db)
+        return PP_SRC_OK;
+    m->db = mysql_init(NULL);
+    if (!m->db) {
+        pp_errf(e, n, "mysql_init failed (out of memory)");
+        return PP_SRC_RETRY;
+    }
+    mysql_options(m->db, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+    /* A server that stops answering must not wedge the daemon forever. */
+    mysql_options(m->db, MYSQL_OPT_READ_TIMEOUT, &io_timeout);
+    mysql_options(m->db, MYSQL_OPT_WRITE_TIMEOUT, &io_timeout);
+    mysql_options(m->db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    if (c->source.tls) {
+        my_bool on = 1;
+        mysql_options(m->db, MYSQL_OPT_SSL_ENFORCE, &on);
+        mysql_options(m->db, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &on);
+    }
+    if (!mysql_real_connect(m->db, c->source.socket ? NULL : c->source.host, c->source.user,
+                            c->source.password, c->source.database,
+                            c->source.socket ? 0 : (unsigned)c->source.port, c->source.socket,
+                            0)) {
+        char what[512];
+        if (c->source.socket)
+            snprintf(what, sizeof(what), "connecting to MySQL at %s as %s", c->source.socket,
+                     c->source.user ? c->source.user : "(default user)");
+        else
+            snprintf(what, sizeof(what), "connecting to MySQL at %s:%d as %s", c->source.host,
+                     c->source.port, c->source.user ? c->source.user : "(default user)");
+        int rc = fail_db(m, what, e, n);
+        disconnect(m);
+        return rc;
+    }
+    for (int t = 0; t < PP_NTABLES; t++) {
+        int rc = prepare_table(m, t, e, n);
+        if (rc != PP_SRC_OK) {
+            disconnect(m);
+            return rc;
+        }
+    }
+    return PP_SRC_OK;
+}
+
+static int mysql_load_keys(pp_source *s, pp_keyspace *ks, char *e, size_t n)
+{
+    mysql_source *m = (mysql_source *)s;
+    const pp_table_conf *tc = &m->c->source.tables[PP_PIN];
+    pp_buf sql = {0};
+    int rc = mysql_connect_source(s, e, n);
+    if (rc != PP_SRC_OK)
+        return rc;
+
+    pp_buf_puts(&sql, "SELECT ");
+    quote_ident(&sql, tc->key);
+    pp_buf_puts(&sql, " FROM ");
+    quote_ident(&sql, tc->table);
+    pp_buf_puts(&sql, " WHERE ");
+    quote_ident(&sql, tc->key);
+    if (pp_keyspace_count(ks))
+        pp_buf_printf(&sql, " > %lld", (long long)pp_keyspace_max(ks));
+    else
+        pp_buf_puts(&sql, " IS NOT NULL");
+    pp_buf_puts(&sql, " ORDER BY ");
+    quote_ident(&sql, tc->key);
+
+    /* Streamed (mysql_use_result): memory stays O(runs), not O(rows). */
+    if (mysql_real_query(m->db, sql.data, sql.len)) {
+        pp_buf_free(&sql);
+        return fail_db(m, "reading the post keys", e, n);
+    }
+    pp_buf_free(&sql);
+    MYSQL_RES *res = mysql_use_result(m->db);
+    if (!res)
+        return fail_db(m, "reading the post keys", e, n);
+    MYSQL_ROW row;
+    while ((row = mysql_fetch_row(res))) {
+        int64_t key;
+        if (!row[0] || pp_parse_int64(row[0], &key))
+            continue;
+        pp_keyspace_add(ks, key); /* duplicates of a non-unique key column are skipped */
+    }
+    if (mysql_errno(m->db)) {
+        mysql_free_result(res);
+        return fail_db(m, "reading the post keys", e, n);
+    }
+    mysql_free_result(res);
+    return PP_SRC_OK;
+}
+
+static void encode_row(table_query *q, enum pp_table t, pp_post *p)
+{
+    pp_buf *b = &p->value[t];
+    pp_buf_reset(b);
+    pp_json_obj_begin(b);
+    for (int i = 0; i < q->ncols; i++) {
+        column *c = &q->cols[i];
+        pp_mysql_value v = {.type = c->type, .is_unsigned = c->is_unsigned,
+                            .is_null = c->is_null, .i = c->i, .f = c->f, .d = c->d,
+                            .tm = c->tm, .str = c->text, .len = c->length};
+        pp_json_key(b, c->name);
+        p->invalid_utf8 += pp_mysql_value_json(b, &v);
+    }
+    pp_json_obj_end(b);
+    if (q->label_col >= 0 && !q->cols[q->label_col].is_null) {
+        column *c = &q->cols[q->label_col];
+        char *dst = t == PP_PIN ? p->category : p->country;
+        size_t len = c->length < sizeof(p->category) - 1 ? c->length : sizeof(p->category) - 1;
+        memcpy(dst, c->text, len);
+        dst[len] = '\0';
+    }
+}
+
+/* Fetch truncated text columns in full, growing their buffers. */
+static int refetch_truncated(table_query *q)
+{
+    for (int i = 0; i < q->ncols; i++) {
+        column *c = &q->cols[i];
+        if (c->kind != PP_BIND_TEXT || !c->error || c->length <= c->text_cap)
+            continue;
+        c->text_cap = c->length + 1;
+        c->text = pp_xrealloc(c->text, c->text_cap);
+        bind_column(c, &q->binds[i]);
+        if (mysql_stmt_fetch_column(q->stmt, &q->binds[i], (unsigned)i, 0))
+            return -1;
+    }
+    return 0;
+}
+
+static int fetch_table(mysql_source *m, enum pp_table t, const int64_t *keys, size_t nkeys,
+                       pp_post *posts, char *e, size_t n)
+{
+    table_query *q = &m->q[t];
+    char what[256];
+    snprintf(what, sizeof(what), "fetching rows from %s", m->c->source.tables[t].table);
+
+    for (int i = 0; i < m->batch; i++)
+        q->param_keys[i] = keys[(size_t)i < nkeys ? (size_t)i : nkeys - 1];
+    if (mysql_stmt_execute(q->stmt))
+        return fail_stmt(m, q->stmt, what, e, n);
+    for (int i = 0; i < q->ncols; i++)
+        bind_column(&q->cols[i], &q->binds[i]);
+    if (mysql_stmt_bind_result(q->stmt, q->binds))
+        return fail_stmt(m, q->stmt, what, e, n);
+    for (;;) {
+        int r = mysql_stmt_fetch(q->stmt);
+        if (r == MYSQL_NO_DATA)
+            break;
+        if (r == 1)
+            return fail_stmt(m, q->stmt, what, e, n);
+        if (r == MYSQL_DATA_TRUNCATED) {
+            if (refetch_truncated(q))
+                return fail_stmt(m, q->stmt, what, e, n);
+            for (int i = 0; i < q->ncols; i++)
+                bind_column(&q->cols[i], &q->binds[i]);
+            if (mysql_stmt_bind_result(q->stmt, q->binds))
+                return fail_stmt(m, q->stmt, what, e, n);
+        }
+        column *kc = &q->cols[q->key_col];
+        if (kc->is_null)
+            continue;
+        pp_post *first = NULL;
+        for (size_t i = 0; i < nkeys; i++) {
+            pp_post *p = &posts[i];
+            if (p->key != kc->i || (p->found & (1u << t)))
+                continue; /* another key, or a duplicate row for this key: first wins */
+            if (!first) {
+                encode_row(q, t, p);
+                first = p;
+            } else {
+                pp_buf_reset(&p->value[t]);
+                pp_buf_append(&p->value[t], first->value[t].data, first->value[t].len);
+                memcpy(p->category, first->category, sizeof(p->category));
+                memcpy(p->country, first->country, sizeof(p->country));
+                p->invalid_utf8 = first->invalid_utf8;
+            }
+            p->found |= 1u << t;
+        }
+    }
+    mysql_stmt_free_result(q->stmt);
+    return PP_SRC_OK;
+}
+
+static int mysql_fetch(pp_source *s, const int64_t *keys, size_t nkeys, pp_post *posts,
+                       char *e, size_t n)
+{
+    mysql_source *m = (mysql_source *)s;
+    int rc = mysql_connect_source(s, e, n);
+    if (rc != PP_SRC_OK)
+        return rc;
+    for (size_t off = 0; off < nkeys; off += (size_t)m->batch) {
+        size_t cnt = nkeys - off < (size_t)m->batch ? nkeys - off : (size_t)m->batch;
+        for (size_t i = off; i < off + cnt; i++) {
+            posts[i].key = keys[i];
+            posts[i].found = 0;
+            posts[i].invalid_utf8 = 0;
+            posts[i].category[0] = posts[i].country[0] = '\0';
+        }
+        for (int t = 0; t < PP_NTABLES; t++) {
+            rc = fetch_table(m, t, keys + off, cnt, posts + off, e, n);
+            if (rc != PP_SRC_OK)
+                return rc;
+        }
+    }
+    return PP_SRC_OK;
+}
+
+static void mysql_describe(pp_source *s, char *out, size_t n)
+{
+    mysql_source *m = (mysql_source *)s;
+    const pp_config *c = m->c;
+    if (c->source.socket)
+        snprintf(out, n, "MySQL %s database %s", c->source.socket,
+                 c->source.database ? c->source.database : "(default)");
+    else
+        snprintf(out, n, "MySQL %s:%d database %s", c->source.host, c->source.port,
+                 c->source.database ? c->source.database : "(default)");
+}
+
+static void mysql_destroy(pp_source *s)
+{
+    mysql_source *m = (mysql_source *)s;
+    disconnect(m);
+    free(m);
+}
+
+static const pp_source_ops mysql_ops = {mysql_connect_source, mysql_load_keys, mysql_fetch,
+                                        mysql_describe, mysql_destroy};
+
+pp_source *pp_source_mysql_new(const pp_config *c)
+{
+    mysql_source *m = pp_xcalloc(1, sizeof(*m));
+    m->base.ops = &mysql_ops;
+    m->c = c;
+    m->batch = c->source.batch;
+    return &m->base;
+}

@@ -1,0 +1,125 @@
+/* util: allocation, clocks and parsing helpers shared by every module. */
+#define _POSIX_C_SOURCE 200809L
+#include "pp_util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void oom(size_t size)
+{
+    fprintf(stderr, "pinpostd: out of memory allocating %zu bytes\n", size);
+    abort();
+}
+
+void *pp_xmalloc(size_t size)
+{
+    void *p = malloc(size ? size : 1);
+    if (!p)
+        oom(size);
+    return p;
+}
+
+void *pp_xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        oom(n * size);
+    return p;
+}
+
+void *pp_xrealloc(void *ptr, size_t size)
+{
+    void *p = realloc(ptr, size ? size : 1);
+    if (!p)
+        oom(size);
+    return p;
+}
+
+char *pp_xstrdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = pp_xmalloc(n);
+    memcpy(p, s, n);
+    return p;
+}
+
+int64_t pp_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void pp_sleep_us(int64_t usec)
+{
+    if (usec <= 0)
+        return;
+    struct timespec ts = {.tv_sec = usec / 1000000, .tv_nsec = (usec % 1000000) * 1000};
+    nanosleep(&ts, NULL);
+}
+
+char *pp_errf(char *errstr, size_t errstr_size, const char *fmt, ...)
+{
+    va_list ap;
+    if (!errstr || !errstr_size)
+        return errstr;
+    va_start(ap, fmt);
+    vsnprintf(errstr, errstr_size, fmt, ap);
+    va_end(ap);
+    return errstr;
+}
+
+int pp_parse_int64(const char *s, int64_t *out)
+{
+    char *end;
+    if (!s || !*s)
+        return -1;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int pp_parse_double(const char *s, double *out)
+{
+    char *end;
+    if (!s || !*s)
+        return -1;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || !isfinite(v))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+char *pp_dirname(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return pp_xstrdup(".");
+    if (slash == path)
+        return pp_xstrdup("/");
+    size_t n = (size_t)(slash - path);
+    char *d = pp_xmalloc(n + 1);
+    memcpy(d, path, n);
+    d[n] = '\0';
+    return d;
+}
+
+char *pp_path_join(const char *base_dir, const char *path)
+{
+    if (path[0] == '/' || !base_dir)
+        return pp_xstrdup(path);
+    size_t n = strlen(base_dir) + strlen(path) + 2;
+    char *p = pp_xmalloc(n);
+    snprintf(p, n, "%s/%s", base_dir, path);
+    return p;
+}
