@@ -1,0 +1,234 @@
+"""Fixtures of the integration tier: one MariaDB and one Kafka broker per test session,
+a fresh database and topic prefix per test, and helpers to run pinpostd and read the
+topics back with an independent consumer."""
+
+import json
+import os
+import struct
+import subprocess
+import uuid
+
+import pytest
+
+from servers import Kafka, MariaDB
+
+BUILD = os.environ.get("PINPOSTD_BUILD", os.path.join(os.path.dirname(__file__), "../../build"))
+PINPOSTD = os.path.join(BUILD, "pinpostd")
+PINPOST_GEN = os.path.join(BUILD, "pinpost-gen")
+KAFKA_LIBS = os.environ.get("KAFKA_LIBS", os.path.join(BUILD, "kafka/libs"))
+
+
+@pytest.fixture(scope="session")
+def mariadb():
+    db = MariaDB()
+    try:
+        db.start()
+        yield db
+    finally:
+        db.destroy()
+
+
+@pytest.fixture(scope="session")
+def kafka():
+    if not os.path.isdir(KAFKA_LIBS):
+        pytest.fail(f"Kafka jars missing in {KAFKA_LIBS}: run `make kafka-jars`")
+    k = Kafka(KAFKA_LIBS)
+    try:
+        k.start()
+        yield k
+    finally:
+        k.destroy()
+
+
+class Env:
+    """One test's world: its own database, topic prefix, instance name and config files."""
+
+    def __init__(self, tmp_path, mariadb, kafka):
+        self.tmp = tmp_path
+        self.db = mariadb
+        self.kafka = kafka
+        tag = uuid.uuid4().hex[:10]
+        self.database = f"pp_{tag}"
+        self.prefix = f"t{tag}"
+        self.instance = f"it-{tag}"
+        self.topics = {t: f"{self.prefix}.{t}" for t in ("pin", "geo", "user")}
+        mariadb.create_database(self.database)
+        kafka.create_topics(list(self.topics.values()))
+        self.creds = tmp_path / "db_creds.yaml"
+        self.creds.write_text(
+            f"RDS_HOST: 127.0.0.1\nRDS_PASSWORD: {MariaDB.PASSWORD}\nRDS_USER: {MariaDB.USER}\n"
+            f"RDS_DATABASE: {self.database}\nRDS_PORT: {mariadb.port}\n")
+        self.props = tmp_path / "client.properties"
+        self.props.write_text(f"# written by the test harness\nbootstrap.servers = {kafka.bootstrap}\n")
+        self.config = tmp_path / "pinpostd.yaml"
+        self.write_config()
+
+    def write_config(self, extra_source="", extra_kafka="", extra=""):
+        self.config.write_text(
+            "source:\n  credentials: db_creds.yaml\n" + extra_source +
+            f"kafka:\n  properties: client.properties\n  topic_prefix: {self.prefix}\n"
+            "  flush_timeout: 60\n" + extra_kafka +
+            f"service:\n  instance: {self.instance}\n  summary_interval: 2\n" + extra)
+
+    def load(self, posts, *gen_args):
+        self.db.load_sql(self.database, [PINPOST_GEN, "--posts", str(posts), *gen_args])
+
+    def sql(self, statement):
+        with self.db.root(self.database) as c, c.cursor() as cur:
+            cur.execute(statement)
+            return cur.fetchall()
+
+    def run(self, *args, timeout=300, check_exit=None):
+        report = self.tmp / f"report-{uuid.uuid4().hex[:6]}.json"
+        p = subprocess.run([PINPOSTD, "-c", str(self.config), "--report", str(report), *args],
+                           capture_output=True, text=True, timeout=timeout)
+        if check_exit is not None:
+            assert p.returncode == check_exit, f"exit {p.returncode}\n{p.stderr[-4000:]}"
+        rep = json.loads(report.read_text()) if report.exists() else None
+        return p, rep
+
+    def popen(self, *args):
+        report = self.tmp / f"report-{uuid.uuid4().hex[:6]}.json"
+        p = subprocess.Popen([PINPOSTD, "-c", str(self.config), "--report", str(report), *args],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return p, report
+
+    def consume(self):
+        return consume_all(self.kafka.bootstrap, self.topics)
+
+
+@pytest.fixture
+def env(tmp_path, mariadb, kafka):
+    return Env(tmp_path, mariadb, kafka)
+
+
+def consume_all(bootstrap, topics):
+    """Every message of the three topics, from the beginning to the high watermark at
+    the time of the call: {table: [(key, headers, value, partition, offset)]}."""
+    from confluent_kafka import Consumer, TopicPartition
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"verify-{uuid.uuid4().hex}",
+                  "enable.auto.commit": False, "auto.offset.reset": "earliest",
+                  "isolation.level": "read_committed"})
+    out = {t: [] for t in topics}
+    try:
+        ends = {}
+        assignment = []
+        by_topic = {v: k for k, v in topics.items()}
+        md = c.list_topics(timeout=30)
+        for table, topic in topics.items():
+            for p in md.topics[topic].partitions:
+                lo, hi = c.get_watermark_offsets(TopicPartition(topic, p), timeout=30)
+                if hi > lo:
+                    ends[(topic, p)] = hi
+                    assignment.append(TopicPartition(topic, p, lo))
+        c.assign(assignment)
+        remaining = dict(ends)
+        idle = 0
+        while remaining and idle < 60:
+            m = c.poll(1.0)
+            if m is None:
+                idle += 1
+                continue
+            idle = 0
+            if m.error():
+                raise RuntimeError(m.error())
+            tp = (m.topic(), m.partition())
+            headers = {k: v.decode() for k, v in (m.headers() or [])}
+            out[by_topic[m.topic()]].append(
+                (m.key().decode(), headers, json.loads(m.value()), m.partition(), m.offset()))
+            if tp in remaining and m.offset() + 1 >= remaining[tp]:
+                del remaining[tp]
+        assert not remaining, f"could not read to the end of {remaining}"
+    finally:
+        c.close()
+    return out
+
+
+def group_posts(messages, instance):
+    """{seq: {table: (key, value, partition)}} for one instance; raises on duplicates."""
+    posts = {}
+    dups = []
+    for table, msgs in messages.items():
+        for key, headers, value, partition, offset in msgs:
+            if headers.get("pinpostd.instance") != instance:
+                continue
+            seq = int(headers["pinpostd.seq"])
+            slot = posts.setdefault(seq, {})
+            if table in slot:
+                dups.append((table, seq))
+            slot[table] = (key, value, partition)
+    assert not dups, f"duplicate messages: {dups[:10]}"
+    return posts
+
+
+def f32(x):
+    return struct.unpack("<f", struct.pack("<f", x))[0]
+
+
+def db_rows(env, keys):
+    """The DB rows of these keys, read independently of pinpostd: {table: {key: (column
+    names in table order, values)}}. FLOAT columns are read as their exact DOUBLE value."""
+    rows = {}
+    queries = {
+        "pin": ("pinterest_data", "`index`", "*"),
+        "geo": ("geolocation_data", "ind",
+                "ind, `timestamp`, CAST(latitude AS DOUBLE) AS latitude, "
+                "CAST(longitude AS DOUBLE) AS longitude, country"),
+        "user": ("user_data", "ind", "*"),
+    }
+    keys = sorted(set(keys))
+    with env.db.root(env.database) as c, c.cursor() as cur:
+        for table, (name, key, cols) in queries.items():
+            rows[table] = {}
+            for i in range(0, len(keys), 1000):
+                chunk = keys[i:i + 1000]
+                cur.execute(f"SELECT {cols} FROM {name} WHERE {key} IN ({','.join(map(str, chunk))})")
+                names = [d[0] for d in cur.description]
+                for r in cur.fetchall():
+                    rows[table][r[0]] = (names, r)
+    return rows
+
+
+def assert_value_matches(table, value, names, row):
+    """A message value equals its DB row: same keys in table order, same values under the
+    message contract's type mapping."""
+    assert list(value.keys()) == names, f"{table}: keys {list(value.keys())} != {names}"
+    for name, expected in zip(names, row):
+        got = value[name]
+        if hasattr(expected, "strftime"):
+            text = expected.strftime("%Y-%m-%d %H:%M:%S")
+            if getattr(expected, "microsecond", 0):
+                text += ".%06d" % expected.microsecond
+            assert got == text, f"{table}.{name}: {got!r} != {text!r}"
+        elif isinstance(expected, float):
+            # FLOAT columns: the JSON number must be the same single-precision value.
+            assert isinstance(got, (int, float)) and f32(got) == f32(expected), \
+                f"{table}.{name}: {got!r} is not the float {expected!r}"
+            assert len(repr(got)) <= len(repr(expected)), f"{table}.{name}: {got!r} not shortest"
+        else:
+            assert got == expected, f"{table}.{name}: {got!r} != {expected!r}"
+
+
+def verify(env, expected_posts, check_rows=True):
+    """Read the topics back and prove: posts 1..expected_posts each arrived exactly once
+    on all three topics, with equal keys and equal to the DB rows. Returns the posts."""
+    posts = group_posts(env.consume(), env.instance)
+    partial = {s: sorted(p) for s, p in posts.items() if len(p) != 3}
+    assert not partial, f"partial posts: {list(partial.items())[:10]}"
+    assert sorted(posts) == list(range(1, expected_posts + 1)), \
+        f"sequence numbers: {len(posts)} posts, expected 1..{expected_posts}"
+    for seq, p in posts.items():
+        keys = {p[t][0] for t in p}
+        assert len(keys) == 1, f"post {seq}: keys differ across topics {keys}"
+        parts = {p[t][2] for t in p}
+        assert len(parts) == 1, f"post {seq}: partitions differ {parts}"
+    if check_rows:
+        keys = [int(p["pin"][0]) for p in posts.values()]
+        rows = db_rows(env, keys)
+        for seq, p in posts.items():
+            key = int(p["pin"][0])
+            for table in ("pin", "geo", "user"):
+                assert key in rows[table], f"post {seq}: key {key} has no {table} row in the DB"
+                names, row = rows[table][key]
+                assert_value_matches(table, p[table][1], names, row)
+    return posts

@@ -1,0 +1,224 @@
+"""Real servers for the integration tier: MariaDB and Apache Kafka (KRaft), each in a
+temporary directory on loopback ports, started and stopped by the test harness."""
+
+import base64
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+
+import pymysql
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(what, probe, timeout, interval=0.2, proc=None, log=None):
+    """Call probe() until it returns a truthy value; fail after timeout seconds, or at
+    once when proc has exited."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{what}: process exited with {proc.returncode}\n{tail(log)}")
+        try:
+            value = probe()
+            if value:
+                return value
+        except Exception as e:  # the server is still coming up
+            last = e
+        time.sleep(interval)
+    raise RuntimeError(f"{what}: not ready after {timeout} s (last error: {last})\n{tail(log)}")
+
+
+def tail(path, n=40):
+    if not path or not os.path.exists(path):
+        return ""
+    with open(path, errors="replace") as f:
+        return "".join(f.readlines()[-n:])
+
+
+def stop_process(proc, timeout=30):
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+class MariaDB:
+    """A private mariadbd: data directory and unix socket in a temp dir, TCP on a free
+    loopback port. root connects over the socket; tests use an ordinary user with a
+    password over TCP, as pinpostd would in production."""
+
+    USER = "pinpost"
+    PASSWORD = "s3cret-Pa55"
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="pinpostd-mariadb-")
+        self.datadir = os.path.join(self.dir, "data")
+        self.socket = os.path.join(self.dir, "mysqld.sock")
+        self.log = os.path.join(self.dir, "error.log")
+        self.port = free_port()
+        self.proc = None
+        user = os.environ.get("USER") or "root"
+        subprocess.run(
+            ["mariadb-install-db", "--no-defaults", f"--datadir={self.datadir}",
+             "--auth-root-authentication-method=normal", "--skip-test-db",
+             f"--user={user}"],
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def start(self):
+        user = os.environ.get("USER") or "root"
+        self.proc = subprocess.Popen(
+            [shutil.which("mariadbd") or "/usr/sbin/mariadbd", "--no-defaults",
+             f"--datadir={self.datadir}", f"--socket={self.socket}", f"--port={self.port}",
+             "--bind-address=127.0.0.1", f"--log-error={self.log}",
+             f"--pid-file={os.path.join(self.dir, 'mysqld.pid')}", f"--user={user}",
+             "--innodb-buffer-pool-size=128M", "--skip-log-bin", "--innodb-flush-log-at-trx-commit=2",
+             "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci",
+             "--max-connections=200", f"--tmpdir={self.dir}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until("MariaDB", lambda: self.root().close() or True, 60, proc=self.proc,
+                   log=self.log)
+
+    def stop(self):
+        stop_process(self.proc)
+        self.proc = None
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def destroy(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def root(self, database=None):
+        return pymysql.connect(unix_socket=self.socket, user="root", database=database,
+                               charset="utf8mb4", autocommit=True)
+
+    def user(self, database):
+        return pymysql.connect(host="127.0.0.1", port=self.port, user=self.USER,
+                               password=self.PASSWORD, database=database, charset="utf8mb4",
+                               autocommit=True)
+
+    def create_database(self, name):
+        with self.root() as c, c.cursor() as cur:
+            cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+            cur.execute(f"CREATE USER IF NOT EXISTS '{self.USER}'@'%' "
+                        f"IDENTIFIED BY '{self.PASSWORD}'")
+            cur.execute(f"CREATE USER IF NOT EXISTS '{self.USER}'@'localhost' "
+                        f"IDENTIFIED BY '{self.PASSWORD}'")
+            cur.execute(f"GRANT ALL ON `{name}`.* TO '{self.USER}'@'%'")
+            cur.execute(f"GRANT ALL ON `{name}`.* TO '{self.USER}'@'localhost'")
+
+    def load_sql(self, database, sql_stream_cmd):
+        """Pipe the output of a command (pinpost-gen) into the mariadb client."""
+        gen = subprocess.Popen(sql_stream_cmd, stdout=subprocess.PIPE)
+        client = subprocess.run(
+            ["mariadb", "--no-defaults", f"--socket={self.socket}", "-uroot", database],
+            stdin=gen.stdout, capture_output=True)
+        gen.stdout.close()
+        if gen.wait() != 0 or client.returncode != 0:
+            raise RuntimeError(f"loading data failed: {client.stderr.decode()}")
+
+
+class Kafka:
+    """A single-node Apache Kafka (broker + KRaft controller) from the jars Maven
+    resolved, with its log dir in a temp dir and PLAINTEXT on a free loopback port."""
+
+    def __init__(self, libs):
+        self.libs = libs
+        self.dir = tempfile.mkdtemp(prefix="pinpostd-kafka-")
+        self.port = free_port()
+        self.controller_port = free_port()
+        self.log = os.path.join(self.dir, "server.log")
+        self.proc = None
+        self.bootstrap = f"127.0.0.1:{self.port}"
+        props = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},"
+                         f"CONTROLLER://127.0.0.1:{self.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "log.dirs": os.path.join(self.dir, "logs"),
+            "num.partitions": "3",
+            "offsets.topic.replication.factor": "1",
+            "offsets.topic.num.partitions": "3",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "transaction.state.log.num.partitions": "3",
+            "group.initial.rebalance.delay.ms": "0",
+            "auto.create.topics.enable": "true",
+            "log.retention.hours": "24",
+            "log.segment.bytes": "67108864",
+        }
+        self.config = os.path.join(self.dir, "server.properties")
+        with open(self.config, "w") as f:
+            f.writelines(f"{k}={v}\n" for k, v in props.items())
+        with open(os.path.join(self.dir, "log4j.properties"), "w") as f:
+            f.write("log4j.rootLogger=WARN, file\n"
+                    "log4j.appender.file=org.apache.log4j.FileAppender\n"
+                    f"log4j.appender.file.File={self.log}\n"
+                    "log4j.appender.file.layout=org.apache.log4j.PatternLayout\n"
+                    "log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n\n"
+                    "log4j.logger.kafka=INFO\n")
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        subprocess.run(self._java("kafka.tools.StorageTool", "format", "-t", cluster_id,
+                                  "-c", self.config),
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def _java(self, main, *args):
+        return ["java", "-Xms256m", "-Xmx768m", "-XX:+UseG1GC",
+                f"-Dlog4j.configuration=file:{os.path.join(self.dir, 'log4j.properties')}",
+                "-cp", os.path.join(self.libs, "*"), main, *args]
+
+    def start(self):
+        from confluent_kafka.admin import AdminClient
+        self.proc = subprocess.Popen(self._java("kafka.Kafka", self.config),
+                                     stdout=open(os.path.join(self.dir, "stdout.log"), "ab"),
+                                     stderr=subprocess.STDOUT)
+
+        def ready():
+            admin = AdminClient({"bootstrap.servers": self.bootstrap})
+            md = admin.list_topics(timeout=2)
+            return len(md.brokers) >= 1
+        wait_until("Kafka", ready, 120, interval=0.5, proc=self.proc, log=self.log)
+
+    def stop(self):
+        stop_process(self.proc, timeout=60)
+        self.proc = None
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def destroy(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def create_topics(self, names, partitions=3):
+        from confluent_kafka.admin import AdminClient, NewTopic
+        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        futures = admin.create_topics([NewTopic(n, partitions, 1) for n in names])
+        for f in futures.values():
+            f.result(30)
