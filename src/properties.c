@@ -60,6 +60,7 @@ static int unescape(const char *s, size_t n, pp_buf *out)
     pp_buf_append(out, "", 0);
     for (size_t i = 0; i < n; i++) {
         unsigned cp;
+        int raw = 0; /* an escaped raw byte, e.g. part of a UTF-8 sequence */
         if (s[i] != '\\') {
             if (high)
                 return -1;
@@ -85,7 +86,9 @@ static int unescape(const char *s, size_t n, pp_buf *out)
             }
             i += 4;
             break;
-        default: cp = (unsigned char)s[i];
+        default:
+            cp = (unsigned char)s[i];
+            raw = cp >= 0x80;
         }
         if (cp >= 0xD800 && cp <= 0xDBFF) {
             if (high)
@@ -101,8 +104,7 @@ static int unescape(const char *s, size_t n, pp_buf *out)
         } else if (high) {
             return -1;
         }
-        if (cp >= 0x80 && s[i] != 'u' && cp < 0x100) {
-            /* an escaped raw byte of a UTF-8 sequence: keep the byte as is */
+        if (raw) {
             char c = (char)cp;
             pp_buf_append(out, &c, 1);
         } else {
