@@ -114,3 +114,14 @@ def test_generator_is_deterministic_and_streams():
     assert "User Info Error" in text and "N,o, ,T,a,g,s" in text
     c = subprocess.run([PINPOST_GEN, "--posts", "500", "--seed", "4"], capture_output=True)
     assert c.stdout != a.stdout
+
+
+def test_demo_shutdown_is_valgrind_clean():
+    import shutil
+    if not shutil.which("valgrind"):
+        pytest.fail("valgrind is missing: run `make deps`")
+    p = subprocess.run(["valgrind", "--leak-check=full", "--errors-for-leak-kinds=definite,indirect",
+                        "--error-exitcode=9", PINPOSTD, "--demo", "--count", "40", "--rate", "200"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "definitely lost: 0 bytes" in p.stderr or "no leaks are possible" in p.stderr

@@ -8,6 +8,8 @@ import subprocess
 import threading
 import time
 
+import pytest
+
 from conftest import PINPOSTD, verify
 
 
@@ -146,3 +148,19 @@ def test_missing_table_is_a_configuration_error(env):
     p, _ = env.run("--count", "1", "--rate", "0")
     assert p.returncode == 78, p.stderr
     assert "source.tables.geo" in p.stderr and "no_such_table" in p.stderr
+
+
+def test_sigterm_shutdown_against_real_servers_is_valgrind_clean(env):
+    import shutil
+    if not shutil.which("valgrind"):
+        pytest.fail("valgrind is missing: run `make deps`")
+    env.load(300)
+    proc = subprocess.Popen(["valgrind", "--leak-check=full", "--error-exitcode=9",
+                             "--errors-for-leak-kinds=definite,indirect", PINPOSTD,
+                             "-c", str(env.config), "--rate", "50", "--seed", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(8)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err[-3000:]
+    assert "definitely lost: 0 bytes" in err or "no leaks are possible" in err
