@@ -15,7 +15,7 @@ PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS))
 ALL_CFLAGS = -std=c11 $(OPT) $(WARN) -Iinclude $(PKG_CFLAGS) -MMD -MP $(CFLAGS)
 LDLIBS_ALL = $(PKG_LIBS) -lm
 
-LIB_SRCS := $(filter-out src/main.c src/gen_main.c,$(wildcard src/*.c))
+LIB_SRCS := $(filter-out src/main.c src/gen_main.c src/verify_main.c,$(wildcard src/*.c))
 LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 ASAN_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/asan/%.o)
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -29,7 +29,7 @@ KAFKA_LIBS := $(BUILD)/kafka/libs
 .PHONY: all deps deps-system deps-test demo test test-unit test-integration install \
         uninstall clean format format-check kafka-jars venv
 
-all: $(BUILD)/pinpostd $(BUILD)/pinpost-gen
+all: $(BUILD)/pinpostd $(BUILD)/pinpost-gen $(BUILD)/pinpost-verify
 
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(@D)
@@ -49,6 +49,9 @@ $(BUILD)/pinpostd: $(BUILD)/obj/main.o $(BUILD)/libpinpost.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
 $(BUILD)/pinpost-gen: $(BUILD)/obj/gen_main.o $(BUILD)/libpinpost.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/pinpost-verify: $(BUILD)/obj/verify_main.o $(BUILD)/libpinpost.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
 $(BUILD)/unit/%: test/unit/%.c $(BUILD)/libpinpost-asan.a
@@ -103,7 +106,8 @@ test-integration: all kafka-jars venv
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(BUILD)/pinpostd $(BUILD)/pinpost-gen $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(BUILD)/pinpostd $(BUILD)/pinpost-gen $(BUILD)/pinpost-verify \
+	    $(DESTDIR)$(PREFIX)/bin/
 	install -d $(DESTDIR)$(SYSCONFDIR)/pinpostd
 	for f in etc/*; do \
 	    dst=$(DESTDIR)$(SYSCONFDIR)/pinpostd/$$(basename $$f); \
@@ -111,11 +115,12 @@ install: all
 	done
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/pinpostd $(DESTDIR)$(PREFIX)/bin/pinpost-gen
+	rm -f $(DESTDIR)$(PREFIX)/bin/pinpostd $(DESTDIR)$(PREFIX)/bin/pinpost-gen \
+	    $(DESTDIR)$(PREFIX)/bin/pinpost-verify
 
 clean:
 	rm -rf $(BUILD)/obj $(BUILD)/asan $(BUILD)/unit $(BUILD)/*.a $(BUILD)/pinpostd \
-	    $(BUILD)/pinpost-gen
+	    $(BUILD)/pinpost-gen $(BUILD)/pinpost-verify
 
 format:
 	clang-format -i src/*.c include/*.h test/unit/*.c

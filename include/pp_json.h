@@ -47,6 +47,9 @@ void pp_json_double(pp_buf *b, double v);
 size_t pp_json_string(pp_buf *b, const char *s, size_t n);
 size_t pp_json_cstring(pp_buf *b, const char *s);
 
+/* True when s[0..n) is entirely valid UTF-8 (RFC 3629). */
+int pp_json_utf8_valid(const char *s, size_t n);
+
 /* "YYYY-MM-DD HH:MM:SS" plus ".ffffff" when usec != 0. */
 void pp_json_datetime(pp_buf *b, const pp_datetime *dt);
 /* "YYYY-MM-DD". */

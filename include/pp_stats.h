@@ -39,6 +39,7 @@ typedef struct pp_stats {
     pp_hist latency_us;       /* produce call to delivery report, per message */
     int64_t start_us;
     int64_t end_us;           /* set by pp_stats_finish */
+    int64_t started_at_ms;    /* wall clock at start, ms since the epoch */
 } pp_stats;
 
 void pp_stats_init(pp_stats *s, int64_t now_us);

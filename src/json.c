@@ -242,6 +242,18 @@ size_t pp_json_string(pp_buf *b, const char *str, size_t n)
     return replaced;
 }
 
+int pp_json_utf8_valid(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    for (size_t i = 0; i < n;) {
+        size_t len = utf8_seq_len(s + i, n - i);
+        if (!len)
+            return 0;
+        i += len;
+    }
+    return 1;
+}
+
 size_t pp_json_cstring(pp_buf *b, const char *s)
 {
     return pp_json_string(b, s, strlen(s));

@@ -1,10 +1,12 @@
 /* stats: counters, latency histogram, summary line and run report. */
+#define _POSIX_C_SOURCE 200809L
 #include "pp_stats.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define SUB (1u << PP_HIST_SUB_BITS)
 
@@ -55,8 +57,11 @@ uint64_t pp_hist_quantile(const pp_hist *h, double q)
 
 void pp_stats_init(pp_stats *s, int64_t now_us)
 {
+    struct timespec ts;
     memset(s, 0, sizeof(*s));
     s->start_us = now_us;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    s->started_at_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 void pp_stats_finish(pp_stats *s, int64_t now_us)
@@ -114,6 +119,7 @@ int pp_stats_write_report(const pp_stats *s, const pp_config *c, uint64_t seed,
     }
     cJSON *r = cJSON_CreateObject();
     cJSON_AddStringToObject(r, "instance", c->service.instance);
+    cJSON_AddNumberToObject(r, "started_at_ms", (double)s->started_at_ms);
     /* Seeds go up to 2^64: as a number only when a double holds it exactly. */
     if (seed < (1ull << 53)) {
         cJSON_AddNumberToObject(r, "seed", (double)seed);

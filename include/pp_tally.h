@@ -1,0 +1,48 @@
+/* pp_tally: the verifier's ledger. Messages are recorded by (instance, sequence number,
+ * table) from their headers; the ledger then tells which posts arrived whole, which are
+ * partial, which sequence numbers are missing, and which messages are duplicates or
+ * disagree on the post key or partition. Memory: 16 bytes per sequence number. */
+#ifndef PP_TALLY_H
+#define PP_TALLY_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "pp_config.h"
+
+typedef struct pp_tally pp_tally;
+
+typedef struct pp_tally_result {
+    uint64_t messages;           /* messages recorded */
+    uint64_t other;              /* messages without pinpostd headers, or of other instances */
+    uint64_t posts_complete;     /* all three messages present */
+    uint64_t posts_partial;      /* one or two of three */
+    uint64_t posts_missing;      /* sequence numbers in 1..expected with no message at all */
+    uint64_t duplicates;         /* messages beyond the first for a (seq, table) */
+    uint64_t key_mismatch;       /* posts whose three messages carry different keys */
+    uint64_t partition_mismatch; /* posts spread over different partition numbers */
+    uint64_t max_seq;
+} pp_tally_result;
+
+pp_tally *pp_tally_new(void);
+void pp_tally_destroy(pp_tally *t); /* accepts NULL */
+
+/* Record one message of instance's post seq (seq >= 1). */
+void pp_tally_add(pp_tally *t, const char *instance, uint64_t seq, enum pp_table table,
+                  int64_t key, int32_t partition);
+void pp_tally_add_other(pp_tally *t);
+
+/* Summarise one instance (NULL: the only instance seen, or all of them). Sequence
+ * numbers 1..expected must all be present; expected 0 means 1..max_seq. */
+void pp_tally_summarise(const pp_tally *t, const char *instance, uint64_t expected,
+                        pp_tally_result *out);
+
+/* Print up to max examples of partial and missing posts. */
+void pp_tally_print_problems(const pp_tally *t, const char *instance, uint64_t expected,
+                             FILE *out, int max);
+
+/* Number of instances seen, and the name of the i-th. */
+size_t pp_tally_instances(const pp_tally *t);
+const char *pp_tally_instance_name(const pp_tally *t, size_t i);
+
+#endif
