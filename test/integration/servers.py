@@ -197,7 +197,7 @@ class Kafka:
                                      stderr=subprocess.STDOUT)
 
         def ready():
-            admin = AdminClient({"bootstrap.servers": self.bootstrap})
+            admin = AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 0})
             md = admin.list_topics(timeout=2)
             return len(md.brokers) >= 1
         wait_until("Kafka", ready, 120, interval=0.5, proc=self.proc, log=self.log)
@@ -218,7 +218,7 @@ class Kafka:
 
     def create_topics(self, names, partitions=3):
         from confluent_kafka.admin import AdminClient, NewTopic
-        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        admin = AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 0})
         futures = admin.create_topics([NewTopic(n, partitions, 1) for n in names])
         for f in futures.values():
             f.result(30)
