@@ -47,6 +47,12 @@ typedef struct pp_config {
         char *topic_prefix;
         char *topics[PP_NTABLES]; /* NULL: <prefix>.<name> */
         double flush_timeout_s;
+        int exactly_once;              /* delivery: exactly_once (transactions) */
+        char *transactional_id;        /* NULL: pinpostd-<instance> */
+        double transaction_interval_s; /* how long posts gather in one transaction */
+        int create_topics;             /* create missing topics with the admin API */
+        int partitions;                /* for create_topics; -1 = broker default */
+        int replication_factor;        /* for create_topics; -1 = broker default */
         pp_kv *settings; /* librdkafka properties in order; later entries win */
         size_t nsettings;
     } kafka;

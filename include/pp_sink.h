@@ -33,14 +33,24 @@ typedef void (*pp_post_done_cb)(void *opaque, const pp_post_result *r);
 
 typedef struct pp_sink pp_sink;
 
+/* Result of pp_sink_prepare. */
+enum { PP_SINK_READY = 0, PP_SINK_NOT_YET = 1, PP_SINK_BROKEN = -1 };
+
 typedef struct pp_sink_ops {
+    /* Get ready to produce, waiting at most timeout_ms: check that the topics exist (or
+     * create them when configured), start transactions in exactly-once mode. Returns
+     * PP_SINK_READY, PP_SINK_NOT_YET (unreachable: call again later), or PP_SINK_BROKEN
+     * (an operator must act: errstr says what). */
+    int (*prepare)(pp_sink *s, int timeout_ms, char *errstr, size_t n);
     /* Hand over one complete post. Waits (serving delivery reports) while the local
      * queue is full. Returns 0, or -1 when the post could not be queued (errstr says
      * why; the post was counted as failed). */
     int (*produce)(pp_sink *s, const pp_post *p, uint64_t seq, char *errstr, size_t n);
-    /* Serve delivery reports, waiting up to timeout_ms for the first. */
+    /* Serve delivery reports, waiting up to timeout_ms for the first; in exactly-once
+     * mode, commit the open transaction once kafka.transaction_interval has passed. */
     void (*poll)(pp_sink *s, int timeout_ms);
-    /* Wait up to timeout_ms for everything in flight; returns 0 when nothing is left. */
+    /* Wait up to timeout_ms for everything in flight (committing the open transaction in
+     * exactly-once mode); returns 0 when nothing is left. */
     int (*flush)(pp_sink *s, int timeout_ms);
     /* Give up on what is still queued: each such post is reported as failed. */
     void (*abandon)(pp_sink *s);
@@ -68,6 +78,10 @@ pp_sink *pp_sink_kafka_new(const pp_config *c, const char *const topics[PP_NTABL
 pp_sink *pp_sink_dry_new(FILE *out, const char *const topics[PP_NTABLES], const char *instance,
                          pp_stats *stats, pp_post_done_cb done, void *opaque);
 
+static inline int pp_sink_prepare(pp_sink *s, int timeout_ms, char *e, size_t n)
+{
+    return s->ops->prepare(s, timeout_ms, e, n);
+}
 static inline int pp_sink_produce(pp_sink *s, const pp_post *p, uint64_t seq, char *e, size_t n)
 {
     return s->ops->produce(s, p, seq, e, n);

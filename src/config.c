@@ -37,6 +37,9 @@ pp_config *pp_config_new_defaults(void)
     }
     c->kafka.topic_prefix = pp_xstrdup("pinpostd");
     c->kafka.flush_timeout_s = 30;
+    c->kafka.transaction_interval_s = 0.1;
+    c->kafka.partitions = -1;
+    c->kafka.replication_factor = -1;
     c->emulation.delay_min_s = 0;
     c->emulation.delay_max_s = 2;
     if (gethostname(host, sizeof(host)) != 0 || !host[0])
@@ -69,6 +72,7 @@ void pp_config_destroy(pp_config *c)
         free(c->kafka.topics[t]);
     }
     free(c->kafka.topic_prefix);
+    free(c->kafka.transactional_id);
     for (size_t i = 0; i < c->kafka.nsettings; i++) {
         free(c->kafka.settings[i].key);
         if (c->kafka.settings[i].value) {
@@ -376,7 +380,7 @@ static int on_property(void *opaque, const char *key, const char *value, int lin
 /* The keys the YAML file knows. A key path that is a prefix of others is a section. */
 enum kind {
     K_STR, K_PATH, K_INT, K_DOUBLE, K_BOOL, K_CREDS, K_PASSWORD_FILE, K_PROPS, K_BOOTSTRAP,
-    K_SETTINGS, K_DELAY, K_RATE, K_SEED, K_U64, K_REPORT, K_PASSWORD_INLINE
+    K_SETTINGS, K_DELAY, K_RATE, K_SEED, K_U64, K_REPORT, K_PASSWORD_INLINE, K_DELIVERY
 };
 
 typedef struct key_def {
@@ -413,6 +417,12 @@ static const key_def keys[] = {
     {"kafka.topics.geo", K_STR, OFF(kafka.topics[PP_GEO]), 0, 0},
     {"kafka.topics.user", K_STR, OFF(kafka.topics[PP_USER]), 0, 0},
     {"kafka.flush_timeout", K_DOUBLE, OFF(kafka.flush_timeout_s), 0, 86400},
+    {"kafka.delivery", K_DELIVERY, 0, 0, 0},
+    {"kafka.transactional_id", K_STR, OFF(kafka.transactional_id), 0, 0},
+    {"kafka.transaction_interval", K_DOUBLE, OFF(kafka.transaction_interval_s), 0.001, 60},
+    {"kafka.create_topics", K_BOOL, OFF(kafka.create_topics), 0, 0},
+    {"kafka.partitions", K_INT, OFF(kafka.partitions), -1, 100000},
+    {"kafka.replication_factor", K_INT, OFF(kafka.replication_factor), -1, 1000},
     {"kafka.settings", K_SETTINGS, 0, 0, 0},
     {"emulation.delay", K_DELAY, 0, 0, 0},
     {"emulation.rate", K_RATE, 0, 0, 1e9},
@@ -476,6 +486,16 @@ static int apply_key(load_ctx *x, const key_def *d, yaml_node_t *vn)
             set_str(&c->service.report, s);
         else
             return get_path(x, vn, k, &c->service.report);
+        return 0;
+    case K_DELIVERY:
+        if (want_scalar(x, vn, k, &s))
+            return -1;
+        if (!strcmp(s, "exactly_once"))
+            c->kafka.exactly_once = 1;
+        else if (!strcmp(s, "idempotent"))
+            c->kafka.exactly_once = 0;
+        else
+            return fail(x, vn, "%s: '%s' is not idempotent or exactly_once", k, s);
         return 0;
     case K_PASSWORD_INLINE:
         return fail(x, vn, "%s: passwords are not accepted inline; put it in a file readable "
@@ -686,6 +706,11 @@ void pp_config_print(const pp_config *c, FILE *out)
         free(topic);
     }
     fprintf(out, "  flush_timeout: %gs\n", c->kafka.flush_timeout_s);
+    fprintf(out, "  delivery: %s\n", c->kafka.exactly_once ? "exactly_once" : "idempotent");
+    if (c->kafka.create_topics)
+        fprintf(out, "  create_topics: partitions %d, replication factor %d (-1 = broker "
+                     "default)\n",
+                c->kafka.partitions, c->kafka.replication_factor);
     for (size_t i = 0; i < c->kafka.nsettings; i++) {
         const pp_kv *kv = &c->kafka.settings[i];
         fprintf(out, "  %s = %s   (%s)\n", kv->key,

@@ -362,6 +362,24 @@ static int run_main(const pp_config *c, options *o, uint64_t seed, char *const t
                   PP_VERSION, c->service.instance, (unsigned long long)seed, desc, topics[0],
                   topics[1], topics[2], o->dry_run ? " (dry run)" : "");
 
+    /* Topics must exist (or be created) and, in exactly-once mode, transactions must be
+     * initialised before the first post; an unreachable cluster is waited for. */
+    int64_t backoff_us = 100000;
+    while (!stop_requested) {
+        int pr = pp_sink_prepare(sink, 5000, err, sizeof(err));
+        if (pr == PP_SINK_READY)
+            break;
+        if (pr == PP_SINK_BROKEN) {
+            pp_log_err("configuration error: %s", err);
+            status = EXIT_CONFIG;
+            goto out;
+        }
+        pp_log_warn("Kafka not ready, retrying in %.1f s: %s", (double)backoff_us / 1e6, err);
+        wait_polling(sink, pp_now_us() + backoff_us);
+        backoff_us = backoff_us * 2 > 30000000 ? 30000000 : backoff_us * 2;
+    }
+    backoff_us = 100000;
+
     pp_pacer pacer;
     int64_t now = pp_now_us();
     if (c->emulation.fixed_rate)
@@ -373,7 +391,6 @@ static int run_main(const pp_config *c, options *o, uint64_t seed, char *const t
                            ? now + (int64_t)(c->emulation.duration_s * 1e6) : 0;
     int64_t summary_us = (int64_t)(c->service.summary_interval_s * 1e6);
     int64_t next_summary = summary_us > 0 ? now + summary_us : 0;
-    int64_t backoff_us = 100000;
     int source_down = 0;
     uint64_t seq = 0;
     pp_stats prev = rn.stats;

@@ -18,6 +18,15 @@ typedef struct dry_sink {
     int failed; /* out became unwritable */
 } dry_sink;
 
+static int dry_prepare(pp_sink *s, int timeout_ms, char *e, size_t n)
+{
+    (void)s;
+    (void)timeout_ms;
+    (void)e;
+    (void)n;
+    return PP_SINK_READY;
+}
+
 static int dry_produce(pp_sink *s, const pp_post *p, uint64_t seq, char *e, size_t n)
 {
     dry_sink *d = (dry_sink *)s;
@@ -124,8 +133,8 @@ static void dry_destroy(pp_sink *s)
     free(d);
 }
 
-static const pp_sink_ops dry_ops = {dry_produce, dry_poll,  dry_flush,  dry_abandon,
-                                    dry_fatal,   dry_check, dry_destroy};
+static const pp_sink_ops dry_ops = {dry_prepare, dry_produce, dry_poll,  dry_flush,
+                                    dry_abandon, dry_fatal,   dry_check, dry_destroy};
 
 pp_sink *pp_sink_dry_new(FILE *out, const char *const topics[PP_NTABLES], const char *instance,
                          pp_stats *stats, pp_post_done_cb done, void *opaque)

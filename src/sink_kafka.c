@@ -35,6 +35,7 @@ struct inflight {
     msg_ref ref[PP_NTABLES];
     inflight *next_free;
     inflight *all_next;
+    inflight *txn_next; /* on the committed-when-the-transaction-commits list */
 };
 
 typedef struct kafka_sink {
@@ -54,7 +55,17 @@ typedef struct kafka_sink {
     int64_t last_err_us;
     int64_t last_fail_log_us;
     uint64_t fails_suppressed;
+    /* topics */
+    int create_topics, partitions, replication_factor;
+    int topics_ok;
+    /* exactly-once: posts are grouped into transactions committed every interval */
+    int exactly_once;
+    int txn_ready, txn_open;
+    int64_t txn_started_us, txn_interval_us;
+    inflight *txn_done; /* delivered posts of the open transaction, settled at commit */
 } kafka_sink;
+
+#define TXN_TIMEOUT_MS 60000
 
 static inflight *rec_get(kafka_sink *k)
 {
@@ -122,8 +133,83 @@ static void message_settled(kafka_sink *k, msg_ref *ref, rd_kafka_resp_err_t err
     }
     r->partition[t] = partition;
     r->offset[t] = offset;
-    if (--r->remaining == 0)
+    if (--r->remaining)
+        return;
+    if (k->exactly_once && r->ok) {
+        /* Visible to read_committed consumers only once the transaction commits. */
+        r->txn_next = k->txn_done;
+        k->txn_done = r;
+        return;
+    }
+    post_settled(k, r);
+}
+
+/* Settle every post of the transaction: delivered when it committed, failed otherwise. */
+static void txn_settle(kafka_sink *k, int committed, rd_kafka_resp_err_t err)
+{
+    inflight *r = k->txn_done;
+    k->txn_done = NULL;
+    while (r) {
+        inflight *next = r->txn_next;
+        if (!committed) {
+            r->ok = 0;
+            r->err = err;
+        }
         post_settled(k, r);
+        r = next;
+    }
+}
+
+static void txn_abort(kafka_sink *k)
+{
+    rd_kafka_error_t *e = rd_kafka_abort_transaction(k->rk, TXN_TIMEOUT_MS);
+    if (e) {
+        pp_log_err("kafka: aborting the transaction failed: %s", rd_kafka_error_string(e));
+        if (rd_kafka_error_is_fatal(e)) {
+            snprintf(k->fatal_reason, sizeof(k->fatal_reason), "%s", rd_kafka_error_string(e));
+            k->fatal = 1;
+        }
+        rd_kafka_error_destroy(e);
+    }
+    /* Purged messages of the aborted transaction report back through poll. */
+    rd_kafka_poll(k->rk, 0);
+    txn_settle(k, 0, RD_KAFKA_RESP_ERR__TRANSPORT);
+    k->txn_open = 0;
+}
+
+/* Commit the open transaction; on failure abort it, so no partial post ever becomes
+ * visible, and count its posts failed. */
+static void txn_commit(kafka_sink *k, int timeout_ms)
+{
+    if (!k->txn_open)
+        return;
+    for (int attempt = 1;; attempt++) {
+        rd_kafka_error_t *e = rd_kafka_commit_transaction(k->rk, timeout_ms);
+        if (!e) {
+            k->txn_open = 0;
+            txn_settle(k, 1, RD_KAFKA_RESP_ERR_NO_ERROR);
+            return;
+        }
+        int retriable = rd_kafka_error_is_retriable(e);
+        int abortable = rd_kafka_error_txn_requires_abort(e);
+        int fatal = rd_kafka_error_is_fatal(e);
+        pp_log_warn("kafka: committing the transaction failed (attempt %d): %s", attempt,
+                    rd_kafka_error_string(e));
+        if (fatal) {
+            snprintf(k->fatal_reason, sizeof(k->fatal_reason), "%s", rd_kafka_error_string(e));
+            k->fatal = 1;
+        }
+        rd_kafka_error_destroy(e);
+        if (retriable && attempt < 3 && !fatal)
+            continue;
+        if (abortable || !fatal) {
+            txn_abort(k);
+        } else {
+            txn_settle(k, 0, RD_KAFKA_RESP_ERR__FATAL);
+            k->txn_open = 0;
+        }
+        return;
+    }
 }
 
 /* @locality: the thread calling rd_kafka_poll/flush, i.e. the main loop. */
@@ -185,6 +271,20 @@ static int kafka_produce(pp_sink *s, const pp_post *p, uint64_t seq, char *e, si
     char key[24], seqstr[24];
     int klen = snprintf(key, sizeof(key), "%" PRId64, p->key);
     snprintf(seqstr, sizeof(seqstr), "%" PRIu64, seq);
+
+    if (k->exactly_once && !k->txn_open) {
+        rd_kafka_error_t *te = rd_kafka_begin_transaction(k->rk);
+        if (te) {
+            snprintf(k->fatal_reason, sizeof(k->fatal_reason), "begin transaction: %s",
+                     rd_kafka_error_string(te));
+            k->fatal = 1;
+            rd_kafka_error_destroy(te);
+            pp_errf(e, n, "%s", k->fatal_reason);
+            return -1;
+        }
+        k->txn_open = 1;
+        k->txn_started_us = pp_now_us();
+    }
 
     inflight *r = rec_get(k);
     r->seq = seq;
@@ -261,18 +361,25 @@ static void kafka_poll(pp_sink *s, int timeout_ms)
 {
     kafka_sink *k = (kafka_sink *)s;
     rd_kafka_poll(k->rk, timeout_ms);
+    if (k->txn_open && pp_now_us() - k->txn_started_us >= k->txn_interval_us)
+        txn_commit(k, TXN_TIMEOUT_MS);
 }
 
 static int kafka_flush(pp_sink *s, int timeout_ms)
 {
     kafka_sink *k = (kafka_sink *)s;
-    rd_kafka_flush(k->rk, timeout_ms);
+    if (k->exactly_once)
+        txn_commit(k, timeout_ms);
+    else
+        rd_kafka_flush(k->rk, timeout_ms);
     return rd_kafka_outq_len(k->rk) > 0 || pp_stats_in_flight(k->stats) > 0;
 }
 
 static void kafka_abandon(pp_sink *s)
 {
     kafka_sink *k = (kafka_sink *)s;
+    if (k->txn_open)
+        txn_abort(k);
     rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     /* Purged messages get delivery reports (ERR__PURGE_*): serve them so every post is
      * accounted for. */
@@ -286,6 +393,134 @@ static int kafka_fatal(pp_sink *s, char *e, size_t n)
     if (k->fatal)
         pp_errf(e, n, "%s", k->fatal_reason);
     return k->fatal;
+}
+
+/* Create the missing topics with the admin API. */
+static int create_topics(kafka_sink *k, int *missing, int timeout_ms, char *e, size_t n)
+{
+    rd_kafka_NewTopic_t *nt[PP_NTABLES];
+    int cnt = 0, rc = PP_SINK_READY;
+    char err[512];
+    for (int t = 0; t < PP_NTABLES; t++) {
+        if (!missing[t])
+            continue;
+        nt[cnt] = rd_kafka_NewTopic_new(k->topics[t], k->partitions, k->replication_factor,
+                                        err, sizeof(err));
+        if (!nt[cnt]) {
+            pp_errf(e, n, "kafka.create_topics: %s: %s", k->topics[t], err);
+            rd_kafka_NewTopic_destroy_array(nt, (size_t)cnt);
+            return PP_SINK_BROKEN;
+        }
+        cnt++;
+    }
+    rd_kafka_queue_t *q = rd_kafka_queue_new(k->rk);
+    rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(k->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_operation_timeout(opt, timeout_ms, err, sizeof(err));
+    rd_kafka_CreateTopics(k->rk, nt, (size_t)cnt, opt, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms + 5000);
+    const rd_kafka_CreateTopics_result_t *res = ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
+    if (!res) {
+        pp_errf(e, n, "creating topics: %s", ev ? rd_kafka_event_error_string(ev) : "timed out");
+        rc = PP_SINK_NOT_YET;
+    } else if (rd_kafka_event_error(ev)) {
+        pp_errf(e, n, "creating topics: %s", rd_kafka_event_error_string(ev));
+        rc = PP_SINK_NOT_YET;
+    } else {
+        size_t nres;
+        const rd_kafka_topic_result_t **tr = rd_kafka_CreateTopics_result_topics(res, &nres);
+        for (size_t i = 0; i < nres; i++) {
+            rd_kafka_resp_err_t te = rd_kafka_topic_result_error(tr[i]);
+            if (te == RD_KAFKA_RESP_ERR_NO_ERROR || te == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+                if (!te)
+                    pp_log_notice("kafka: created topic %s", rd_kafka_topic_result_name(tr[i]));
+                continue;
+            }
+            pp_errf(e, n, "creating topic %s: %s (set kafka.partitions and "
+                          "kafka.replication_factor to values the cluster accepts)",
+                    rd_kafka_topic_result_name(tr[i]),
+                    rd_kafka_topic_result_error_string(tr[i]) ? rd_kafka_topic_result_error_string(tr[i])
+                                                              : rd_kafka_err2str(te));
+            rc = te == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
+                         te == RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR ||
+                         te == RD_KAFKA_RESP_ERR_INVALID_PARTITIONS ||
+                         te == RD_KAFKA_RESP_ERR_POLICY_VIOLATION ||
+                         te == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED
+                     ? PP_SINK_BROKEN
+                     : PP_SINK_NOT_YET;
+        }
+    }
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_AdminOptions_destroy(opt);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_NewTopic_destroy_array(nt, (size_t)cnt);
+    return rc;
+}
+
+/* Do the three topics exist? A broker that auto-creates topics creates them on this
+ * metadata request, so "unknown" is believed only after a few tries. */
+static int check_topics(kafka_sink *k, int timeout_ms, char *e, size_t n)
+{
+    int missing[PP_NTABLES] = {0}, nmissing = 0;
+    for (int t = 0; t < PP_NTABLES; t++) {
+        rd_kafka_resp_err_t te = RD_KAFKA_RESP_ERR_NO_ERROR;
+        for (int attempt = 0; attempt < 4; attempt++) {
+            const struct rd_kafka_metadata *md = NULL;
+            rd_kafka_resp_err_t err = rd_kafka_metadata(k->rk, 0, k->rkt[t], &md, timeout_ms);
+            if (err) {
+                pp_errf(e, n, "Kafka unreachable: metadata for %s: %s", k->topics[t],
+                        rd_kafka_err2str(err));
+                return PP_SINK_NOT_YET;
+            }
+            te = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+            rd_kafka_metadata_destroy(md);
+            if (!te || k->create_topics)
+                break;
+            rd_kafka_poll(k->rk, 500);
+        }
+        if (te == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || te == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) {
+            missing[t] = 1;
+            nmissing++;
+        } else if (te) {
+            pp_errf(e, n, "topic %s: %s", k->topics[t], rd_kafka_err2str(te));
+            return te == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ? PP_SINK_BROKEN
+                                                                       : PP_SINK_NOT_YET;
+        }
+    }
+    if (!nmissing)
+        return PP_SINK_READY;
+    if (k->create_topics)
+        return create_topics(k, missing, timeout_ms, e, n);
+    pp_errf(e, n, "topic(s)%s%s%s%s%s%s do not exist and the cluster does not create them "
+                  "automatically: create them (kafka-topics.sh --create --topic NAME "
+                  "--partitions N --replication-factor R) or set kafka.create_topics: true",
+            missing[0] ? " " : "", missing[0] ? k->topics[0] : "", missing[1] ? " " : "",
+            missing[1] ? k->topics[1] : "", missing[2] ? " " : "", missing[2] ? k->topics[2] : "");
+    return PP_SINK_BROKEN;
+}
+
+static int kafka_prepare(pp_sink *s, int timeout_ms, char *e, size_t n)
+{
+    kafka_sink *k = (kafka_sink *)s;
+    if (!k->topics_ok) {
+        int rc = check_topics(k, timeout_ms, e, n);
+        if (rc != PP_SINK_READY)
+            return rc;
+        k->topics_ok = 1;
+    }
+    if (k->exactly_once && !k->txn_ready) {
+        /* Also fences an earlier instance with the same transactional.id and aborts its
+         * open transaction, so a killed predecessor never leaves a partial post. */
+        rd_kafka_error_t *te = rd_kafka_init_transactions(k->rk, timeout_ms);
+        if (te) {
+            int retriable = rd_kafka_error_is_retriable(te);
+            pp_errf(e, n, "starting transactions: %s", rd_kafka_error_string(te));
+            rd_kafka_error_destroy(te);
+            return retriable ? PP_SINK_NOT_YET : PP_SINK_BROKEN;
+        }
+        k->txn_ready = 1;
+    }
+    return PP_SINK_READY;
 }
 
 static int kafka_check(pp_sink *s, FILE *out, int timeout_ms)
@@ -337,8 +572,9 @@ static void kafka_destroy(pp_sink *s)
     free(k);
 }
 
-static const pp_sink_ops kafka_ops = {kafka_produce, kafka_poll,  kafka_flush,  kafka_abandon,
-                                      kafka_fatal,   kafka_check, kafka_destroy};
+static const pp_sink_ops kafka_ops = {kafka_prepare, kafka_produce, kafka_poll,
+                                      kafka_flush,   kafka_abandon, kafka_fatal,
+                                      kafka_check,   kafka_destroy};
 
 pp_sink *pp_sink_kafka_new(const pp_config *c, const char *const topics[PP_NTABLES], int demo,
                            pp_stats *stats, pp_post_done_cb done, void *opaque, char *e,
@@ -356,14 +592,20 @@ pp_sink *pp_sink_kafka_new(const pp_config *c, const char *const topics[PP_NTABL
     k->instance = pp_xstrdup(c->service.instance);
     for (int t = 0; t < PP_NTABLES; t++)
         k->topics[t] = pp_xstrdup(topics[t]);
+    k->exactly_once = c->kafka.exactly_once;
+    k->txn_interval_us = (int64_t)(c->kafka.transaction_interval_s * 1e6);
+    k->create_topics = c->kafka.create_topics;
+    k->partitions = c->kafka.partitions;
+    k->replication_factor = c->kafka.replication_factor;
 
     /* Delivery guarantees first; the user's settings below may override them. */
-    static const char *const defaults[][2] = {
+    const char *const defaults[][2] = {
         {"acks", "all"},
         {"enable.idempotence", "true"},
         {"client.id", "pinpostd"},
         {"linger.ms", "5"},
-        {"message.timeout.ms", "300000"},
+        /* In exactly-once mode this may not exceed transaction.timeout.ms (60 s). */
+        {"message.timeout.ms", c->kafka.exactly_once ? "60000" : "300000"},
     };
     for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
         if (conf_set(conf, defaults[i][0], defaults[i][1], "built-in default", e, n))
@@ -375,6 +617,14 @@ pp_sink *pp_sink_kafka_new(const pp_config *c, const char *const topics[PP_NTABL
         if (demo && !strcmp(kv->key, "bootstrap.servers"))
             continue; /* the demo talks to its in-process cluster only */
         if (conf_set(conf, kv->key, kv->value, kv->origin, e, n))
+            goto fail;
+    }
+    if (k->exactly_once) {
+        char txid[512];
+        snprintf(txid, sizeof(txid), "pinpostd-%s", c->service.instance);
+        if (conf_set(conf, "transactional.id",
+                     c->kafka.transactional_id ? c->kafka.transactional_id : txid,
+                     "kafka.transactional_id", e, n))
             goto fail;
     }
     if (!demo && !pp_config_get_kafka(c, "bootstrap.servers")) {

@@ -102,13 +102,15 @@ def env(tmp_path, mariadb, kafka):
     return Env(tmp_path, mariadb, kafka)
 
 
-def consume_all(bootstrap, topics):
-    """Every message of the three topics, from the beginning to the high watermark at
-    the time of the call: {table: [(key, headers, value, partition, offset)]}."""
-    from confluent_kafka import Consumer, TopicPartition
+def consume_all(bootstrap, topics, committed=True):
+    """Every message of the three topics, from the beginning to the end at the time of
+    the call: {table: [(key, headers, value, partition, offset)]}. read_committed unless
+    committed is False."""
+    from confluent_kafka import Consumer, KafkaError, TopicPartition
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"verify-{uuid.uuid4().hex}",
                   "enable.auto.commit": False, "auto.offset.reset": "earliest",
-                  "isolation.level": "read_committed"})
+                  "enable.partition.eof": True, "log_level": 0,
+                  "isolation.level": "read_committed" if committed else "read_uncommitted"})
     out = {t: [] for t in topics}
     try:
         ends = {}
@@ -122,7 +124,7 @@ def consume_all(bootstrap, topics):
                     ends[(topic, p)] = hi
                     assignment.append(TopicPartition(topic, p, lo))
         c.assign(assignment)
-        remaining = dict(ends)
+        remaining = set(ends)
         idle = 0
         while remaining and idle < 60:
             m = c.poll(1.0)
@@ -130,14 +132,18 @@ def consume_all(bootstrap, topics):
                 idle += 1
                 continue
             idle = 0
-            if m.error():
-                raise RuntimeError(m.error())
             tp = (m.topic(), m.partition())
+            if m.error():
+                # End of partition: for read_committed this is the last stable offset,
+                # which control records and aborted transactions keep below the high
+                # watermark.
+                if m.error().code() == KafkaError._PARTITION_EOF:
+                    remaining.discard(tp)
+                    continue
+                raise RuntimeError(m.error())
             headers = {k: v.decode() for k, v in (m.headers() or [])}
             out[by_topic[m.topic()]].append(
                 (m.key().decode(), headers, json.loads(m.value()), m.partition(), m.offset()))
-            if tp in remaining and m.offset() + 1 >= remaining[tp]:
-                del remaining[tp]
         assert not remaining, f"could not read to the end of {remaining}"
     finally:
         c.close()
