@@ -57,7 +57,8 @@ typedef struct pp_sink_ops {
     /* True after an error that no retry can fix (fatal producer error). */
     int (*fatal)(pp_sink *s, char *errstr, size_t n);
     /* Connectivity check for --check: metadata for the three topics, printed to out.
-     * Returns 0 when reachable and every topic exists. */
+     * Returns 0 when reachable and every topic exists, -2 when the credentials or TLS
+     * settings were rejected, -1 otherwise. */
     int (*check)(pp_sink *s, FILE *out, int timeout_ms);
     void (*destroy)(pp_sink *s);
 } pp_sink_ops;

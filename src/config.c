@@ -363,6 +363,18 @@ typedef struct props_ctx {
     const char *path;
 } props_ctx;
 
+/* librdkafka properties whose values are file names. */
+static int is_path_key(const char *key)
+{
+    static const char *const keys[] = {"ssl.ca.location", "ssl.certificate.location",
+                                       "ssl.key.location", "ssl.keystore.location",
+                                       "ssl.crl.location", "sasl.kerberos.keytab"};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (!strcmp(key, keys[i]))
+            return 1;
+    return 0;
+}
+
 static int on_property(void *opaque, const char *key, const char *value, int line, char *err,
                        size_t errn)
 {
@@ -373,6 +385,16 @@ static int on_property(void *opaque, const char *key, const char *value, int lin
     snprintf(origin, sizeof(origin), "%s:%d", pc->path, line);
     if (!strcmp(key, "sasl.mechanism"))
         key = "sasl.mechanisms";
+    if (is_path_key(key) && value[0] && value[0] != '/') {
+        /* Relative file names are relative to the properties file, like every path in
+         * our configuration files. */
+        char *dir = pp_dirname(pc->path);
+        char *path = pp_path_join(dir, value);
+        pp_config_set_kafka(pc->c, key, path, origin);
+        free(path);
+        free(dir);
+        return 0;
+    }
     pp_config_set_kafka(pc->c, key, value, origin);
     return 0;
 }

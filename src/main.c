@@ -322,7 +322,10 @@ static int run_check(const pp_config *c, const options *o, char *const topics[PP
         printf("kafka: FAILED: %s\n", err);
         return EXIT_CONFIG;
     }
-    if (pp_sink_check(sink, stdout, 10000) != 0 && !status)
+    int krc = pp_sink_check(sink, stdout, 10000);
+    if (krc == -2)
+        status = EXIT_CONFIG;
+    else if (krc != 0 && !status)
         status = EXIT_RUNTIME;
     pp_sink_destroy(sink);
     printf("check: %s\n", status ? "FAILED" : "OK");

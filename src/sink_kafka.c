@@ -51,6 +51,8 @@ typedef struct kafka_sink {
     inflight *free_list, *all;
     int fatal;
     char fatal_reason[640];
+    int auth_failed; /* authentication or TLS rejected: retrying will not help */
+    char auth_reason[512];
     rd_kafka_resp_err_t last_err;
     int64_t last_err_us;
     int64_t last_fail_log_us;
@@ -232,6 +234,10 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
         k->fatal = 1;
         pp_log_err("kafka: fatal producer error: %s", k->fatal_reason);
         return;
+    }
+    if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION || err == RD_KAFKA_RESP_ERR__SSL) {
+        k->auth_failed = 1;
+        snprintf(k->auth_reason, sizeof(k->auth_reason), "%s", reason);
     }
     /* Repeats of the same transient error are logged at most every 30 s. */
     if (err == (int)k->last_err && now - k->last_err_us < 30000000)
@@ -468,6 +474,12 @@ static int check_topics(kafka_sink *k, int timeout_ms, char *e, size_t n)
             const struct rd_kafka_metadata *md = NULL;
             rd_kafka_resp_err_t err = rd_kafka_metadata(k->rk, 0, k->rkt[t], &md, timeout_ms);
             if (err) {
+                rd_kafka_poll(k->rk, 0); /* serve error events: was it authentication? */
+                if (k->auth_failed) {
+                    pp_errf(e, n, "Kafka rejected our credentials or TLS settings: %s",
+                            k->auth_reason);
+                    return PP_SINK_BROKEN;
+                }
                 pp_errf(e, n, "Kafka unreachable: metadata for %s: %s", k->topics[t],
                         rd_kafka_err2str(err));
                 return PP_SINK_NOT_YET;
@@ -531,6 +543,11 @@ static int kafka_check(pp_sink *s, FILE *out, int timeout_ms)
         const struct rd_kafka_metadata *md = NULL;
         rd_kafka_resp_err_t err = rd_kafka_metadata(k->rk, 0, k->rkt[t], &md, timeout_ms);
         if (err) {
+            rd_kafka_poll(k->rk, 0);
+            if (k->auth_failed) {
+                fprintf(out, "kafka: authentication or TLS failed: %s\n", k->auth_reason);
+                return -2;
+            }
             fprintf(out, "kafka: cannot get metadata for %s: %s\n", k->topics[t],
                     rd_kafka_err2str(err));
             rc = -1;

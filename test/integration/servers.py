@@ -138,26 +138,47 @@ class MariaDB:
 
 class Kafka:
     """A single-node Apache Kafka (broker + KRaft controller) from the jars Maven
-    resolved, with its log dir in a temp dir and PLAINTEXT on a free loopback port."""
+    resolved, with its log dir in a temp dir and three client listeners on free loopback
+    ports: PLAINTEXT, SASL_PLAINTEXT and SASL_SSL (SCRAM-SHA-256/512 and PLAIN; the TLS
+    certificate is signed by a CA made with openssl at start-up, `ca_pem`)."""
+
+    SASL_USER = "alice"
+    SASL_PASSWORD = "alice-secret"
 
     def __init__(self, libs):
         self.libs = libs
         self.dir = tempfile.mkdtemp(prefix="pinpostd-kafka-")
         self.port = free_port()
+        self.sasl_port = free_port()
+        self.ssl_port = free_port()
         self.controller_port = free_port()
         self.log = os.path.join(self.dir, "server.log")
         self.proc = None
         self.bootstrap = f"127.0.0.1:{self.port}"
+        self.sasl_bootstrap = f"127.0.0.1:{self.sasl_port}"
+        self.ssl_bootstrap = f"127.0.0.1:{self.ssl_port}"
+        self.ca_pem, server_pem = self._make_certs()
+        scram = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        plain = ("org.apache.kafka.common.security.plain.PlainLoginModule required "
+                 f'user_{self.SASL_USER}="{self.SASL_PASSWORD}";')
         props = {
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
             "listeners": f"PLAINTEXT://127.0.0.1:{self.port},"
+                         f"SASL_PLAINTEXT://127.0.0.1:{self.sasl_port},"
+                         f"SASL_SSL://127.0.0.1:{self.ssl_port},"
                          f"CONTROLLER://127.0.0.1:{self.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port},"
+                                    f"SASL_PLAINTEXT://127.0.0.1:{self.sasl_port},"
+                                    f"SASL_SSL://127.0.0.1:{self.ssl_port}",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,"
+                                              "SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
+            "sasl.enabled.mechanisms": "SCRAM-SHA-256,SCRAM-SHA-512,PLAIN",
+            "ssl.keystore.type": "PEM",
+            "ssl.keystore.location": server_pem,
             "log.dirs": os.path.join(self.dir, "logs"),
             "num.partitions": "3",
             "offsets.topic.replication.factor": "1",
@@ -170,6 +191,10 @@ class Kafka:
             "log.retention.hours": "24",
             "log.segment.bytes": "67108864",
         }
+        for listener in ("sasl_plaintext", "sasl_ssl"):
+            props[f"listener.name.{listener}.scram-sha-256.sasl.jaas.config"] = scram
+            props[f"listener.name.{listener}.scram-sha-512.sasl.jaas.config"] = scram
+            props[f"listener.name.{listener}.plain.sasl.jaas.config"] = plain
         self.config = os.path.join(self.dir, "server.properties")
         with open(self.config, "w") as f:
             f.writelines(f"{k}={v}\n" for k, v in props.items())
@@ -181,9 +206,37 @@ class Kafka:
                     "log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n\n"
                     "log4j.logger.kafka=INFO\n")
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        creds = []
+        for mech in ("SCRAM-SHA-256", "SCRAM-SHA-512"):
+            creds += ["--add-scram",
+                      f"{mech}=[name={self.SASL_USER},password={self.SASL_PASSWORD}]"]
         subprocess.run(self._java("kafka.tools.StorageTool", "format", "-t", cluster_id,
-                                  "-c", self.config),
+                                  "-c", self.config, *creds),
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def _make_certs(self):
+        """A CA and a server certificate for 127.0.0.1/localhost, with openssl."""
+        d = os.path.join(self.dir, "tls")
+        os.makedirs(d)
+        ca_key, ca_pem = os.path.join(d, "ca.key"), os.path.join(d, "ca.pem")
+        key, csr, crt = (os.path.join(d, n) for n in ("server.key", "server.csr", "server.crt"))
+        ext = os.path.join(d, "san.ext")
+        with open(ext, "w") as f:
+            f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+        run = lambda *a: subprocess.run(["openssl", *a], check=True, capture_output=True)
+        run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca_pem,
+            "-days", "2", "-subj", "/CN=pinpostd test CA")
+        run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+            "-subj", "/CN=localhost")
+        run("x509", "-req", "-in", csr, "-CA", ca_pem, "-CAkey", ca_key, "-CAcreateserial",
+            "-out", crt, "-days", "2", "-extfile", ext)
+        pkcs8 = os.path.join(d, "server.pk8")
+        run("pkcs8", "-topk8", "-nocrypt", "-in", key, "-out", pkcs8)
+        server_pem = os.path.join(d, "server.pem")
+        with open(server_pem, "w") as out:
+            for part in (pkcs8, crt, ca_pem):
+                out.write(open(part).read())
+        return ca_pem, server_pem
 
     def _java(self, main, *args):
         return ["java", "-Xms256m", "-Xmx768m", "-XX:+UseG1GC",

@@ -164,3 +164,48 @@ def test_sigterm_shutdown_against_real_servers_is_valgrind_clean(env):
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err[-3000:]
     assert "definitely lost: 0 bytes" in err or "no leaks are possible" in err
+
+
+def sasl_properties(env, listener, mechanism, password):
+    k = env.kafka
+    lines = [f"bootstrap.servers={listener}", f"sasl.mechanism={mechanism}",
+             f"sasl.username={k.SASL_USER}", f"sasl.password={password}"]
+    if listener == k.ssl_bootstrap:
+        import shutil
+        shutil.copy(k.ca_pem, env.tmp / "ca.pem")
+        lines += ["security.protocol=SASL_SSL", "ssl.ca.location=ca.pem"]
+    else:
+        lines += ["security.protocol=SASL_PLAINTEXT"]
+    env.props.write_text("\n".join(lines) + "\n")
+
+
+def test_scram_sha512_over_tls_delivers_and_verifies(env):
+    env.load(500)
+    sasl_properties(env, env.kafka.ssl_bootstrap, "SCRAM-SHA-512", env.kafka.SASL_PASSWORD)
+    p = subprocess.run([PINPOSTD, "-c", str(env.config), "--check"], capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert env.kafka.SASL_PASSWORD not in p.stdout + p.stderr
+    _, rep = env.run("--count", "300", "--rate", "0", check_exit=0)
+    assert rep["posts_delivered"] == 300
+    verify(env, 300)
+
+
+def test_scram_sha256_plaintext_delivers(env):
+    env.load(100)
+    sasl_properties(env, env.kafka.sasl_bootstrap, "SCRAM-SHA-256", env.kafka.SASL_PASSWORD)
+    _, rep = env.run("--count", "50", "--rate", "0", check_exit=0)
+    verify(env, 50)
+
+
+def test_wrong_kafka_password_is_a_configuration_error(env):
+    env.load(20)
+    sasl_properties(env, env.kafka.ssl_bootstrap, "SCRAM-SHA-512", "Wrong-Kafka-Pw")
+    p = subprocess.run([PINPOSTD, "-c", str(env.config), "--check"], capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 78, p.stdout + p.stderr
+    assert "authentication" in p.stdout.lower()
+    assert "Wrong-Kafka-Pw" not in p.stdout + p.stderr
+    run, _ = env.run("--count", "5", "--rate", "0", timeout=120)
+    assert run.returncode == 78, run.stderr[-2000:]
+    assert "rejected our credentials" in run.stderr
