@@ -55,7 +55,18 @@ typedef struct pp_config {
         int replication_factor;        /* for create_topics; -1 = broker default */
         pp_kv *settings; /* librdkafka properties in order; later entries win */
         size_t nsettings;
+        char *aws_region; /* region of the MSK cluster, for MSK IAM */
     } kafka;
+
+    /* Amazon MSK IAM authentication (sasl.mechanism=AWS_MSK_IAM in client.properties). */
+    struct {
+        int enabled;
+        char *role_arn;          /* awsRoleArn: assume this role with STS */
+        char *role_session_name; /* awsRoleSessionName */
+        char *external_id;       /* awsRoleExternalId */
+        char *sts_region;        /* awsStsRegion */
+        char *profile;           /* awsProfileName */
+    } msk;
 
     struct {
         int fixed_rate; /* rate given: rate mode; otherwise random delay */

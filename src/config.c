@@ -1,6 +1,7 @@
 /* config: defaults, the YAML file, seed-format credentials and client.properties. */
 #define _POSIX_C_SOURCE 200809L
 #include "pp_config.h"
+#include "pp_kprops.h"
 #include "pp_properties.h"
 #include "pp_util.h"
 
@@ -73,6 +74,12 @@ void pp_config_destroy(pp_config *c)
     }
     free(c->kafka.topic_prefix);
     free(c->kafka.transactional_id);
+    free(c->kafka.aws_region);
+    free(c->msk.role_arn);
+    free(c->msk.role_session_name);
+    free(c->msk.external_id);
+    free(c->msk.sts_region);
+    free(c->msk.profile);
     for (size_t i = 0; i < c->kafka.nsettings; i++) {
         free(c->kafka.settings[i].key);
         if (c->kafka.settings[i].value) {
@@ -356,24 +363,12 @@ out:
     return rc;
 }
 
-/* client.properties: every entry becomes a librdkafka setting. The Java spelling
- * sasl.mechanism maps to librdkafka's sasl.mechanisms. */
+/* client.properties entries, collected in file order before translation. */
 typedef struct props_ctx {
-    pp_config *c;
     const char *path;
+    pp_kv *entries;
+    size_t n;
 } props_ctx;
-
-/* librdkafka properties whose values are file names. */
-static int is_path_key(const char *key)
-{
-    static const char *const keys[] = {"ssl.ca.location", "ssl.certificate.location",
-                                       "ssl.key.location", "ssl.keystore.location",
-                                       "ssl.crl.location", "sasl.kerberos.keytab"};
-    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-        if (!strcmp(key, keys[i]))
-            return 1;
-    return 0;
-}
 
 static int on_property(void *opaque, const char *key, const char *value, int line, char *err,
                        size_t errn)
@@ -383,20 +378,20 @@ static int on_property(void *opaque, const char *key, const char *value, int lin
     (void)err;
     (void)errn;
     snprintf(origin, sizeof(origin), "%s:%d", pc->path, line);
-    if (!strcmp(key, "sasl.mechanism"))
-        key = "sasl.mechanisms";
-    if (is_path_key(key) && value[0] && value[0] != '/') {
-        /* Relative file names are relative to the properties file, like every path in
-         * our configuration files. */
-        char *dir = pp_dirname(pc->path);
-        char *path = pp_path_join(dir, value);
-        pp_config_set_kafka(pc->c, key, path, origin);
-        free(path);
-        free(dir);
-        return 0;
-    }
-    pp_config_set_kafka(pc->c, key, value, origin);
+    pc->entries = pp_xrealloc(pc->entries, (pc->n + 1) * sizeof(pp_kv));
+    pc->entries[pc->n++] = (pp_kv){pp_xstrdup(key), pp_xstrdup(value), pp_xstrdup(origin)};
     return 0;
+}
+
+static void free_entries(pp_kv *e, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(e[i].key);
+        memset(e[i].value, 0, strlen(e[i].value));
+        free(e[i].value);
+        free(e[i].origin);
+    }
+    free(e);
 }
 
 /* The keys the YAML file knows. A key path that is a prefix of others is a section. */
@@ -440,6 +435,7 @@ static const key_def keys[] = {
     {"kafka.topics.user", K_STR, OFF(kafka.topics[PP_USER]), 0, 0},
     {"kafka.flush_timeout", K_DOUBLE, OFF(kafka.flush_timeout_s), 0, 86400},
     {"kafka.delivery", K_DELIVERY, 0, 0, 0},
+    {"kafka.aws_region", K_STR, OFF(kafka.aws_region), 0, 0},
     {"kafka.transactional_id", K_STR, OFF(kafka.transactional_id), 0, 0},
     {"kafka.transaction_interval", K_DOUBLE, OFF(kafka.transaction_interval_s), 0.001, 60},
     {"kafka.create_topics", K_BOOL, OFF(kafka.create_topics), 0, 0},
@@ -547,8 +543,11 @@ static int apply_key(load_ctx *x, const key_def *d, yaml_node_t *vn)
         char *path = NULL;
         if (get_path(x, vn, k, &path))
             return -1;
-        props_ctx pc = {c, path};
+        props_ctx pc = {path, NULL, 0};
         int rc = pp_properties_load(path, on_property, &pc, x->errstr, x->errstr_size);
+        if (rc == 0)
+            rc = pp_kprops_translate(c, pc.entries, pc.n, path, x->errstr, x->errstr_size);
+        free_entries(pc.entries, pc.n);
         free(path);
         return rc;
     }
