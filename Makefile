@@ -7,7 +7,7 @@ BUILD ?= build
 CC ?= gcc
 PKG_CONFIG ?= pkg-config
 
-PKGS := rdkafka libmariadb yaml-0.1 libcjson
+PKGS := rdkafka libmariadb yaml-0.1 libcjson libcrypto libcurl
 OPT ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
