@@ -737,6 +737,17 @@ void pp_config_print(const pp_config *c, FILE *out)
         fprintf(out, "  %s = %s   (%s)\n", kv->key,
                 pp_config_is_secret_key(kv->key) ? "(redacted)" : kv->value, kv->origin);
     }
+    if (c->msk.enabled) {
+        fprintf(out, "  msk iam: OAUTHBEARER with MSK IAM tokens; region %s\n",
+                c->kafka.aws_region ? c->kafka.aws_region : "(from the environment or brokers)");
+        if (c->msk.role_arn)
+            fprintf(out, "  msk iam: assume role %s (session %s%s%s, STS region %s)\n",
+                    c->msk.role_arn, c->msk.role_session_name ? c->msk.role_session_name : "pinpostd",
+                    c->msk.external_id ? ", external id set" : "", "",
+                    c->msk.sts_region ? c->msk.sts_region : "default");
+        if (c->msk.profile)
+            fprintf(out, "  msk iam: profile %s\n", c->msk.profile);
+    }
     fprintf(out, "emulation:\n");
     if (c->emulation.fixed_rate)
         fprintf(out, "  rate: %g posts/s%s\n", c->emulation.rate,

@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "pp_config.h"
 #include "pp_log.h"
+#include "pp_msk.h"
 #include "pp_pacer.h"
 #include "pp_rng.h"
 #include "pp_sampler.h"
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define EXIT_RUNTIME 1
@@ -77,6 +79,9 @@ static void usage(FILE *out)
             "  -q, --quiet            less logging (repeatable)\n"
             "  -V, --version          print the version and exit\n"
             "  -h, --help             print this help and exit\n"
+            "\n"
+            "pinpostd msk-token --region R [--at 2015-08-30T12:36:00Z] [-c FILE]\n"
+            "                         print an MSK IAM token and its expiry (ms since the epoch)\n"
             "\n"
             "Exit status: 0 all posts delivered, 1 posts failed or runtime error, 64 usage,\n"
             "78 configuration error. See pinpostd(8).\n");
@@ -313,6 +318,27 @@ static int run_check(const pp_config *c, const options *o, char *const topics[PP
     pp_keyspace_destroy(ks);
     pp_source_destroy(src);
 
+    if (c->msk.enabled && !o->demo && !o->dry_run) {
+        char region[64], source[160];
+        pp_aws_creds creds = {0};
+        if (pp_msk_region(c, region, sizeof(region), err, sizeof(err)) != 0) {
+            printf("msk iam: FAILED: %s\n", err);
+            status = EXIT_CONFIG;
+        } else {
+            pp_aws_chain *chain = pp_msk_chain_new(c);
+            if (pp_aws_chain_get(chain, &creds, source, sizeof(source), err, sizeof(err)) != 0) {
+                printf("msk iam: FAILED: region %s: %s\n", region, err);
+                if (!status)
+                    status = EXIT_RUNTIME;
+            } else {
+                printf("msk iam: region %s, credentials from %s%s\n", region, source,
+                       creds.expiration ? " (temporary)" : "");
+            }
+            pp_aws_creds_clear(&creds);
+            pp_aws_chain_destroy(chain);
+        }
+    }
+
     pp_stats_init(&stats, pp_now_us());
     const char *tp[PP_NTABLES] = {topics[0], topics[1], topics[2]};
     pp_sink *sink = o->dry_run ? pp_sink_dry_new(stdout, tp, c->service.instance, &stats, NULL, NULL)
@@ -500,12 +526,92 @@ out:
     return status;
 }
 
+/* pinpostd msk-token --region R [--at TIME] [-c FILE]: sign one MSK IAM token with the
+ * credential chain (and the role options of the config's client.properties). */
+static int msk_token_command(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"region", required_argument, NULL, 'r'},
+                                             {"at", required_argument, NULL, 'a'},
+                                             {"config", required_argument, NULL, 'c'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    const char *region = NULL, *config = NULL;
+    time_t when = time(NULL);
+    char err[1024], source[160], regbuf[64];
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "r:a:c:h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'r': region = optarg; break;
+        case 'c': config = optarg; break;
+        case 'a': {
+            long long t = pp_aws_parse_time(optarg);
+            if (t < 0) {
+                fprintf(stderr, "pinpostd msk-token: --at wants a UTC time such as "
+                                "2015-08-30T12:36:00Z\n");
+                return EXIT_USAGE;
+            }
+            when = (time_t)t;
+            break;
+        }
+        case 'h':
+            printf("Usage: pinpostd msk-token [--region R] [--at 2015-08-30T12:36:00Z] [-c FILE]\n"
+                   "Print an Amazon MSK IAM token (line 1) and its expiry in ms since the\n"
+                   "epoch (line 2), signed with the AWS credential chain.\n");
+            return 0;
+        default:
+            fprintf(stderr, "Try 'pinpostd msk-token --help'.\n");
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "pinpostd msk-token: unexpected argument '%s'\n", argv[optind]);
+        return EXIT_USAGE;
+    }
+    pp_config *c = pp_config_new_defaults();
+    if (config && pp_config_load_file(c, config, err, sizeof(err)) != 0) {
+        pp_log_err("configuration error: %s", err);
+        pp_config_destroy(c);
+        return EXIT_CONFIG;
+    }
+    if (!region) {
+        if (pp_msk_region(c, regbuf, sizeof(regbuf), err, sizeof(err)) != 0) {
+            pp_log_err("%s (or pass --region)", err);
+            pp_config_destroy(c);
+            return EXIT_USAGE;
+        }
+        region = regbuf;
+    }
+    pp_aws_chain *chain = pp_msk_chain_new(c);
+    pp_aws_creds creds = {0};
+    int status = 0;
+    if (pp_aws_chain_get(chain, &creds, source, sizeof(source), err, sizeof(err)) != 0) {
+        pp_log_err("%s", err);
+        status = EXIT_RUNTIME;
+    } else {
+        pp_buf token = {0};
+        int64_t lifetime_ms;
+        pp_msk_token(&creds, region, when, 900, &token, &lifetime_ms);
+        printf("%s\n%lld\n", token.data, (long long)lifetime_ms);
+        fprintf(stderr, "region %s, credentials from %s\n", region, source);
+        pp_buf_free(&token);
+    }
+    pp_aws_creds_clear(&creds);
+    pp_aws_chain_destroy(chain);
+    pp_config_destroy(c);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     options o;
     int status = 0;
     char *topics[PP_NTABLES] = {NULL, NULL, NULL};
 
+    if (argc > 1 && !strcmp(argv[1], "msk-token")) {
+        pp_log_init(0);
+        return msk_token_command(argc - 1, argv + 1);
+    }
     if (parse_args(argc, argv, &o, &status) != 0)
         return status;
     pp_log_init(o.verbosity);

@@ -2,6 +2,7 @@
  * from delivery reports only. */
 #define _POSIX_C_SOURCE 200809L
 #include "pp_log.h"
+#include "pp_msk.h"
 #include "pp_sink.h"
 #include "pp_util.h"
 
@@ -10,6 +11,7 @@
 #include <librdkafka/rdkafka_mock.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct inflight inflight;
 
@@ -65,6 +67,9 @@ typedef struct kafka_sink {
     int txn_ready, txn_open;
     int64_t txn_started_us, txn_interval_us;
     inflight *txn_done; /* delivered posts of the open transaction, settled at commit */
+    /* Amazon MSK IAM: OAUTHBEARER tokens signed from the AWS credential chain */
+    pp_aws_chain *aws;
+    char region[64];
 } kafka_sink;
 
 #define TXN_TIMEOUT_MS 60000
@@ -248,6 +253,36 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
                 err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN
                     ? " (messages stay queued and are retried until message.timeout.ms)"
                     : "");
+}
+
+/* Every path ends in set_token or set_token_failure, with the reason in the log.
+ * @locality: librdkafka's background thread (SASL queue forwarded to it), so a long
+ * idle gap between posts never lets the token lapse. */
+static void on_token_refresh(rd_kafka_t *rk, const char *oauthbearer_config, void *opaque)
+{
+    kafka_sink *k = opaque;
+    pp_aws_creds creds = {0};
+    char err[1024], source[160];
+    (void)oauthbearer_config;
+    if (pp_aws_chain_get(k->aws, &creds, source, sizeof(source), err, sizeof(err)) != 0) {
+        pp_log_err("MSK IAM: cannot sign a token: %s", err);
+        rd_kafka_oauthbearer_set_token_failure(rk, err);
+        return;
+    }
+    pp_buf token = {0};
+    int64_t lifetime_ms = 0;
+    pp_msk_token(&creds, k->region, time(NULL), 900, &token, &lifetime_ms);
+    pp_aws_creds_clear(&creds);
+    if (rd_kafka_oauthbearer_set_token(rk, token.data, lifetime_ms, "pinpostd", NULL, 0, err,
+                                       sizeof(err)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        pp_log_err("MSK IAM: token rejected by librdkafka: %s", err);
+        rd_kafka_oauthbearer_set_token_failure(rk, err);
+    } else {
+        pp_log_info("MSK IAM: new token for %s, valid for %lld s (credentials: %s)", k->region,
+                    (long long)(lifetime_ms / 1000 - (int64_t)time(NULL)), source);
+    }
+    memset(token.data, 0, token.len);
+    pp_buf_free(&token);
 }
 
 /* @locality: any librdkafka thread; pp_log only writes one line to stderr. */
@@ -585,6 +620,7 @@ static void kafka_destroy(pp_sink *s)
         free(k->all);
         k->all = next;
     }
+    pp_aws_chain_destroy(k->aws);
     free(k->instance);
     free(k);
 }
@@ -652,6 +688,13 @@ pp_sink *pp_sink_kafka_new(const pp_config *c, const char *const topics[PP_NTABL
     if (rd_kafka_conf_get(conf, "message.max.bytes", buf, &len) != RD_KAFKA_CONF_OK ||
         (k->max_message_bytes = strtoul(buf, NULL, 10)) == 0)
         k->max_message_bytes = 1000000;
+    if (c->msk.enabled && !demo) {
+        if (pp_msk_region(c, k->region, sizeof(k->region), e, n))
+            goto fail;
+        k->aws = pp_msk_chain_new(c);
+        rd_kafka_conf_set_oauthbearer_token_refresh_cb(conf, on_token_refresh);
+        rd_kafka_conf_enable_sasl_queue(conf, 1);
+    }
     rd_kafka_conf_set_opaque(conf, k);
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_error_cb(conf, on_error);
@@ -663,6 +706,14 @@ pp_sink *pp_sink_kafka_new(const pp_config *c, const char *const topics[PP_NTABL
         goto fail;
     }
     conf = NULL; /* owned by rk now */
+    if (k->aws) {
+        rd_kafka_error_t *bg = rd_kafka_sasl_background_callbacks_enable(k->rk);
+        if (bg) {
+            pp_errf(e, n, "enabling background token refresh: %s", rd_kafka_error_string(bg));
+            rd_kafka_error_destroy(bg);
+            goto fail;
+        }
+    }
 
     if (demo) {
         rd_kafka_mock_cluster_t *mc = rd_kafka_handle_mock_cluster(k->rk);

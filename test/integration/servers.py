@@ -176,7 +176,7 @@ class Kafka:
             "inter.broker.listener.name": "PLAINTEXT",
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,"
                                               "SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
-            "sasl.enabled.mechanisms": "SCRAM-SHA-256,SCRAM-SHA-512,PLAIN",
+            "sasl.enabled.mechanisms": "SCRAM-SHA-256,SCRAM-SHA-512,PLAIN,OAUTHBEARER",
             "ssl.keystore.type": "PEM",
             "ssl.keystore.location": server_pem,
             "log.dirs": os.path.join(self.dir, "logs"),
@@ -191,7 +191,14 @@ class Kafka:
             "log.retention.hours": "24",
             "log.segment.bytes": "67108864",
         }
+        self.token_log = os.path.join(self.dir, "msk-tokens.log")
+        self.validator_dir = self._build_validator()
+        oauth = ("org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required "
+                 f'unsecuredLoginStringClaim_sub="broker" logFile="{self.token_log}";')
         for listener in ("sasl_plaintext", "sasl_ssl"):
+            props[f"listener.name.{listener}.oauthbearer.sasl.jaas.config"] = oauth
+            props[f"listener.name.{listener}.oauthbearer.sasl.server.callback.handler.class"] = \
+                "pinpostd.test.MskIamTokenValidator"
             props[f"listener.name.{listener}.scram-sha-256.sasl.jaas.config"] = scram
             props[f"listener.name.{listener}.scram-sha-512.sasl.jaas.config"] = scram
             props[f"listener.name.{listener}.plain.sasl.jaas.config"] = plain
@@ -213,6 +220,15 @@ class Kafka:
         subprocess.run(self._java("kafka.tools.StorageTool", "format", "-t", cluster_id,
                                   "-c", self.config, *creds),
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def _build_validator(self):
+        """Compile the MSK IAM stand-in (test/kafka/validator) against the broker's jars."""
+        src = os.path.join(os.path.dirname(__file__), "..", "kafka", "validator",
+                           "MskIamTokenValidator.java")
+        out = os.path.join(self.dir, "validator")
+        subprocess.run(["javac", "-nowarn", "-cp", os.path.join(self.libs, "*"), "-d", out, src],
+                       check=True, capture_output=True)
+        return out
 
     def _make_certs(self):
         """A CA and a server certificate for 127.0.0.1/localhost, with openssl."""
@@ -241,7 +257,7 @@ class Kafka:
     def _java(self, main, *args):
         return ["java", "-Xms256m", "-Xmx768m", "-XX:+UseG1GC",
                 f"-Dlog4j.configuration=file:{os.path.join(self.dir, 'log4j.properties')}",
-                "-cp", os.path.join(self.libs, "*"), main, *args]
+                "-cp", os.path.join(self.libs, "*") + os.pathsep + self.validator_dir, main, *args]
 
     def start(self):
         from confluent_kafka.admin import AdminClient
