@@ -167,15 +167,20 @@ def test_sigterm_shutdown_against_real_servers_is_valgrind_clean(env):
 
 
 def sasl_properties(env, listener, mechanism, password):
+    """A client.properties as Java clients write it: JAAS login module, PEM trust store."""
     k = env.kafka
-    lines = [f"bootstrap.servers={listener}", f"sasl.mechanism={mechanism}",
-             f"sasl.username={k.SASL_USER}", f"sasl.password={password}"]
+    lines = [f"bootstrap.servers = {listener}", f"sasl.mechanism = {mechanism}",
+             "sasl.jaas.config = org.apache.kafka.common.security.scram.ScramLoginModule "
+             f'required username="{k.SASL_USER}" password="{password}";',
+             "key.serializer = org.apache.kafka.common.serialization.StringSerializer"]
     if listener == k.ssl_bootstrap:
         import shutil
         shutil.copy(k.ca_pem, env.tmp / "ca.pem")
-        lines += ["security.protocol=SASL_SSL", "ssl.ca.location=ca.pem"]
+        lines += ["security.protocol = SASL_SSL", "ssl.truststore.type = PEM",
+                  "ssl.truststore.location = ca.pem",
+                  "ssl.endpoint.identification.algorithm = https"]
     else:
-        lines += ["security.protocol=SASL_PLAINTEXT"]
+        lines += ["security.protocol = SASL_PLAINTEXT"]
     env.props.write_text("\n".join(lines) + "\n")
 
 

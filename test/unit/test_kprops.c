@@ -1,0 +1,243 @@
+/* Unit tests of the client.properties translator and the JAAS parser. */
+#define _POSIX_C_SOURCE 200809L
+#include "unit.h"
+
+#include "pp_config.h"
+#include "pp_kprops.h"
+#include "pp_log.h"
+
+static char *dir;
+
+static int setup(void **state)
+{
+    (void)state;
+    dir = unit_tmpdir();
+    free(unit_write_file(dir, "pinpostd.yaml", "kafka:\n  properties: client.properties\n"));
+    free(unit_write_file(dir, "ca.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"));
+    free(unit_write_file(dir, "client.pem", "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"));
+    free(unit_write_file(dir, "store.jks", "\xfe\xed\xfe\xed binary"));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    unit_rmdir(dir);
+    return 0;
+}
+
+/* Load a config whose client.properties holds props. */
+static pp_config *load(const char *props, char *err, size_t n)
+{
+    free(unit_write_file(dir, "client.properties", props));
+    char path[512];
+    snprintf(path, sizeof(path), "%s/pinpostd.yaml", dir);
+    pp_config *c = pp_config_new_defaults();
+    if (pp_config_load_file(c, path, err, n) != 0) {
+        pp_config_destroy(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void expect(const pp_config *c, const char *key, const char *value)
+{
+    const char *got = pp_config_get_kafka(c, key);
+    if (!got || strcmp(got, value) != 0)
+        fail_msg("%s: got '%s', want '%s'", key, got ? got : "(unset)", value);
+}
+
+static void plain_and_scram__jaas__username_password(void **state)
+{
+    (void)state;
+    static const char *const mechs[] = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"};
+    for (int i = 0; i < 3; i++) {
+        char props[1024], err[512] = "";
+        snprintf(props, sizeof(props),
+                 "bootstrap.servers=b:9096\nsecurity.protocol=SASL_SSL\nsasl.mechanism=%s\n"
+                 "sasl.jaas.config=org.apache.kafka.common.security.%s required \\\n"
+                 "    username=\"alice\" password=\"p\\\\\"w=d;\";\n",
+                 mechs[i], i == 0 ? "plain.PlainLoginModule" : "scram.ScramLoginModule");
+        pp_config *c = load(props, err, sizeof(err));
+        if (!c)
+            fail_msg("%s: %s", mechs[i], err);
+        expect(c, "sasl.mechanisms", mechs[i]);
+        expect(c, "sasl.username", "alice");
+        expect(c, "sasl.password", "p\"w=d;");
+        expect(c, "security.protocol", "SASL_SSL");
+        assert_false(c->msk.enabled);
+        pp_config_destroy(c);
+    }
+}
+
+static void ssl_pem__stores__librdkafka_locations(void **state)
+{
+    (void)state;
+    char err[512] = "", want[600];
+    pp_config *c = load("security.protocol=SSL\nssl.truststore.type=PEM\n"
+                        "ssl.truststore.location=ca.pem\nssl.keystore.type=PEM\n"
+                        "ssl.keystore.location=client.pem\nssl.key.password=kp\n"
+                        "ssl.endpoint.identification.algorithm=\n",
+                        err, sizeof(err));
+    if (!c)
+        fail_msg("%s", err);
+    snprintf(want, sizeof(want), "%s/ca.pem", dir);
+    expect(c, "ssl.ca.location", want);
+    snprintf(want, sizeof(want), "%s/client.pem", dir);
+    expect(c, "ssl.certificate.location", want);
+    expect(c, "ssl.key.location", want);
+    expect(c, "ssl.key.password", "kp");
+    expect(c, "ssl.endpoint.identification.algorithm", "none");
+    assert_null(pp_config_get_kafka(c, "ssl.truststore.location"));
+    pp_config_destroy(c);
+}
+
+static void pkcs12_keystore__passed_to_librdkafka(void **state)
+{
+    (void)state;
+    char err[512] = "";
+    pp_config *c = load("ssl.keystore.type=PKCS12\nssl.keystore.location=store.jks\n"
+                        "ssl.keystore.password=sp\n",
+                        err, sizeof(err));
+    if (!c)
+        fail_msg("%s", err);
+    expect(c, "ssl.keystore.password", "sp");
+    pp_config_destroy(c);
+}
+
+static void msk_iam__both_forms__oauthbearer_with_options(void **state)
+{
+    (void)state;
+    char err[512] = "";
+    pp_config *c = load(
+        "security.protocol = SASL_SSL\nsasl.mechanism = AWS_MSK_IAM\n"
+        "sasl.jaas.config = software.amazon.msk.auth.iam.IAMLoginModule required "
+        "awsRoleArn=\"arn:aws:iam::123456789012:role/ec2-access-role\" "
+        "awsRoleSessionName=\"s1\" awsRoleExternalId=\"x\" awsStsRegion=\"eu-west-1\" "
+        "awsProfileName=\"team\";\n"
+        "sasl.client.callback.handler.class = "
+        "software.amazon.msk.auth.iam.IAMClientCallbackHandler\n",
+        err, sizeof(err));
+    if (!c)
+        fail_msg("%s", err);
+    assert_true(c->msk.enabled);
+    expect(c, "sasl.mechanisms", "OAUTHBEARER");
+    assert_string_equal(c->msk.role_arn, "arn:aws:iam::123456789012:role/ec2-access-role");
+    assert_string_equal(c->msk.role_session_name, "s1");
+    assert_string_equal(c->msk.external_id, "x");
+    assert_string_equal(c->msk.sts_region, "eu-west-1");
+    assert_string_equal(c->msk.profile, "team");
+    pp_config_destroy(c);
+
+    c = load("security.protocol=SASL_SSL\nsasl.mechanism=OAUTHBEARER\n"
+             "sasl.jaas.config=org.apache.kafka.common.security.oauthbearer."
+             "OAuthBearerLoginModule required;\n"
+             "sasl.login.callback.handler.class=software.amazon.msk.auth.iam."
+             "IAMOAuthBearerLoginCallbackHandler\n"
+             "sasl.client.callback.handler.class=software.amazon.msk.auth.iam."
+             "IAMOAuthBearerLoginCallbackHandler\n",
+             err, sizeof(err));
+    if (!c)
+        fail_msg("%s", err);
+    assert_true(c->msk.enabled);
+    expect(c, "sasl.mechanisms", "OAUTHBEARER");
+    pp_config_destroy(c);
+}
+
+static void java_keys__renamed_or_ignored(void **state)
+{
+    (void)state;
+    char err[512] = "";
+    pp_config *c = load("acks=all\nlinger.ms=20\nbatch.size=65536\ncompression.type=lz4\n"
+                        "client.id=me\nrequest.timeout.ms=10000\ndelivery.timeout.ms=60000\n"
+                        "key.serializer=org.apache.kafka.common.serialization.StringSerializer\n"
+                        "buffer.memory=33554432\nmax.request.size=2000000\n",
+                        err, sizeof(err));
+    if (!c)
+        fail_msg("%s", err);
+    expect(c, "acks", "all");
+    expect(c, "linger.ms", "20");
+    expect(c, "batch.size", "65536");
+    expect(c, "compression.type", "lz4");
+    expect(c, "client.id", "me");
+    expect(c, "request.timeout.ms", "10000");
+    expect(c, "message.timeout.ms", "60000");
+    expect(c, "message.max.bytes", "2000000");
+    assert_null(pp_config_get_kafka(c, "key.serializer"));
+    assert_null(pp_config_get_kafka(c, "buffer.memory"));
+    pp_config_destroy(c);
+}
+
+static void bad_files__precise_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *props;
+        const char *words;
+    } cases[] = {
+        {"bootstrap.servers=x\n\nno.such.key=1\n", "client.properties:3: unknown Kafka client property 'no.such.key'"},
+        {"acks=sometimes\n", "client.properties:1: acks"},
+        {"ssl.truststore.location=store.jks\n", "keytool -exportcert"},
+        {"ssl.truststore.type=JKS\nssl.truststore.location=ca.pem\n", "JKS trust store"},
+        {"ssl.keystore.location=store.jks\n", "keytool -importkeystore"},
+        {"ssl.truststore.location=missing.pem\n", "cannot open"},
+        {"sasl.mechanism=PLAIN\nsasl.jaas.config=org.apache.kafka.common.security.plain."
+         "PlainLoginModule required username=\"a\"\n", "must end with ';'"},
+        {"sasl.jaas.config=com.example.Custom required;\n", "login module com.example.Custom"},
+        {"sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required "
+         "user=\"a\";\n", "unknown option 'user'"},
+        {"sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required "
+         "username=\"a;\n", "unterminated"},
+        {"sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule maybe;\n",
+         "control flag"},
+        {"sasl.mechanism=OAUTHBEARER\nsasl.jaas.config=org.apache.kafka.common.security."
+         "oauthbearer.OAuthBearerLoginModule required;\n", "Amazon MSK IAM only"},
+        {"sasl.login.callback.handler.class=com.example.Handler\n", "not supported"},
+        {"sasl.mechanism=PLAIN\nsasl.jaas.config=software.amazon.msk.auth.iam.IAMLoginModule "
+         "required;\n", "needs sasl.mechanism=AWS_MSK_IAM"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char err[1024] = "";
+        pp_config *c = load(cases[i].props, err, sizeof(err));
+        if (c)
+            fail_msg("case %zu loaded but should fail", i);
+        if (!strstr(err, cases[i].words))
+            fail_msg("case %zu: '%s' lacks '%s'", i, err, cases[i].words);
+    }
+}
+
+static int collect(void *opaque, const char *key, const char *value, char *err, size_t n)
+{
+    (void)err;
+    (void)n;
+    char *out = opaque;
+    size_t used = strlen(out);
+    snprintf(out + used, 512 - used, "[%s=%s]", key, value);
+    return 0;
+}
+
+static void jaas__quoting_and_whitespace__options(void **state)
+{
+    (void)state;
+    char module[128], out[512] = "", err[256];
+    assert_int_equal(pp_kprops_parse_jaas("  Mod\tREQUIRED a=\"x y\"\n b=plain c=\"q\\\"\\\\\" ; ",
+                                          module, sizeof(module), collect, out, err, sizeof(err)),
+                     0);
+    assert_string_equal(module, "Mod");
+    assert_string_equal(out, "[a=x y][b=plain][c=q\"\\]");
+}
+
+int main(void)
+{
+    pp_log_init(-3);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(plain_and_scram__jaas__username_password),
+        cmocka_unit_test(ssl_pem__stores__librdkafka_locations),
+        cmocka_unit_test(pkcs12_keystore__passed_to_librdkafka),
+        cmocka_unit_test(msk_iam__both_forms__oauthbearer_with_options),
+        cmocka_unit_test(java_keys__renamed_or_ignored),
+        cmocka_unit_test(bad_files__precise_errors),
+        cmocka_unit_test(jaas__quoting_and_whitespace__options),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
