@@ -64,7 +64,7 @@ def test_unknown_librdkafka_property_names_its_origin(tmp_path):
     cfg.write_text("kafka:\n  properties: client.properties\n")
     p = run("-c", str(cfg), "--count", "1")
     assert p.returncode == 78
-    assert "client.properties:3: kafka setting 'no.such.prop'" in p.stderr
+    assert "client.properties:3: unknown Kafka client property 'no.such.prop'" in p.stderr
 
 
 def test_demo_dry_run_is_deterministic():

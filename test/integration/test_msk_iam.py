@@ -189,3 +189,52 @@ def test_short_lived_credentials_are_refreshed_before_they_expire(env):
               f"{p.stderr.count('MSK IAM: new token')} tokens in 35 s")
     finally:
         imds.close()
+
+
+def test_web_identity_through_sts(tmp_path, moto):
+    (tmp_path / "token.jwt").write_text("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJwaW5wb3N0ZCJ9.c2ln\n")
+    env = clean_aws_env(AWS_WEB_IDENTITY_TOKEN_FILE=str(tmp_path / "token.jwt"),
+                        AWS_ROLE_ARN="arn:aws:iam::123456789012:role/web-role",
+                        AWS_ENDPOINT_URL_STS=moto.endpoint, HOME=str(tmp_path))
+    p = subprocess.run([PINPOSTD, "msk-token", "--region", "us-east-1"], capture_output=True,
+                       text=True, env=env, timeout=30)
+    assert p.returncode == 0, p.stderr
+    _, q = decode(p.stdout.split()[0])
+    assert q["X-Amz-Credential"].startswith("ASIA") and q["X-Amz-Security-Token"]
+    assert "web identity" in p.stderr
+
+
+def test_container_credentials_with_authorization_token(tmp_path):
+    import http.server
+    import threading
+    seen = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            seen.append((self.path, self.headers.get("Authorization")))
+            body = json.dumps({"AccessKeyId": "ASIACONTAINER", "SecretAccessKey": "c-secret",
+                               "Token": "c-token", "Expiration": "2099-01-01T00:00:00Z"})
+            ok = self.headers.get("Authorization") == "Bearer ctok"
+            self.send_response(200 if ok else 403)
+            self.end_headers()
+            self.wfile.write(body.encode() if ok else b"{}")
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        (tmp_path / "ctok").write_text("Bearer ctok\n")
+        env = clean_aws_env(
+            AWS_CONTAINER_CREDENTIALS_FULL_URI=f"http://127.0.0.1:{srv.server_address[1]}/creds",
+            AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=str(tmp_path / "ctok"), HOME=str(tmp_path))
+        p = subprocess.run([PINPOSTD, "msk-token", "--region", "us-east-1"],
+                           capture_output=True, text=True, env=env, timeout=30)
+        assert p.returncode == 0, p.stderr
+        _, q = decode(p.stdout.split()[0])
+        assert q["X-Amz-Credential"].startswith("ASIACONTAINER/")
+        assert seen == [("/creds", "Bearer ctok")]
+    finally:
+        srv.shutdown()
+        srv.server_close()
