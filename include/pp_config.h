@@ -81,7 +81,8 @@ typedef struct pp_config {
     struct {
         char *instance;
         double summary_interval_s;
-        char *report; /* path or "-" */
+        char *report;       /* path or "-" */
+        char *metrics_file; /* Prometheus textfile, rewritten every few seconds */
     } service;
 } pp_config;
 

@@ -23,6 +23,10 @@ typedef struct pp_sampler_stats {
 pp_sampler *pp_sampler_new(pp_source *source, uint64_t seed, int max_batch, double refresh_s);
 void pp_sampler_destroy(pp_sampler *s); /* accepts NULL */
 
+/* Switch to another source (a reload): the keyspace is learnt anew from it, prefetched
+ * posts are dropped, the RNG goes on, so a reload does not replay earlier posts. */
+void pp_sampler_set_source(pp_sampler *s, pp_source *source, int max_batch, double refresh_s);
+
 /* Keys per round trip (1..max_batch): small for slow paced runs so each post is fresh,
  * large when running fast. Takes effect at the next fetch. */
 void pp_sampler_set_batch(pp_sampler *s, int batch);

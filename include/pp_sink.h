@@ -54,6 +54,8 @@ typedef struct pp_sink_ops {
     int (*flush)(pp_sink *s, int timeout_ms);
     /* Give up on what is still queued: each such post is reported as failed. */
     void (*abandon)(pp_sink *s);
+    /* False while the brokers are unreachable (for STATUS and metrics). */
+    int (*healthy)(pp_sink *s);
     /* True after an error that no retry can fix (fatal producer error). */
     int (*fatal)(pp_sink *s, char *errstr, size_t n);
     /* Connectivity check for --check: metadata for the three topics, printed to out.
@@ -98,6 +100,10 @@ static inline int pp_sink_flush(pp_sink *s, int timeout_ms)
 static inline void pp_sink_abandon(pp_sink *s)
 {
     s->ops->abandon(s);
+}
+static inline int pp_sink_healthy(pp_sink *s)
+{
+    return s->ops->healthy(s);
 }
 static inline int pp_sink_fatal(pp_sink *s, char *e, size_t n)
 {

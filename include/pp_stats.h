@@ -18,12 +18,16 @@ typedef struct pp_hist {
     uint64_t counts[PP_HIST_BUCKETS];
     uint64_t total;
     uint64_t max;
+    uint64_t sum;
 } pp_hist;
 
 void pp_hist_record(pp_hist *h, uint64_t value);
 /* The value at quantile q in [0, 1] (upper bound of its bucket, capped at max); 0 when
  * empty. */
 uint64_t pp_hist_quantile(const pp_hist *h, double q);
+/* How many recorded values are at most `bound` (to the histogram's resolution: whole
+ * buckets whose upper end is <= bound). */
+uint64_t pp_hist_count_le(const pp_hist *h, uint64_t bound);
 
 typedef struct pp_topic_stats {
     uint64_t delivered, failed, bytes;

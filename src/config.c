@@ -93,6 +93,7 @@ void pp_config_destroy(pp_config *c)
     free(c->kafka.settings);
     free(c->service.instance);
     free(c->service.report);
+    free(c->service.metrics_file);
     free(c);
 }
 
@@ -450,6 +451,7 @@ static const key_def keys[] = {
     {"service.instance", K_STR, OFF(service.instance), 0, 0},
     {"service.summary_interval", K_DOUBLE, OFF(service.summary_interval_s), 0, 86400},
     {"service.report", K_REPORT, 0, 0, 0},
+    {"service.metrics_file", K_PATH, OFF(service.metrics_file), 0, 0},
 };
 
 static int apply_key(load_ctx *x, const key_def *d, yaml_node_t *vn)
@@ -761,7 +763,9 @@ void pp_config_print(const pp_config *c, FILE *out)
     fprintf(out, "  count: %llu%s\n  duration: %gs%s\n", (unsigned long long)c->emulation.count,
             c->emulation.count ? "" : " (unlimited)", c->emulation.duration_s,
             c->emulation.duration_s > 0 ? "" : " (unlimited)");
-    fprintf(out, "service:\n  instance: %s\n  summary_interval: %gs\n  report: %s\n",
+    fprintf(out, "service:\n  instance: %s\n  summary_interval: %gs\n  report: %s\n"
+                 "  metrics_file: %s\n",
             c->service.instance, c->service.summary_interval_s,
-            c->service.report ? c->service.report : "(none)");
+            c->service.report ? c->service.report : "(none)",
+            c->service.metrics_file ? c->service.metrics_file : "(none)");
 }

@@ -1,14 +1,11 @@
 /* main: command line, lifecycle and the main loop of pinpostd. */
 #define _POSIX_C_SOURCE 200809L
+#include "pp_check.h"
 #include "pp_config.h"
 #include "pp_log.h"
 #include "pp_msk.h"
-#include "pp_pacer.h"
 #include "pp_rng.h"
-#include "pp_sampler.h"
-#include "pp_sink.h"
-#include "pp_source.h"
-#include "pp_stats.h"
+#include "pp_runner.h"
 #include "pp_util.h"
 #include "pp_version.h"
 
@@ -27,10 +24,6 @@
 #define EXIT_CONFIG 78
 
 #define DEFAULT_CONFIG "/etc/pinpostd/pinpostd.yaml"
-#define DEMO_POSTS 11000
-#define DEMO_DATA_SEED 20200828
-/* Above this many posts per second, per-post lines would flood a terminal. */
-#define PER_POST_LINES_MAX_RATE 5.0
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reload_requested;
@@ -225,305 +218,10 @@ fail:
     return NULL;
 }
 
-/* Everything the main loop and the done callback share. */
-typedef struct run {
-    const pp_config *c;
-    options *o;
-    pp_stats stats;
-    int per_post_lines;
-} run;
-
-/* @locality: main thread, from pp_sink_poll/flush/produce. */
-static void on_post_done(void *opaque, const pp_post_result *r)
+/* The runner's reload hook: the same file and flags as at start-up. */
+static pp_config *reload_config(void *opaque)
 {
-    run *rn = opaque;
-    if (!r->ok || !rn->per_post_lines)
-        return;
-    pp_log_info("post %lld seq %llu delivered: category %s, country %s; pin %d@%lld geo "
-                "%d@%lld user %d@%lld; %.1f ms",
-                (long long)r->key, (unsigned long long)r->seq,
-                r->category[0] ? r->category : "-", r->country[0] ? r->country : "-",
-                r->partition[PP_PIN], (long long)r->offset[PP_PIN], r->partition[PP_GEO],
-                (long long)r->offset[PP_GEO], r->partition[PP_USER],
-                (long long)r->offset[PP_USER], (double)r->latency_us / 1000.0);
-}
-
-static void wait_polling(pp_sink *sink, int64_t until_us)
-{
-    for (;;) {
-        int64_t left = until_us - pp_now_us();
-        if (left <= 0 || stop_requested)
-            return;
-        pp_sink_poll(sink, (int)(left > 100000 ? 100 : (left + 999) / 1000));
-    }
-}
-
-static int write_report(run *rn, uint64_t seed, char *const topics[PP_NTABLES])
-{
-    const char *path = rn->c->service.report;
-    const char *tp[PP_NTABLES] = {topics[0], topics[1], topics[2]};
-    if (!path)
-        return 0;
-    if (!strcmp(path, "-"))
-        return pp_stats_write_report(&rn->stats, rn->c, seed, tp, stdout);
-    char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        pp_log_err("cannot write the report to %s: %s", tmp, strerror(errno));
-        return -1;
-    }
-    int rc = pp_stats_write_report(&rn->stats, rn->c, seed, tp, f);
-    if (fclose(f) != 0)
-        rc = -1;
-    if (rc == 0 && rename(tmp, path) != 0)
-        rc = -1;
-    if (rc)
-        pp_log_err("cannot write the report to %s: %s", path, strerror(errno));
-    return rc;
-}
-
-static int pick_batch(const pp_config *c)
-{
-    if (!c->emulation.fixed_rate)
-        return 1; /* a post every second or so: always fresh rows */
-    if (c->emulation.rate <= 0)
-        return c->source.batch;
-    int b = (int)(c->emulation.rate / 100.0); /* about 10 ms of posts per round trip */
-    return b < 1 ? 1 : b > c->source.batch ? c->source.batch : b;
-}
-
-static int run_check(const pp_config *c, const options *o, char *const topics[PP_NTABLES])
-{
-    char err[1024];
-    int status = 0;
-    pp_stats stats;
-    pp_config_print(c, stdout);
-
-    pp_source *src = o->demo ? pp_source_demo_new(DEMO_DATA_SEED, DEMO_POSTS)
-                             : pp_source_mysql_new(c);
-    pp_keyspace *ks = pp_keyspace_new();
-    int rc = pp_source_connect(src, err, sizeof(err));
-    if (rc == PP_SRC_OK)
-        rc = pp_source_load_keys(src, ks, err, sizeof(err));
-    if (rc == PP_SRC_OK) {
-        char desc[512];
-        pp_source_describe(src, desc, sizeof(desc));
-        printf("source: %s reachable, %llu post keys in %llu run(s)\n", desc,
-               (unsigned long long)pp_keyspace_count(ks), (unsigned long long)pp_keyspace_runs(ks));
-    } else {
-        printf("source: FAILED: %s\n", err);
-        status = rc == PP_SRC_FATAL ? EXIT_CONFIG : EXIT_RUNTIME;
-    }
-    pp_keyspace_destroy(ks);
-    pp_source_destroy(src);
-
-    if (c->msk.enabled && !o->demo && !o->dry_run) {
-        char region[64], source[160];
-        pp_aws_creds creds = {0};
-        if (pp_msk_region(c, region, sizeof(region), err, sizeof(err)) != 0) {
-            printf("msk iam: FAILED: %s\n", err);
-            status = EXIT_CONFIG;
-        } else {
-            pp_aws_chain *chain = pp_msk_chain_new(c);
-            if (pp_aws_chain_get(chain, &creds, source, sizeof(source), err, sizeof(err)) != 0) {
-                printf("msk iam: FAILED: region %s: %s\n", region, err);
-                if (!status)
-                    status = EXIT_RUNTIME;
-            } else {
-                printf("msk iam: region %s, credentials from %s%s\n", region, source,
-                       creds.expiration ? " (temporary)" : "");
-            }
-            pp_aws_creds_clear(&creds);
-            pp_aws_chain_destroy(chain);
-        }
-    }
-
-    pp_stats_init(&stats, pp_now_us());
-    const char *tp[PP_NTABLES] = {topics[0], topics[1], topics[2]};
-    pp_sink *sink = o->dry_run ? pp_sink_dry_new(stdout, tp, c->service.instance, &stats, NULL, NULL)
-                               : pp_sink_kafka_new(c, tp, o->demo, &stats, NULL, NULL, err,
-                                                   sizeof(err));
-    if (!sink) {
-        printf("kafka: FAILED: %s\n", err);
-        return EXIT_CONFIG;
-    }
-    int krc = pp_sink_check(sink, stdout, 10000);
-    if (krc == -2)
-        status = EXIT_CONFIG;
-    else if (krc != 0 && !status)
-        status = EXIT_RUNTIME;
-    pp_sink_destroy(sink);
-    printf("check: %s\n", status ? "FAILED" : "OK");
-    return status;
-}
-
-static int run_main(const pp_config *c, options *o, uint64_t seed, char *const topics[PP_NTABLES])
-{
-    char err[1024], desc[512];
-    run rn = {.c = c, .o = o};
-    int status = 0;
-    pp_sampler *sampler = NULL;
-    pp_sink *sink = NULL;
-    pp_source *src = o->demo ? pp_source_demo_new(DEMO_DATA_SEED, DEMO_POSTS)
-                             : pp_source_mysql_new(c);
-    const char *tp[PP_NTABLES] = {topics[0], topics[1], topics[2]};
-
-    pp_stats_init(&rn.stats, pp_now_us());
-    /* Per-post lines only while a person can read them; unpaced runs never qualify. */
-    double mean_rate = c->emulation.fixed_rate
-                           ? (c->emulation.rate > 0 ? c->emulation.rate : 1e9)
-                           : 2.0 / (c->emulation.delay_min_s + c->emulation.delay_max_s + 1e-9);
-    rn.per_post_lines = !o->dry_run && mean_rate <= PER_POST_LINES_MAX_RATE;
-    sink = o->dry_run ? pp_sink_dry_new(stdout, tp, c->service.instance, &rn.stats, on_post_done, &rn)
-                      : pp_sink_kafka_new(c, tp, o->demo, &rn.stats, on_post_done, &rn, err,
-                                          sizeof(err));
-    if (!sink) {
-        pp_log_err("configuration error: %s", err);
-        status = EXIT_CONFIG;
-        goto out;
-    }
-    sampler = pp_sampler_new(src, seed, c->source.batch, c->source.keyspace_refresh_s);
-    pp_sampler_set_batch(sampler, pick_batch(c));
-
-    pp_source_describe(src, desc, sizeof(desc));
-    pp_log_notice("pinpostd %s starting: instance %s, seed %llu, source %s, topics %s %s %s%s",
-                  PP_VERSION, c->service.instance, (unsigned long long)seed, desc, topics[0],
-                  topics[1], topics[2], o->dry_run ? " (dry run)" : "");
-
-    /* Topics must exist (or be created) and, in exactly-once mode, transactions must be
-     * initialised before the first post; an unreachable cluster is waited for. */
-    int64_t backoff_us = 100000;
-    while (!stop_requested) {
-        int pr = pp_sink_prepare(sink, 5000, err, sizeof(err));
-        if (pr == PP_SINK_READY)
-            break;
-        if (pr == PP_SINK_BROKEN) {
-            pp_log_err("configuration error: %s", err);
-            status = EXIT_CONFIG;
-            goto out;
-        }
-        pp_log_warn("Kafka not ready, retrying in %.1f s: %s", (double)backoff_us / 1e6, err);
-        wait_polling(sink, pp_now_us() + backoff_us);
-        backoff_us = backoff_us * 2 > 30000000 ? 30000000 : backoff_us * 2;
-    }
-    backoff_us = 100000;
-
-    pp_pacer pacer;
-    int64_t now = pp_now_us();
-    if (c->emulation.fixed_rate)
-        pp_pacer_init_rate(&pacer, c->emulation.rate, now);
-    else
-        pp_pacer_init_delay(&pacer, c->emulation.delay_min_s, c->emulation.delay_max_s, seed, now);
-
-    int64_t deadline = c->emulation.duration_s > 0
-                           ? now + (int64_t)(c->emulation.duration_s * 1e6) : 0;
-    int64_t summary_us = (int64_t)(c->service.summary_interval_s * 1e6);
-    int64_t next_summary = summary_us > 0 ? now + summary_us : 0;
-    int source_down = 0;
-    uint64_t seq = 0;
-    pp_stats prev = rn.stats;
-    prev.end_us = now;
-
-    while (!stop_requested) {
-        if (pp_sink_fatal(sink, err, sizeof(err))) {
-            pp_log_err("stopping: %s", err);
-            status = EXIT_RUNTIME;
-            break;
-        }
-        if (reload_requested) {
-            reload_requested = 0;
-            pp_log_warn("SIGHUP: configuration reload is not supported by this version; "
-                        "keeping the running configuration (restart to apply changes)");
-        }
-        now = pp_now_us();
-        if (c->emulation.count && rn.stats.posts_sampled >= c->emulation.count)
-            break;
-        if (deadline && now >= deadline)
-            break;
-        if (next_summary && now >= next_summary) {
-            char line[512];
-            pp_sampler_stats ss;
-            pp_sampler_get_stats(sampler, &ss);
-            rn.stats.posts_unmatched = ss.unmatched;
-            pp_stats_summary(&rn.stats, &prev, now, line, sizeof(line));
-            pp_log_info("%s", line);
-            prev = rn.stats;
-            prev.end_us = now;
-            next_summary = now + summary_us;
-        }
-        int64_t due = pp_pacer_due(&pacer);
-        if (now < due) {
-            int64_t wait = due - now;
-            pp_sink_poll(sink, (int)(wait > 100000 ? 100 : (wait + 999) / 1000));
-            continue;
-        }
-        const pp_post *post = NULL;
-        int rc = pp_sampler_next(sampler, &post, err, sizeof(err));
-        if (rc == PP_SRC_RETRY) {
-            pp_log_warn("source unavailable, retrying in %.1f s: %s", (double)backoff_us / 1e6,
-                        err);
-            source_down = 1;
-            wait_polling(sink, pp_now_us() + backoff_us);
-            backoff_us = backoff_us * 2 > 30000000 ? 30000000 : backoff_us * 2;
-            continue;
-        }
-        if (rc == PP_SRC_FATAL) {
-            pp_log_err("stopping: %s", err);
-            status = rn.stats.posts_sampled ? EXIT_RUNTIME : EXIT_CONFIG;
-            break;
-        }
-        if (source_down) {
-            pp_log_notice("source available again");
-            source_down = 0;
-        }
-        backoff_us = 100000;
-        if (rc == 1) {
-            pp_log_warn("the post table is empty; waiting for rows");
-            wait_polling(sink, pp_now_us() + 1000000);
-            continue;
-        }
-        rn.stats.posts_sampled++;
-        seq++;
-        if (pp_sink_produce(sink, post, seq, err, sizeof(err)) != 0)
-            pp_log_warn("%s", err);
-        pp_pacer_posted(&pacer, now);
-        pp_sink_poll(sink, 0);
-    }
-
-    if (stop_requested)
-        pp_log_notice("stop requested: no new posts; delivering the %llu in flight",
-                      (unsigned long long)pp_stats_in_flight(&rn.stats));
-    if (pp_sink_flush(sink, (int)(c->kafka.flush_timeout_s * 1000)) != 0) {
-        pp_log_err("%llu post(s) still undelivered after kafka.flush_timeout (%g s); counting "
-                   "them as failed",
-                   (unsigned long long)pp_stats_in_flight(&rn.stats), c->kafka.flush_timeout_s);
-        pp_sink_abandon(sink);
-    }
-    pp_stats_finish(&rn.stats, pp_now_us());
-    {
-        pp_sampler_stats ss;
-        char line[512];
-        pp_sampler_get_stats(sampler, &ss);
-        rn.stats.posts_unmatched = ss.unmatched;
-        rn.stats.invalid_utf8 = ss.invalid_utf8;
-        pp_stats_summary(&rn.stats, NULL, rn.stats.end_us, line, sizeof(line));
-        pp_log_notice("finished: %s", line);
-        if (ss.invalid_utf8)
-            pp_log_warn("%llu invalid UTF-8 byte(s) in the source were replaced by U+FFFD",
-                        (unsigned long long)ss.invalid_utf8);
-    }
-    if (rn.stats.posts_failed || pp_stats_in_flight(&rn.stats))
-        status = EXIT_RUNTIME;
-    if (write_report(&rn, seed, topics) != 0 && !status)
-        status = EXIT_RUNTIME;
-out:
-    pp_sampler_destroy(sampler);
-    pp_sink_destroy(sink);
-    pp_source_destroy(src);
-    if (o->dry_run && fflush(stdout) != 0 && !status)
-        status = EXIT_RUNTIME;
-    return status;
+    return build_config(opaque);
 }
 
 /* pinpostd msk-token --region R [--at TIME] [-c FILE]: sign one MSK IAM token with the
@@ -606,7 +304,6 @@ int main(int argc, char **argv)
 {
     options o;
     int status = 0;
-    char *topics[PP_NTABLES] = {NULL, NULL, NULL};
 
     if (argc > 1 && !strcmp(argv[1], "msk-token")) {
         pp_log_init(0);
@@ -625,8 +322,6 @@ int main(int argc, char **argv)
         return EXIT_RUNTIME;
     }
     uint64_t seed = c->emulation.has_seed ? c->emulation.seed : pp_rng_os_seed();
-    for (int t = 0; t < PP_NTABLES; t++)
-        topics[t] = pp_config_topic(c, t);
 
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -639,14 +334,15 @@ int main(int argc, char **argv)
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
 
-    if (o.check)
-        status = run_check(c, &o, topics);
-    else
-        status = run_main(c, &o, seed, topics);
-
-    for (int t = 0; t < PP_NTABLES; t++)
-        free(topics[t]);
-    pp_config_destroy(c);
+    if (o.check) {
+        status = pp_check_run(c, o.demo, o.dry_run, stdout);
+        pp_config_destroy(c);
+    } else {
+        pp_runner_opts ro = {.demo = o.demo, .dry_run = o.dry_run, .seed = seed,
+                             .stop = &stop_requested, .reload = &reload_requested,
+                             .load_config = reload_config, .opaque = &o};
+        status = pp_runner_run(c, &ro); /* takes c */
+    }
     mysql_library_end();
     return status;
 }

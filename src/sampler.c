@@ -47,6 +47,25 @@ void pp_sampler_destroy(pp_sampler *s)
     free(s);
 }
 
+void pp_sampler_set_source(pp_sampler *s, pp_source *source, int max_batch, double refresh_s)
+{
+    for (int i = 0; i < s->max_batch; i++)
+        pp_post_release(&s->posts[i]);
+    free(s->posts);
+    free(s->keys);
+    pp_keyspace_destroy(s->ks);
+    s->source = source;
+    s->ks = pp_keyspace_new();
+    s->max_batch = max_batch < 1 ? 1 : max_batch;
+    s->batch = s->max_batch;
+    s->refresh_us = (int64_t)(refresh_s * 1e6);
+    s->last_refresh_us = 0;
+    s->keys = pp_xcalloc((size_t)s->max_batch, sizeof(int64_t));
+    s->posts = pp_xcalloc((size_t)s->max_batch, sizeof(pp_post));
+    s->n = s->next = 0;
+    s->pending = 0;
+}
+
 void pp_sampler_set_batch(pp_sampler *s, int batch)
 {
     s->batch = batch < 1 ? 1 : batch > s->max_batch ? s->max_batch : batch;

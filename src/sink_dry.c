@@ -107,6 +107,11 @@ static void dry_abandon(pp_sink *s)
     (void)s;
 }
 
+static int dry_healthy(pp_sink *s)
+{
+    return !((dry_sink *)s)->failed;
+}
+
 static int dry_fatal(pp_sink *s, char *e, size_t n)
 {
     dry_sink *d = (dry_sink *)s;
@@ -133,8 +138,8 @@ static void dry_destroy(pp_sink *s)
     free(d);
 }
 
-static const pp_sink_ops dry_ops = {dry_prepare, dry_produce, dry_poll,  dry_flush,
-                                    dry_abandon, dry_fatal,   dry_check, dry_destroy};
+static const pp_sink_ops dry_ops = {dry_prepare, dry_produce, dry_poll,  dry_flush,   dry_abandon,
+                                    dry_healthy, dry_fatal,   dry_check, dry_destroy};
 
 pp_sink *pp_sink_dry_new(FILE *out, const char *const topics[PP_NTABLES], const char *instance,
                          pp_stats *stats, pp_post_done_cb done, void *opaque)

@@ -53,7 +53,8 @@ typedef struct kafka_sink {
     inflight *free_list, *all;
     int fatal;
     char fatal_reason[640];
-    int auth_failed; /* authentication or TLS rejected: retrying will not help */
+    int brokers_down; /* all brokers unreachable, until the next delivery */
+    int auth_failed;  /* authentication or TLS rejected: retrying will not help */
     char auth_reason[512];
     rd_kafka_resp_err_t last_err;
     int64_t last_err_us;
@@ -137,6 +138,7 @@ static void message_settled(kafka_sink *k, msg_ref *ref, rd_kafka_resp_err_t err
     } else {
         k->stats->topic[t].delivered++;
         k->stats->topic[t].bytes += r->bytes[t];
+        k->brokers_down = 0;
     }
     r->partition[t] = partition;
     r->offset[t] = offset;
@@ -240,6 +242,8 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
         pp_log_err("kafka: fatal producer error: %s", k->fatal_reason);
         return;
     }
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+        k->brokers_down = 1;
     if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION || err == RD_KAFKA_RESP_ERR__SSL) {
         k->auth_failed = 1;
         snprintf(k->auth_reason, sizeof(k->auth_reason), "%s", reason);
@@ -409,10 +413,11 @@ static void kafka_poll(pp_sink *s, int timeout_ms)
 static int kafka_flush(pp_sink *s, int timeout_ms)
 {
     kafka_sink *k = (kafka_sink *)s;
-    if (k->exactly_once)
-        txn_commit(k, timeout_ms);
-    else
-        rd_kafka_flush(k->rk, timeout_ms);
+    rd_kafka_flush(k->rk, timeout_ms);
+    /* Commit once every message of the transaction is delivered, so a slow flush never
+     * makes a commit time out and abort good posts. */
+    if (k->exactly_once && rd_kafka_outq_len(k->rk) == 0)
+        txn_commit(k, TXN_TIMEOUT_MS);
     return rd_kafka_outq_len(k->rk) > 0 || pp_stats_in_flight(k->stats) > 0;
 }
 
@@ -426,6 +431,11 @@ static void kafka_abandon(pp_sink *s)
      * accounted for. */
     for (int i = 0; i < 50 && pp_stats_in_flight(k->stats) > 0; i++)
         rd_kafka_poll(k->rk, 100);
+}
+
+static int kafka_healthy(pp_sink *s)
+{
+    return !((kafka_sink *)s)->brokers_down;
 }
 
 static int kafka_fatal(pp_sink *s, char *e, size_t n)
@@ -554,6 +564,7 @@ static int kafka_prepare(pp_sink *s, int timeout_ms, char *e, size_t n)
         if (rc != PP_SINK_READY)
             return rc;
         k->topics_ok = 1;
+        k->brokers_down = 0;
     }
     if (k->exactly_once && !k->txn_ready) {
         /* Also fences an earlier instance with the same transactional.id and aborts its
@@ -626,8 +637,8 @@ static void kafka_destroy(pp_sink *s)
 }
 
 static const pp_sink_ops kafka_ops = {kafka_prepare, kafka_produce, kafka_poll,
-                                      kafka_flush,   kafka_abandon, kafka_fatal,
-                                      kafka_check,   kafka_destroy};
+                                      kafka_flush,   kafka_abandon, kafka_healthy,
+                                      kafka_fatal,   kafka_check,   kafka_destroy};
 
 pp_sink *pp_sink_kafka_new(const pp_config *c, const char *const topics[PP_NTABLES], int demo,
                            pp_stats *stats, pp_post_done_cb done, void *opaque, char *e,

@@ -33,6 +33,7 @@ void pp_hist_record(pp_hist *h, uint64_t value)
 {
     h->counts[bucket_of(value)]++;
     h->total++;
+    h->sum += value;
     if (value > h->max)
         h->max = value;
 }
@@ -53,6 +54,14 @@ uint64_t pp_hist_quantile(const pp_hist *h, double q)
         }
     }
     return h->max;
+}
+
+uint64_t pp_hist_count_le(const pp_hist *h, uint64_t bound)
+{
+    uint64_t n = 0;
+    for (unsigned i = 0; i < PP_HIST_BUCKETS && bucket_upper(i) <= bound; i++)
+        n += h->counts[i];
+    return n;
 }
 
 void pp_stats_init(pp_stats *s, int64_t now_us)

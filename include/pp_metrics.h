@@ -1,0 +1,17 @@
+/* pp_metrics: the run's counters and delivery-latency histogram in the Prometheus text
+ * format, written atomically (temporary file, then rename) for node_exporter's textfile
+ * collector. */
+#ifndef PP_METRICS_H
+#define PP_METRICS_H
+
+#include "pp_stats.h"
+
+typedef struct pp_metrics_health {
+    int source_up, kafka_up;
+} pp_metrics_health;
+
+/* Write the metrics of s for this instance to path. Returns 0, or -1 with errno set. */
+int pp_metrics_write(const char *path, const char *instance, const pp_stats *s,
+                     const char *const topics[PP_NTABLES], const pp_metrics_health *h);
+
+#endif

@@ -1,0 +1,85 @@
+/* check: the --check mode. */
+#define _POSIX_C_SOURCE 200809L
+#include "pp_check.h"
+#include "pp_keyspace.h"
+#include "pp_msk.h"
+#include "pp_runner.h"
+#include "pp_sink.h"
+#include "pp_source.h"
+#include "pp_stats.h"
+#include "pp_util.h"
+
+#include <stdlib.h>
+
+#define EXIT_RUNTIME 1
+#define EXIT_CONFIG 78
+
+int pp_check_run(const pp_config *c, int demo, int dry_run, FILE *out)
+{
+    char *topics[PP_NTABLES];
+    char err[1024];
+    int status = 0;
+    pp_stats stats;
+    pp_config_print(c, out);
+
+    pp_source *src = pp_runner_source_new(c, demo);
+    pp_keyspace *ks = pp_keyspace_new();
+    int rc = pp_source_connect(src, err, sizeof(err));
+    if (rc == PP_SRC_OK)
+        rc = pp_source_load_keys(src, ks, err, sizeof(err));
+    if (rc == PP_SRC_OK) {
+        char desc[512];
+        pp_source_describe(src, desc, sizeof(desc));
+        fprintf(out, "source: %s reachable, %llu post keys in %llu run(s)\n", desc,
+               (unsigned long long)pp_keyspace_count(ks), (unsigned long long)pp_keyspace_runs(ks));
+    } else {
+        fprintf(out, "source: FAILED: %s\n", err);
+        status = rc == PP_SRC_FATAL ? EXIT_CONFIG : EXIT_RUNTIME;
+    }
+    pp_keyspace_destroy(ks);
+    pp_source_destroy(src);
+
+    if (c->msk.enabled && !demo && !dry_run) {
+        char region[64], source[160];
+        pp_aws_creds creds = {0};
+        if (pp_msk_region(c, region, sizeof(region), err, sizeof(err)) != 0) {
+            fprintf(out, "msk iam: FAILED: %s\n", err);
+            status = EXIT_CONFIG;
+        } else {
+            pp_aws_chain *chain = pp_msk_chain_new(c);
+            if (pp_aws_chain_get(chain, &creds, source, sizeof(source), err, sizeof(err)) != 0) {
+                fprintf(out, "msk iam: FAILED: region %s: %s\n", region, err);
+                if (!status)
+                    status = EXIT_RUNTIME;
+            } else {
+                fprintf(out, "msk iam: region %s, credentials from %s%s\n", region, source,
+                       creds.expiration ? " (temporary)" : "");
+            }
+            pp_aws_creds_clear(&creds);
+            pp_aws_chain_destroy(chain);
+        }
+    }
+
+    pp_stats_init(&stats, pp_now_us());
+    for (int t = 0; t < PP_NTABLES; t++)
+        topics[t] = pp_config_topic(c, t);
+    const char *tp[PP_NTABLES] = {topics[0], topics[1], topics[2]};
+    pp_sink *sink = dry_run ? pp_sink_dry_new(out, tp, c->service.instance, &stats, NULL, NULL)
+                               : pp_sink_kafka_new(c, tp, demo, &stats, NULL, NULL, err,
+                                                   sizeof(err));
+    for (int t = 0; t < PP_NTABLES; t++)
+        free(topics[t]);
+    if (!sink) {
+        fprintf(out, "kafka: FAILED: %s\n", err);
+        fprintf(out, "check: FAILED\n");
+        return EXIT_CONFIG;
+    }
+    int krc = pp_sink_check(sink, out, 10000);
+    if (krc == -2)
+        status = EXIT_CONFIG;
+    else if (krc != 0 && !status)
+        status = EXIT_RUNTIME;
+    pp_sink_destroy(sink);
+    fprintf(out, "check: %s\n", status ? "FAILED" : "OK");
+    return status;
+}

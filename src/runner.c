@@ -1,0 +1,464 @@
+/* runner: start-up, the sampling loop, service notifications, reload and shutdown. */
+#define _POSIX_C_SOURCE 200809L
+#include "pp_runner.h"
+#include "pp_log.h"
+#include "pp_metrics.h"
+#include "pp_notify.h"
+#include "pp_pacer.h"
+#include "pp_sampler.h"
+#include "pp_sink.h"
+#include "pp_source.h"
+#include "pp_stats.h"
+#include "pp_util.h"
+#include "pp_version.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EXIT_RUNTIME 1
+#define EXIT_CONFIG 78
+#define DEMO_POSTS 11000
+#define DEMO_DATA_SEED 20200828
+/* Above this many posts per second, per-post lines would flood a terminal. */
+#define PER_POST_LINES_MAX_RATE 5.0
+#define STATUS_INTERVAL_US 5000000
+#define BACKOFF_MAX_US 30000000
+
+typedef struct runner {
+    const pp_runner_opts *o;
+    pp_config *c;
+    char *topics[PP_NTABLES];
+    pp_source *src;
+    pp_sink *sink;
+    pp_sampler *sampler;
+    pp_pacer pacer;
+    pp_stats stats, prev;
+    uint64_t seq;
+    int per_post_lines;
+    int source_up;
+    int64_t deadline_us;
+    int64_t watchdog_usec, last_watchdog_us;
+    int64_t next_status_us, next_summary_us;
+} runner;
+
+pp_source *pp_runner_source_new(const pp_config *c, int demo)
+{
+    return demo ? pp_source_demo_new(DEMO_DATA_SEED, DEMO_POSTS) : pp_source_mysql_new(c);
+}
+
+/* @locality: main thread, from pp_sink_poll/flush/produce. */
+static void on_post_done(void *opaque, const pp_post_result *r)
+{
+    runner *rn = opaque;
+    if (!r->ok || !rn->per_post_lines)
+        return;
+    pp_log_info("post %lld seq %llu delivered: category %s, country %s; pin %d@%lld geo "
+                "%d@%lld user %d@%lld; %.1f ms",
+                (long long)r->key, (unsigned long long)r->seq,
+                r->category[0] ? r->category : "-", r->country[0] ? r->country : "-",
+                r->partition[PP_PIN], (long long)r->offset[PP_PIN], r->partition[PP_GEO],
+                (long long)r->offset[PP_GEO], r->partition[PP_USER],
+                (long long)r->offset[PP_USER], (double)r->latency_us / 1000.0);
+}
+
+static int pick_batch(const pp_config *c)
+{
+    if (!c->emulation.fixed_rate)
+        return 1; /* a post every second or so: always fresh rows */
+    if (c->emulation.rate <= 0)
+        return c->source.batch;
+    int b = (int)(c->emulation.rate / 100.0); /* about 10 ms of posts per round trip */
+    return b < 1 ? 1 : b > c->source.batch ? c->source.batch : b;
+}
+
+/* Pacing, limits and output that follow from the configuration (start and reload). */
+static void apply_emulation(runner *rn, int64_t now)
+{
+    const pp_config *c = rn->c;
+    if (c->emulation.fixed_rate)
+        pp_pacer_init_rate(&rn->pacer, c->emulation.rate, now);
+    else
+        pp_pacer_init_delay(&rn->pacer, c->emulation.delay_min_s, c->emulation.delay_max_s,
+                            rn->o->seed + rn->seq, now);
+    double mean_rate = c->emulation.fixed_rate
+                           ? (c->emulation.rate > 0 ? c->emulation.rate : 1e9)
+                           : 2.0 / (c->emulation.delay_min_s + c->emulation.delay_max_s + 1e-9);
+    rn->per_post_lines = !rn->o->dry_run && mean_rate <= PER_POST_LINES_MAX_RATE;
+    rn->deadline_us = c->emulation.duration_s > 0
+                          ? rn->stats.start_us + (int64_t)(c->emulation.duration_s * 1e6)
+                          : 0;
+    pp_sampler_set_batch(rn->sampler, pick_batch(c));
+}
+
+/* Tell the watchdog the loop is alive; only ever called from the loop itself, so a
+ * wedged loop stops the pings and systemd restarts the daemon. */
+static void watchdog(runner *rn, int64_t now)
+{
+    if (rn->watchdog_usec && now - rn->last_watchdog_us >= rn->watchdog_usec / 2) {
+        pp_notify("WATCHDOG=1");
+        rn->last_watchdog_us = now;
+    }
+}
+
+static void refresh_unmatched(runner *rn)
+{
+    pp_sampler_stats ss;
+    pp_sampler_get_stats(rn->sampler, &ss);
+    rn->stats.posts_unmatched = ss.unmatched;
+    rn->stats.invalid_utf8 = ss.invalid_utf8;
+}
+
+static void write_metrics(runner *rn)
+{
+    if (!rn->c->service.metrics_file)
+        return;
+    pp_metrics_health h = {rn->source_up, pp_sink_healthy(rn->sink)};
+    const char *tp[PP_NTABLES] = {rn->topics[0], rn->topics[1], rn->topics[2]};
+    if (pp_metrics_write(rn->c->service.metrics_file, rn->c->service.instance, &rn->stats, tp,
+                         &h) != 0)
+        pp_log_warn("cannot write metrics to %s: %s", rn->c->service.metrics_file,
+                    strerror(errno));
+}
+
+/* STATUS=, the summary line and the metrics file, each on its own interval. */
+static void periodic(runner *rn, int64_t now)
+{
+    watchdog(rn, now);
+    if (now >= rn->next_status_us) {
+        double dt = (double)(now - rn->prev.end_us) / 1e6;
+        refresh_unmatched(rn);
+        pp_notify_status("delivered %llu, failed %llu, unmatched %llu, in flight %llu, "
+                         "%.1f posts/s; mysql %s, kafka %s",
+                         (unsigned long long)rn->stats.posts_delivered,
+                         (unsigned long long)rn->stats.posts_failed,
+                         (unsigned long long)rn->stats.posts_unmatched,
+                         (unsigned long long)pp_stats_in_flight(&rn->stats),
+                         dt > 0 ? (double)(rn->stats.posts_delivered - rn->prev.posts_delivered) / dt
+                                : 0.0,
+                         rn->source_up ? "up" : "DOWN", pp_sink_healthy(rn->sink) ? "up" : "DOWN");
+        rn->next_status_us = now + STATUS_INTERVAL_US;
+        write_metrics(rn);
+    }
+    if (rn->next_summary_us && now >= rn->next_summary_us) {
+        char line[512];
+        refresh_unmatched(rn);
+        pp_stats_summary(&rn->stats, &rn->prev, now, line, sizeof(line));
+        pp_log_info("%s", line);
+        rn->prev = rn->stats;
+        rn->prev.end_us = now;
+        rn->next_summary_us = now + (int64_t)(rn->c->service.summary_interval_s * 1e6);
+    }
+}
+
+/* Serve deliveries and notifications until `until_us` or a stop request. */
+static void wait_until(runner *rn, int64_t until_us)
+{
+    for (;;) {
+        int64_t now = pp_now_us();
+        periodic(rn, now);
+        int64_t left = until_us - now;
+        if (left <= 0 || *rn->o->stop)
+            return;
+        pp_sink_poll(rn->sink, (int)(left > 100000 ? 100 : (left + 999) / 1000));
+    }
+}
+
+static int64_t backoff_next(int64_t b)
+{
+    return b * 2 > BACKOFF_MAX_US ? BACKOFF_MAX_US : b * 2;
+}
+
+/* Both ends reachable: topics checked (metadata arrived), transactions initialised,
+ * the post keys loaded. Returns 0, or an exit status. */
+static int wait_ready(runner *rn)
+{
+    char err[1024];
+    int64_t backoff = 100000;
+    int sink_ready = 0;
+    while (!*rn->o->stop) {
+        if (!sink_ready) {
+            int pr = pp_sink_prepare(rn->sink, 5000, err, sizeof(err));
+            if (pr == PP_SINK_BROKEN) {
+                pp_log_err("configuration error: %s", err);
+                return EXIT_CONFIG;
+            }
+            sink_ready = pr == PP_SINK_READY;
+            if (!sink_ready) {
+                pp_log_warn("Kafka not ready, retrying in %.1f s: %s", (double)backoff / 1e6, err);
+                pp_notify_status("waiting for Kafka: %s", err);
+            }
+        }
+        if (sink_ready) {
+            int rc = pp_sampler_refresh(rn->sampler, err, sizeof(err));
+            if (rc == PP_SRC_FATAL) {
+                pp_log_err("configuration error: %s", err);
+                return EXIT_CONFIG;
+            }
+            if (rc == PP_SRC_OK) {
+                rn->source_up = 1;
+                return 0;
+            }
+            pp_log_warn("source unavailable, retrying in %.1f s: %s", (double)backoff / 1e6, err);
+            pp_notify_status("waiting for MySQL: %s", err);
+        }
+        wait_until(rn, pp_now_us() + backoff);
+        backoff = backoff_next(backoff);
+    }
+    return 0;
+}
+
+static void free_topics(char *topics[PP_NTABLES])
+{
+    for (int t = 0; t < PP_NTABLES; t++) {
+        free(topics[t]);
+        topics[t] = NULL;
+    }
+}
+
+static pp_sink *sink_new(runner *rn, const pp_config *c, char *const topics[PP_NTABLES],
+                         char *err, size_t n)
+{
+    const char *tp[PP_NTABLES] = {topics[0], topics[1], topics[2]};
+    if (rn->o->dry_run)
+        return pp_sink_dry_new(stdout, tp, c->service.instance, &rn->stats, on_post_done, rn);
+    return pp_sink_kafka_new(c, tp, rn->o->demo, &rn->stats, on_post_done, rn, err, n);
+}
+
+/* Deliver what is in flight on the current sink, in slices so the watchdog keeps being
+ * fed; what is left after the timeout is counted failed. */
+static void drain(runner *rn, double timeout_s)
+{
+    int64_t deadline = pp_now_us() + (int64_t)(timeout_s * 1e6);
+    for (;;) {
+        watchdog(rn, pp_now_us());
+        if (pp_sink_flush(rn->sink, 1000) == 0)
+            return;
+        if (pp_now_us() >= deadline) {
+            pp_log_err("%llu post(s) still undelivered after kafka.flush_timeout (%g s); "
+                       "counting them as failed",
+                       (unsigned long long)pp_stats_in_flight(&rn->stats), timeout_s);
+            pp_sink_abandon(rn->sink);
+            return;
+        }
+    }
+}
+
+/* Build-and-swap: a new configuration, source and sink are built and checked while the
+ * old ones keep running; only then is the old sink drained (nothing in flight is lost)
+ * and replaced. Any failure keeps the running configuration. */
+static void reload(runner *rn)
+{
+    char err[1024];
+    char *topics[PP_NTABLES] = {NULL, NULL, NULL};
+    pp_source *src = NULL;
+    pp_sink *sink = NULL;
+
+    pp_notify_reloading();
+    pp_log_notice("SIGHUP: reloading the configuration");
+    pp_config *c = rn->o->load_config(rn->o->opaque);
+    if (!c)
+        goto keep;
+    for (int t = 0; t < PP_NTABLES; t++)
+        topics[t] = pp_config_topic(c, t);
+    sink = sink_new(rn, c, topics, err, sizeof(err));
+    if (!sink) {
+        pp_log_err("reload: %s", err);
+        goto keep;
+    }
+    if (pp_sink_prepare(sink, 10000, err, sizeof(err)) != PP_SINK_READY) {
+        pp_log_err("reload: Kafka with the new configuration: %s", err);
+        goto keep;
+    }
+    src = pp_runner_source_new(c, rn->o->demo);
+    if (pp_source_connect(src, err, sizeof(err)) != PP_SRC_OK) {
+        pp_log_err("reload: the source with the new configuration: %s", err);
+        goto keep;
+    }
+
+    drain(rn, rn->c->kafka.flush_timeout_s);
+    pp_sink_destroy(rn->sink);
+    rn->sink = sink;
+    pp_sampler_set_source(rn->sampler, src, c->source.batch, c->source.keyspace_refresh_s);
+    pp_source_destroy(rn->src);
+    rn->src = src;
+    free_topics(rn->topics);
+    memcpy(rn->topics, topics, sizeof(topics));
+    pp_config_destroy(rn->c);
+    rn->c = c;
+    apply_emulation(rn, pp_now_us());
+    pp_log_notice("configuration reloaded%s%s; topics %s %s %s", c->path ? " from " : "",
+                  c->path ? c->path : "", rn->topics[0], rn->topics[1], rn->topics[2]);
+    pp_notify("READY=1");
+    return;
+keep:
+    pp_log_err("reload failed: keeping the running configuration");
+    pp_sink_destroy(sink);
+    pp_source_destroy(src);
+    free_topics(topics);
+    pp_config_destroy(c);
+    pp_notify("READY=1");
+}
+
+static int write_report(runner *rn)
+{
+    const char *path = rn->c->service.report;
+    const char *tp[PP_NTABLES] = {rn->topics[0], rn->topics[1], rn->topics[2]};
+    if (!path)
+        return 0;
+    if (!strcmp(path, "-"))
+        return pp_stats_write_report(&rn->stats, rn->c, rn->o->seed, tp, stdout);
+    size_t n = strlen(path) + 8;
+    char *tmp = pp_xmalloc(n);
+    snprintf(tmp, n, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    int rc = -1;
+    if (f) {
+        rc = pp_stats_write_report(&rn->stats, rn->c, rn->o->seed, tp, f);
+        if (fclose(f) != 0)
+            rc = -1;
+        if (rc == 0 && rename(tmp, path) != 0)
+            rc = -1;
+    }
+    if (rc)
+        pp_log_err("cannot write the report to %s: %s", path, strerror(errno));
+    free(tmp);
+    return rc;
+}
+
+/* The sampling loop. Returns 0 or an exit status. */
+static int loop(runner *rn)
+{
+    char err[1024];
+    int64_t backoff = 100000;
+    while (!*rn->o->stop) {
+        int64_t now = pp_now_us();
+        periodic(rn, now);
+        if (pp_sink_fatal(rn->sink, err, sizeof(err))) {
+            pp_log_err("stopping: %s", err);
+            return EXIT_RUNTIME;
+        }
+        if (*rn->o->reload) {
+            *rn->o->reload = 0;
+            reload(rn);
+            continue;
+        }
+        if (rn->c->emulation.count && rn->stats.posts_sampled >= rn->c->emulation.count)
+            return 0;
+        if (rn->deadline_us && now >= rn->deadline_us)
+            return 0;
+        int64_t due = pp_pacer_due(&rn->pacer);
+        if (now < due) {
+            int64_t wait = due - now;
+            pp_sink_poll(rn->sink, (int)(wait > 100000 ? 100 : (wait + 999) / 1000));
+            continue;
+        }
+        const pp_post *post = NULL;
+        int rc = pp_sampler_next(rn->sampler, &post, err, sizeof(err));
+        if (rc == PP_SRC_RETRY) {
+            pp_log_warn("source unavailable, retrying in %.1f s: %s", (double)backoff / 1e6, err);
+            rn->source_up = 0;
+            wait_until(rn, pp_now_us() + backoff);
+            backoff = backoff_next(backoff);
+            continue;
+        }
+        if (rc == PP_SRC_FATAL) {
+            pp_log_err("stopping: %s", err);
+            return rn->stats.posts_sampled ? EXIT_RUNTIME : EXIT_CONFIG;
+        }
+        if (!rn->source_up) {
+            pp_log_notice("source available again");
+            rn->source_up = 1;
+        }
+        backoff = 100000;
+        if (rc == 1) {
+            pp_log_warn("the post table is empty; waiting for rows");
+            wait_until(rn, pp_now_us() + 1000000);
+            continue;
+        }
+        rn->stats.posts_sampled++;
+        rn->seq++;
+        if (pp_sink_produce(rn->sink, post, rn->seq, err, sizeof(err)) != 0)
+            pp_log_warn("%s", err);
+        pp_pacer_posted(&rn->pacer, now);
+        pp_sink_poll(rn->sink, 0);
+    }
+    return 0;
+}
+
+int pp_runner_run(pp_config *c, const pp_runner_opts *o)
+{
+    char err[1024], desc[512];
+    runner rn;
+    int status = 0;
+
+    memset(&rn, 0, sizeof(rn));
+    rn.o = o;
+    rn.c = c;
+    pp_notify_init();
+    pp_stats_init(&rn.stats, pp_now_us());
+    rn.prev = rn.stats;
+    rn.prev.end_us = rn.stats.start_us;
+    rn.watchdog_usec = pp_notify_watchdog_usec();
+    for (int t = 0; t < PP_NTABLES; t++)
+        rn.topics[t] = pp_config_topic(c, t);
+    rn.src = pp_runner_source_new(c, o->demo);
+    rn.sink = sink_new(&rn, c, rn.topics, err, sizeof(err));
+    if (!rn.sink) {
+        pp_log_err("configuration error: %s", err);
+        status = EXIT_CONFIG;
+        goto out;
+    }
+    rn.sampler = pp_sampler_new(rn.src, o->seed, c->source.batch, c->source.keyspace_refresh_s);
+    pp_source_describe(rn.src, desc, sizeof(desc));
+    pp_log_notice("pinpostd %s starting: instance %s, seed %llu, source %s, topics %s %s %s%s",
+                  PP_VERSION, c->service.instance, (unsigned long long)o->seed, desc,
+                  rn.topics[0], rn.topics[1], rn.topics[2], o->dry_run ? " (dry run)" : "");
+    pp_notify_status("starting: connecting to Kafka and the source");
+
+    status = wait_ready(&rn);
+    if (status || *o->stop)
+        goto stop;
+    pp_notify("READY=1");
+    int64_t now = pp_now_us();
+    apply_emulation(&rn, now);
+    rn.next_status_us = now;
+    rn.next_summary_us = rn.c->service.summary_interval_s > 0
+                             ? now + (int64_t)(rn.c->service.summary_interval_s * 1e6)
+                             : 0;
+    status = loop(&rn);
+
+stop:
+    pp_notify("STOPPING=1");
+    if (*o->stop)
+        pp_log_notice("stop requested: no new posts; delivering the %llu in flight",
+                      (unsigned long long)pp_stats_in_flight(&rn.stats));
+    drain(&rn, rn.c->kafka.flush_timeout_s);
+    pp_stats_finish(&rn.stats, pp_now_us());
+    refresh_unmatched(&rn);
+    {
+        char line[512];
+        pp_stats_summary(&rn.stats, NULL, rn.stats.end_us, line, sizeof(line));
+        pp_log_notice("finished: %s", line);
+        if (rn.stats.invalid_utf8)
+            pp_log_warn("%llu invalid UTF-8 byte(s) in the source were replaced by U+FFFD",
+                        (unsigned long long)rn.stats.invalid_utf8);
+    }
+    if (!status && (rn.stats.posts_failed || pp_stats_in_flight(&rn.stats)))
+        status = EXIT_RUNTIME;
+    if (status != EXIT_CONFIG || rn.stats.posts_sampled) {
+        if (write_report(&rn) != 0 && !status)
+            status = EXIT_RUNTIME;
+        write_metrics(&rn);
+    }
+out:
+    pp_sampler_destroy(rn.sampler);
+    pp_sink_destroy(rn.sink);
+    pp_source_destroy(rn.src);
+    free_topics(rn.topics);
+    if (o->dry_run && fflush(stdout) != 0 && !status)
+        status = EXIT_RUNTIME;
+    pp_config_destroy(rn.c);
+    return status;
+}
