@@ -104,19 +104,34 @@ test-integration: all kafka-jars venv
 
 # ---- install ----
 
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+MANDIR ?= $(PREFIX)/share/man
+
+# Configuration files are never overwritten: an operator's edits survive upgrades.
+# Secrets (credentials, client.properties) get mode 0600.
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSTEMDUNITDIR) \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR)/pinpostd
 	install -m 0755 $(BUILD)/pinpostd $(BUILD)/pinpost-gen $(BUILD)/pinpost-verify \
 	    $(DESTDIR)$(PREFIX)/bin/
-	install -d $(DESTDIR)$(SYSCONFDIR)/pinpostd
-	for f in etc/*; do \
-	    dst=$(DESTDIR)$(SYSCONFDIR)/pinpostd/$$(basename $$f); \
-	    [ -e $$dst ] || install -m 0640 $$f $$dst; \
+	for u in systemd/pinpostd.service systemd/pinpostd@.service; do \
+	    sed 's|/usr/local/bin/pinpostd|$(PREFIX)/bin/pinpostd|' $$u > $(DESTDIR)$(SYSTEMDUNITDIR)/$$(basename $$u); \
+	    chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$(basename $$u); \
+	done
+	install -m 0644 docs/man/man8/pinpostd.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 docs/man/man5/pinpostd.yaml.5 $(DESTDIR)$(MANDIR)/man5/
+	[ -e $(DESTDIR)$(SYSCONFDIR)/pinpostd/pinpostd.yaml ] || \
+	    install -m 0644 etc/pinpostd.yaml $(DESTDIR)$(SYSCONFDIR)/pinpostd/
+	for f in db_creds.yaml client.properties; do \
+	    [ -e $(DESTDIR)$(SYSCONFDIR)/pinpostd/$$f ] || \
+	        install -m 0600 etc/$$f $(DESTDIR)$(SYSCONFDIR)/pinpostd/; \
 	done
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/pinpostd $(DESTDIR)$(PREFIX)/bin/pinpost-gen \
-	    $(DESTDIR)$(PREFIX)/bin/pinpost-verify
+	    $(DESTDIR)$(PREFIX)/bin/pinpost-verify \
+	    $(DESTDIR)$(SYSTEMDUNITDIR)/pinpostd.service $(DESTDIR)$(SYSTEMDUNITDIR)/pinpostd@.service \
+	    $(DESTDIR)$(MANDIR)/man8/pinpostd.8 $(DESTDIR)$(MANDIR)/man5/pinpostd.yaml.5
 
 clean:
 	rm -rf $(BUILD)/obj $(BUILD)/asan $(BUILD)/unit $(BUILD)/*.a $(BUILD)/pinpostd \

@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "pp_config.h"
 #include "pp_kprops.h"
+#include "pp_json.h"
 #include "pp_properties.h"
 #include "pp_util.h"
 
@@ -242,15 +243,63 @@ static int get_str(load_ctx *x, const yaml_node_t *n, const char *key, char **ds
     return 0;
 }
 
+/* Expand ${NAME} and ${NAME:-default} in a path, so that files handed over by systemd
+ * (LoadCredential= sets $CREDENTIALS_DIRECTORY) can be named. Returns NULL after
+ * filling err when a variable is unset and has no default. Caller frees. */
+static char *expand_env(const char *s, char *err, size_t n)
+{
+    pp_buf out = {0};
+    pp_buf_append(&out, "", 0);
+    while (*s) {
+        const char *open = strstr(s, "${");
+        const char *close = open ? strchr(open, '}') : NULL;
+        if (!open || !close) {
+            pp_buf_puts(&out, s);
+            break;
+        }
+        pp_buf_append(&out, s, (size_t)(open - s));
+        char name[128] = "";
+        const char *dflt = NULL;
+        size_t dlen = 0, len = (size_t)(close - open - 2);
+        const char *sep = memchr(open + 2, ':', len);
+        size_t nlen = sep ? (size_t)(sep - open - 2) : len;
+        if (sep && sep[1] == '-') {
+            dflt = sep + 2;
+            dlen = (size_t)(close - dflt);
+        }
+        snprintf(name, sizeof(name), "%.*s", (int)(nlen < sizeof(name) ? nlen : sizeof(name) - 1),
+                 open + 2);
+        const char *v = getenv(name);
+        if (v && *v)
+            pp_buf_puts(&out, v);
+        else if (dflt)
+            pp_buf_append(&out, dflt, dlen);
+        else {
+            pp_errf(err, n, "${%s} is not set (systemd's LoadCredential= sets "
+                            "CREDENTIALS_DIRECTORY); write ${%s:-DIR} for a fallback",
+                    name, name);
+            pp_buf_free(&out);
+            return NULL;
+        }
+        s = close + 1;
+    }
+    return out.data;
+}
+
 static int get_path(load_ctx *x, const yaml_node_t *n, const char *key, char **dst)
 {
     const char *s;
+    char err[256];
     if (want_scalar(x, n, key, &s))
         return -1;
     if (!*s)
         return fail(x, n, "%s: must not be empty", key);
+    char *expanded = expand_env(s, err, sizeof(err));
+    if (!expanded)
+        return fail(x, n, "%s: %s", key, err);
     free(*dst);
-    *dst = pp_path_join(x->dir, s);
+    *dst = pp_path_join(x->dir, expanded);
+    free(expanded);
     return 0;
 }
 

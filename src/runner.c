@@ -178,6 +178,10 @@ static int wait_ready(runner *rn)
     int64_t backoff = 100000;
     int sink_ready = 0;
     while (!*rn->o->stop) {
+        if (rn->deadline_us && pp_now_us() >= rn->deadline_us) {
+            pp_log_warn("--duration reached before both ends were reachable");
+            return EXIT_RUNTIME;
+        }
         if (!sink_ready) {
             int pr = pp_sink_prepare(rn->sink, 5000, err, sizeof(err));
             if (pr == PP_SINK_BROKEN) {
@@ -417,6 +421,7 @@ int pp_runner_run(pp_config *c, const pp_runner_opts *o)
                   rn.topics[0], rn.topics[1], rn.topics[2], o->dry_run ? " (dry run)" : "");
     pp_notify_status("starting: connecting to Kafka and the source");
 
+    apply_emulation(&rn, pp_now_us()); /* the duration also bounds the wait below */
     status = wait_ready(&rn);
     if (status || *o->stop)
         goto stop;

@@ -295,6 +295,10 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
     (void)rk;
     if (level > LOG_DEBUG)
         level = LOG_DEBUG;
+    /* Connection trouble is reported once, with context, by on_error; librdkafka's own
+     * line for each failed attempt is a warning, not an error of the daemon. */
+    if (level < LOG_WARNING)
+        level = LOG_WARNING;
     if (pp_log_enabled(level))
         pp_log(level, "kafka %s: %s", fac, buf);
 }
