@@ -27,7 +27,7 @@ VENV := $(BUILD)/venv
 KAFKA_LIBS := $(BUILD)/kafka/libs
 
 .PHONY: all deps deps-system deps-test demo test test-unit test-integration install \
-        uninstall clean format format-check kafka-jars venv
+        uninstall clean format format-check kafka-jars venv bench bench-quick
 
 all: $(BUILD)/pinpostd $(BUILD)/pinpost-gen $(BUILD)/pinpost-verify
 
@@ -101,6 +101,18 @@ test-unit: $(UNIT_BINS)
 test-integration: all kafka-jars venv
 	PINPOSTD_BUILD=$(abspath $(BUILD)) KAFKA_LIBS=$(abspath $(KAFKA_LIBS)) \
 	    $(VENV)/bin/python -m pytest -v test/integration
+
+# ---- benchmarks (measurements, not tests) ----
+
+# Full: 200 000 posts per run, 3 interleaved rounds; add BENCH_ARGS=--huge for 10M rows,
+# BENCH_ARGS=--long for the 10-minute default-delay run.
+bench: deps all
+	PINPOSTD_BUILD=$(abspath $(BUILD)) KAFKA_LIBS=$(abspath $(KAFKA_LIBS)) \
+	    $(VENV)/bin/python bench/bench.py $(BENCH_ARGS)
+
+bench-quick: deps all
+	PINPOSTD_BUILD=$(abspath $(BUILD)) KAFKA_LIBS=$(abspath $(KAFKA_LIBS)) \
+	    $(VENV)/bin/python bench/bench.py --quick $(BENCH_ARGS)
 
 # ---- install ----
 

@@ -44,6 +44,7 @@ typedef struct pp_stats {
     int64_t start_us;
     int64_t end_us;           /* set by pp_stats_finish */
     int64_t started_at_ms;    /* wall clock at start, ms since the epoch */
+    int64_t ready_us;         /* monotonic time both ends became reachable; 0 = never */
 } pp_stats;
 
 void pp_stats_init(pp_stats *s, int64_t now_us);

@@ -427,6 +427,7 @@ int pp_runner_run(pp_config *c, const pp_runner_opts *o)
         goto stop;
     pp_notify("READY=1");
     int64_t now = pp_now_us();
+    rn.stats.ready_us = now;
     apply_emulation(&rn, now);
     rn.next_status_us = now;
     rn.next_summary_us = rn.c->service.summary_interval_s > 0
