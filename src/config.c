@@ -31,7 +31,7 @@ pp_config *pp_config_new_defaults(void)
     c->source.host = pp_xstrdup("localhost");
     c->source.port = 3306;
     c->source.connect_timeout_s = 10;
-    c->source.batch = 64;
+    c->source.batch = 256;
     c->source.keyspace_refresh_s = 10;
     for (int t = 0; t < PP_NTABLES; t++) {
         c->source.tables[t].table = pp_xstrdup(default_tables[t][0]);

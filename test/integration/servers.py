@@ -64,7 +64,8 @@ class MariaDB:
     USER = "pinpost"
     PASSWORD = "s3cret-Pa55"
 
-    def __init__(self):
+    def __init__(self, buffer_pool="128M"):
+        self.buffer_pool = buffer_pool
         self.dir = tempfile.mkdtemp(prefix="pinpostd-mariadb-")
         self.datadir = os.path.join(self.dir, "data")
         self.socket = os.path.join(self.dir, "mysqld.sock")
@@ -85,7 +86,7 @@ class MariaDB:
              f"--datadir={self.datadir}", f"--socket={self.socket}", f"--port={self.port}",
              "--bind-address=127.0.0.1", f"--log-error={self.log}",
              f"--pid-file={os.path.join(self.dir, 'mysqld.pid')}", f"--user={user}",
-             "--innodb-buffer-pool-size=128M", "--skip-log-bin", "--innodb-flush-log-at-trx-commit=2",
+             f"--innodb-buffer-pool-size={self.buffer_pool}", "--skip-log-bin", "--innodb-flush-log-at-trx-commit=2",
              "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci",
              "--max-connections=200", f"--tmpdir={self.dir}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
