@@ -27,6 +27,10 @@ typedef struct pp_mysql_value {
     unsigned long len;
 } pp_mysql_value;
 
+/* Append `name` as a quoted identifier (backticks, inner backticks doubled), so any
+ * configured table or column name is safe in SQL. */
+void pp_mysql_quote_ident(pp_buf *b, const char *name);
+
 /* Append the JSON of v to b; returns the number of invalid UTF-8 bytes replaced. */
 size_t pp_mysql_value_json(pp_buf *b, const pp_mysql_value *v);
 

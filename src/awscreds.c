@@ -342,18 +342,16 @@ static int from_env(pp_aws_creds *out, char *why, size_t n)
     return 1;
 }
 
+/* The whole file, NUL-terminated, or NULL with errno set. Caller frees. */
 static char *read_small_file(const char *path)
 {
-    FILE *f = fopen(path, "rb");
     pp_buf b = {0};
-    char chunk[4096];
-    size_t got;
-    if (!f)
+    if (pp_buf_read_file(&b, path, 1 << 20) != 0) {
+        int e = errno;
+        pp_buf_free(&b);
+        errno = e;
         return NULL;
-    pp_buf_append(&b, "", 0);
-    while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0 && b.len < (1 << 20))
-        pp_buf_append(&b, chunk, got);
-    fclose(f);
+    }
     return b.data;
 }
 

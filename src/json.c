@@ -3,6 +3,7 @@
 #include "pp_json.h"
 #include "pp_util.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -62,6 +63,32 @@ void pp_buf_printf(pp_buf *b, const char *fmt, ...)
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
     va_end(ap);
     b->len += (size_t)n;
+}
+
+int pp_buf_read_file(pp_buf *b, const char *path, size_t max)
+{
+    char chunk[4096];
+    size_t got, total = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    pp_buf_append(b, "", 0);
+    while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        total += got;
+        if (total > max) {
+            fclose(f);
+            errno = EFBIG;
+            return -1;
+        }
+        pp_buf_append(b, chunk, got);
+    }
+    int failed = ferror(f);
+    fclose(f);
+    if (failed) {
+        errno = EIO;
+        return -1;
+    }
+    return 0;
 }
 
 static inline void put_char(pp_buf *b, char c)

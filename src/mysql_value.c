@@ -1,6 +1,17 @@
 /* mysql_value: MySQL column value -> JSON mapping of the message contract. */
 #include "pp_mysql_value.h"
 
+void pp_mysql_quote_ident(pp_buf *b, const char *name)
+{
+    pp_buf_append(b, "`", 1);
+    for (const char *p = name; *p; p++) {
+        if (*p == '`')
+            pp_buf_append(b, "`", 1);
+        pp_buf_append(b, p, 1);
+    }
+    pp_buf_append(b, "`", 1);
+}
+
 enum pp_bind_kind pp_mysql_bind_kind(enum enum_field_types type)
 {
     switch (type) {

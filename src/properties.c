@@ -206,26 +206,14 @@ int pp_properties_parse(const char *name, const char *text, size_t len, pp_prope
 int pp_properties_load(const char *path, pp_properties_cb cb, void *opaque, char *errstr,
                        size_t errstr_size)
 {
-    FILE *f = fopen(path, "rb");
     pp_buf text = {0};
-    char chunk[4096];
-    size_t n;
-
-    if (!f) {
+    if (pp_buf_read_file(&text, path, 1 << 20) != 0) {
         pp_errf(errstr, errstr_size, "%s: cannot open: %s", path, strerror(errno));
-        return -1;
-    }
-    pp_buf_append(&text, "", 0);
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        pp_buf_append(&text, chunk, n);
-    int failed = ferror(f);
-    fclose(f);
-    if (failed) {
         pp_buf_free(&text);
-        pp_errf(errstr, errstr_size, "%s: read error", path);
         return -1;
     }
     int rc = pp_properties_parse(path, text.data, text.len, cb, opaque, errstr, errstr_size);
+    memset(text.data, 0, text.len); /* it may hold passwords */
     pp_buf_free(&text);
     return rc;
 }

@@ -49,18 +49,6 @@ typedef struct mysql_source {
     table_query q[PP_NTABLES];
 } mysql_source;
 
-/* `name` with backticks doubled, so any configured identifier is safe in SQL. */
-static void quote_ident(pp_buf *b, const char *name)
-{
-    pp_buf_append(b, "`", 1);
-    for (const char *p = name; *p; p++) {
-        if (*p == '`')
-            pp_buf_append(b, "`", 1);
-        pp_buf_append(b, p, 1);
-    }
-    pp_buf_append(b, "`", 1);
-}
-
 /* Connection-level trouble is retried; anything an operator must fix is fatal. */
 static int classify(unsigned err)
 {
@@ -167,9 +155,9 @@ static int prepare_table(mysql_source *m, enum pp_table t, char *e, size_t n)
     int rc = PP_SRC_FATAL;
 
     pp_buf_puts(&sql, "SELECT * FROM ");
-    quote_ident(&sql, tc->table);
+    pp_mysql_quote_ident(&sql, tc->table);
     pp_buf_puts(&sql, " WHERE ");
-    quote_ident(&sql, tc->key);
+    pp_mysql_quote_ident(&sql, tc->key);
     pp_buf_puts(&sql, " IN (");
     for (int i = 0; i < m->batch; i++)
         pp_buf_puts(&sql, i ? ",?" : "?");
@@ -306,17 +294,17 @@ static int mysql_load_keys(pp_source *s, pp_keyspace *ks, char *e, size_t n)
         return rc;
 
     pp_buf_puts(&sql, "SELECT ");
-    quote_ident(&sql, tc->key);
+    pp_mysql_quote_ident(&sql, tc->key);
     pp_buf_puts(&sql, " FROM ");
-    quote_ident(&sql, tc->table);
+    pp_mysql_quote_ident(&sql, tc->table);
     pp_buf_puts(&sql, " WHERE ");
-    quote_ident(&sql, tc->key);
+    pp_mysql_quote_ident(&sql, tc->key);
     if (pp_keyspace_count(ks))
         pp_buf_printf(&sql, " > %lld", (long long)pp_keyspace_max(ks));
     else
         pp_buf_puts(&sql, " IS NOT NULL");
     pp_buf_puts(&sql, " ORDER BY ");
-    quote_ident(&sql, tc->key);
+    pp_mysql_quote_ident(&sql, tc->key);
 
     /* Streamed (mysql_use_result): memory stays O(runs), not O(rows). */
     if (mysql_real_query(m->db, sql.data, sql.len)) {

@@ -4,6 +4,7 @@
 #include "pp_config.h"
 #include "pp_json.h"
 #include "pp_log.h"
+#include "pp_mysql_value.h"
 #include "pp_rng.h"
 #include "pp_rowcheck.h"
 #include "pp_tally.h"
@@ -139,15 +140,11 @@ usage_error:
 /* instance, posts_delivered and started_at_ms from a pinpostd run report. */
 static int read_run_report(const char *path, opts *o, char **instance, char *err, size_t n)
 {
-    FILE *f = fopen(path, "rb");
     pp_buf text = {0};
-    char chunk[4096];
-    size_t got;
-    if (!f)
+    if (pp_buf_read_file(&text, path, 1 << 20) != 0) {
+        pp_buf_free(&text);
         return pp_errf(err, n, "%s: %s", path, strerror(errno)), -1;
-    while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        pp_buf_append(&text, chunk, got);
-    fclose(f);
+    }
     cJSON *r = cJSON_ParseWithLength(text.data ? text.data : "", text.len);
     pp_buf_free(&text);
     const cJSON *inst = cJSON_GetObjectItemCaseSensitive(r, "instance");
@@ -169,17 +166,6 @@ static int read_run_report(const char *path, opts *o, char **instance, char *err
 
 /* ---- database rows ---- */
 
-static void quote_ident(pp_buf *b, const char *name)
-{
-    pp_buf_append(b, "`", 1);
-    for (const char *p = name; *p; p++) {
-        if (*p == '`')
-            pp_buf_append(b, "`", 1);
-        pp_buf_append(b, p, 1);
-    }
-    pp_buf_append(b, "`", 1);
-}
-
 static int rows_open(row_checker *rc, const pp_config *c, char *err, size_t n)
 {
     rc->db = mysql_init(NULL);
@@ -194,7 +180,7 @@ static int rows_open(row_checker *rc, const pp_config *c, char *err, size_t n)
         const pp_table_conf *tc = &c->source.tables[t];
         pp_buf q = {0};
         pp_buf_puts(&q, "SELECT * FROM ");
-        quote_ident(&q, tc->table);
+        pp_mysql_quote_ident(&q, tc->table);
         pp_buf_puts(&q, " LIMIT 0");
         if (mysql_real_query(rc->db, q.data, q.len)) {
             pp_buf_free(&q);
@@ -220,10 +206,10 @@ static int rows_open(row_checker *rc, const pp_config *c, char *err, size_t n)
             if (f[i].type == MYSQL_TYPE_FLOAT) {
                 /* The exact single-precision value, not MySQL's 6-digit rendering. */
                 pp_buf_puts(&sel, "CAST(");
-                quote_ident(&sel, f[i].name);
+                pp_mysql_quote_ident(&sel, f[i].name);
                 pp_buf_puts(&sel, " AS DOUBLE)");
             } else {
-                quote_ident(&sel, f[i].name);
+                pp_mysql_quote_ident(&sel, f[i].name);
             }
         }
         mysql_free_result(res);
@@ -232,9 +218,9 @@ static int rows_open(row_checker *rc, const pp_config *c, char *err, size_t n)
             return pp_errf(err, n, "table %s has no column %s", tc->table, tc->key), -1;
         }
         pp_buf_puts(&sel, " FROM ");
-        quote_ident(&sel, tc->table);
+        pp_mysql_quote_ident(&sel, tc->table);
         pp_buf_puts(&sel, " WHERE ");
-        quote_ident(&sel, tc->key);
+        pp_mysql_quote_ident(&sel, tc->key);
         pp_buf_puts(&sel, " IN (");
         rc->select[t] = sel.data;
     }

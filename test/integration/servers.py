@@ -56,7 +56,29 @@ def stop_process(proc, timeout=30):
         proc.wait()
 
 
-class MariaDB:
+class _Server:
+    """A server process of the harness, with its files in self.dir."""
+
+    proc = None
+    dir = None
+    stop_timeout = 30
+
+    def stop(self):
+        stop_process(self.proc, timeout=self.stop_timeout)
+        self.proc = None
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def destroy(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class MariaDB(_Server):
     """A private mariadbd: data directory and unix socket in a temp dir, TCP on a free
     loopback port. root connects over the socket; tests use an ordinary user with a
     password over TCP, as pinpostd would in production."""
@@ -93,20 +115,6 @@ class MariaDB:
         wait_until("MariaDB", lambda: self.root().close() or True, 60, proc=self.proc,
                    log=self.log)
 
-    def stop(self):
-        stop_process(self.proc)
-        self.proc = None
-
-    def kill(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
-
-    def destroy(self):
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
     def root(self, database=None):
         return pymysql.connect(unix_socket=self.socket, user="root", database=database,
                                charset="utf8mb4", autocommit=True)
@@ -137,12 +145,13 @@ class MariaDB:
             raise RuntimeError(f"loading data failed: {client.stderr.decode()}")
 
 
-class Kafka:
+class Kafka(_Server):
     """A single-node Apache Kafka (broker + KRaft controller) from the jars Maven
     resolved, with its log dir in a temp dir and three client listeners on free loopback
     ports: PLAINTEXT, SASL_PLAINTEXT and SASL_SSL (SCRAM-SHA-256/512 and PLAIN; the TLS
     certificate is signed by a CA made with openssl at start-up, `ca_pem`)."""
 
+    stop_timeout = 60
     SASL_USER = "alice"
     SASL_PASSWORD = "alice-secret"
 
@@ -271,20 +280,6 @@ class Kafka:
             md = admin.list_topics(timeout=2)
             return len(md.brokers) >= 1
         wait_until("Kafka", ready, 120, interval=0.5, proc=self.proc, log=self.log)
-
-    def stop(self):
-        stop_process(self.proc, timeout=60)
-        self.proc = None
-
-    def kill(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
-
-    def destroy(self):
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
     def create_topics(self, names, partitions=3):
         from confluent_kafka.admin import AdminClient, NewTopic
