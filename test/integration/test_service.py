@@ -261,3 +261,22 @@ def test_installed_example_config_loads_with_systemd_credentials(tmp_path):
     assert f"config: {os.path.join(REPO, 'etc', 'pinpostd.yaml')}" in p.stdout
     assert "password: (set, redacted)" in p.stdout and "change-me" not in p.stdout
     assert "source: FAILED" in p.stdout
+
+
+def test_journal_stream_gets_priority_prefixes(tmp_path):
+    log = tmp_path / "stderr"
+    with open(log, "w") as f:
+        st = os.fstat(f.fileno())
+        env = dict(os.environ, JOURNAL_STREAM=f"{st.st_dev}:{st.st_ino}")
+        p = subprocess.run([PINPOSTD, "--demo", "--dry-run", "--count", "3", "--seed", "1"],
+                           stdout=subprocess.DEVNULL, stderr=f, env=env, timeout=60)
+    assert p.returncode == 0
+    lines = log.read_text().splitlines()
+    assert lines and all(re.match(r"<[0-7]>", l) for l in lines), lines
+    assert any(l.startswith("<5>") for l in lines)  # notice: starting, finished
+    # Not the journal: plain timestamped lines.
+    p = subprocess.run([PINPOSTD, "--demo", "--dry-run", "--count", "3", "--seed", "1"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                       env={k: v for k, v in os.environ.items() if k != "JOURNAL_STREAM"},
+                       timeout=60)
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} pinpostd notice: ", p.stderr)
