@@ -39,7 +39,6 @@ void pp_json_obj_end(pp_buf *b);
 void pp_json_key(pp_buf *b, const char *key);
 
 void pp_json_null(pp_buf *b);
-void pp_json_bool(pp_buf *b, int v);
 void pp_json_int(pp_buf *b, int64_t v);
 void pp_json_uint(pp_buf *b, uint64_t v);
 void pp_json_float(pp_buf *b, float v);

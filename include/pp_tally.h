@@ -41,8 +41,7 @@ void pp_tally_summarise(const pp_tally *t, const char *instance, uint64_t expect
 void pp_tally_print_problems(const pp_tally *t, const char *instance, uint64_t expected,
                              FILE *out, int max);
 
-/* Number of instances seen, and the name of the i-th. */
+/* Number of instances seen. */
 size_t pp_tally_instances(const pp_tally *t);
-const char *pp_tally_instance_name(const pp_tally *t, size_t i);
 
 #endif

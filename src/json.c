@@ -121,11 +121,6 @@ void pp_json_null(pp_buf *b)
     pp_buf_append(b, "null", 4);
 }
 
-void pp_json_bool(pp_buf *b, int v)
-{
-    pp_buf_puts(b, v ? "true" : "false");
-}
-
 void pp_json_int(pp_buf *b, int64_t v)
 {
     char tmp[24];

@@ -171,8 +171,3 @@ size_t pp_tally_instances(const pp_tally *t)
 {
     return t->n;
 }
-
-const char *pp_tally_instance_name(const pp_tally *t, size_t i)
-{
-    return t->inst[i].name;
-}

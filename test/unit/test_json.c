@@ -167,10 +167,10 @@ static void object__fields__commas_between(void **state)
     pp_json_key(&b, "o");
     pp_json_obj_begin(&b);
     pp_json_obj_end(&b);
-    pp_json_key(&b, "t");
-    pp_json_bool(&b, 1);
+    pp_json_key(&b, "s");
+    pp_json_cstring(&b, "x");
     pp_json_obj_end(&b);
-    assert_string_equal(b.data, "{\"a\":1,\"n\":null,\"o\":{},\"t\":true}");
+    assert_string_equal(b.data, "{\"a\":1,\"n\":null,\"o\":{},\"s\":\"x\"}");
     pp_buf_free(&b);
 }
 
