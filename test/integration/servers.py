@@ -222,7 +222,10 @@ class Kafka(_Server):
                     "log4j.appender.file.layout=org.apache.log4j.PatternLayout\n"
                     "log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n\n"
                     "log4j.logger.kafka=INFO\n")
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        # Like Kafka's own Uuid.randomUuid: an id starting with '-' would read as an option.
+        cluster_id = "-"
+        while cluster_id.startswith("-"):
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         creds = []
         for mech in ("SCRAM-SHA-256", "SCRAM-SHA-512"):
             creds += ["--add-scram",
