@@ -23,11 +23,16 @@ ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 UNIT_SRCS := $(wildcard test/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:test/unit/%.c=$(BUILD)/unit/%)
 
+FUZZERS := $(patsubst test/fuzz/fuzz_%.c,%,$(wildcard test/fuzz/fuzz_*.c))
+FUZZ_REPLAY_BINS := $(FUZZERS:%=$(BUILD)/fuzz-replay/fuzz_%)
+FUZZ_SECONDS ?= 60
+
 VENV := $(BUILD)/venv
 KAFKA_LIBS := $(BUILD)/kafka/libs
 
 .PHONY: all deps deps-system deps-test demo test test-unit test-integration install \
-        uninstall clean format format-check kafka-jars venv bench bench-quick
+        uninstall clean format format-check kafka-jars venv bench bench-quick fuzz \
+        test-fuzz-replay
 
 all: $(BUILD)/pinpostd $(BUILD)/pinpost-gen $(BUILD)/pinpost-verify
 
@@ -93,10 +98,37 @@ demo: deps-system all
 
 test: deps all
 	$(MAKE) test-unit
+	$(MAKE) test-fuzz-replay
 	$(MAKE) test-integration
 
 test-unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+# Every corpus input (the seeds and every crash ever found) through the harnesses, built
+# with gcc and the sanitizers.
+$(BUILD)/fuzz-replay/fuzz_%: test/fuzz/fuzz_%.c test/fuzz/replay.c $(BUILD)/libpinpost-asan.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ASAN_FLAGS) -Itest/fuzz -o $@ $< test/fuzz/replay.c \
+	    $(BUILD)/libpinpost-asan.a $(LDLIBS_ALL)
+
+test-fuzz-replay: $(FUZZ_REPLAY_BINS)
+	@set -e; for f in $(FUZZERS); do $(BUILD)/fuzz-replay/fuzz_$$f test/fuzz/corpus/$$f; done
+
+# Coverage-guided fuzzing with libFuzzer (clang), FUZZ_SECONDS per harness; new inputs
+# go to build/fuzz/corpus-NAME (merge the interesting ones into test/fuzz/corpus/NAME).
+$(BUILD)/fuzz/fuzz_%: test/fuzz/fuzz_%.c $(LIB_SRCS)
+	@mkdir -p $(@D)
+	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude \
+	    -Itest/fuzz $(PKG_CFLAGS) -o $@ $< $(LIB_SRCS) $(LDLIBS_ALL)
+
+fuzz:
+	./scripts/install-deps --fuzz
+	$(MAKE) $(FUZZERS:%=$(BUILD)/fuzz/fuzz_%)
+	@set -e; for f in $(FUZZERS); do \
+	    mkdir -p $(BUILD)/fuzz/corpus-$$f; \
+	    $(BUILD)/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        $(BUILD)/fuzz/corpus-$$f test/fuzz/corpus/$$f 2>&1 | grep -E "stat::number_of_executed_units|ERROR|SUMMARY" ; \
+	done
 
 test-integration: all kafka-jars venv
 	PINPOSTD_BUILD=$(abspath $(BUILD)) KAFKA_LIBS=$(abspath $(KAFKA_LIBS)) \
@@ -146,7 +178,8 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man8/pinpostd.8 $(DESTDIR)$(MANDIR)/man5/pinpostd.yaml.5
 
 clean:
-	rm -rf $(BUILD)/obj $(BUILD)/asan $(BUILD)/unit $(BUILD)/*.a $(BUILD)/pinpostd \
+	rm -rf $(BUILD)/obj $(BUILD)/asan $(BUILD)/unit $(BUILD)/fuzz $(BUILD)/fuzz-replay \
+	    $(BUILD)/*.a $(BUILD)/pinpostd \
 	    $(BUILD)/pinpost-gen $(BUILD)/pinpost-verify
 
 format:
@@ -155,4 +188,4 @@ format:
 format-check:
 	clang-format --dry-run --Werror src/*.c include/*.h test/unit/*.c
 
--include $(wildcard $(BUILD)/obj/*.d $(BUILD)/asan/*.d $(BUILD)/unit/*.d)
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/asan/*.d $(BUILD)/unit/*.d $(BUILD)/fuzz-replay/*.d)
