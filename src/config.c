@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "pp_config.h"
 #include "pp_kprops.h"
+#include "pp_log.h"
 #include "pp_json.h"
 #include "pp_properties.h"
 #include "pp_util.h"
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
 
@@ -303,9 +305,40 @@ static int get_path(load_ctx *x, const yaml_node_t *n, const char *key, char **d
     return 0;
 }
 
+/* Refuse what cannot be a configuration file; for files holding secrets, refuse
+ * group/world-writable ones (anyone could substitute credentials) and warn about
+ * group/world-readable ones. Returns 0, or -1 with err set. */
+static int check_file(const char *path, int secret, size_t max, char *err, size_t n)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return pp_errf(err, n, "cannot open %s: %s", path, strerror(errno)), -1;
+    if (!S_ISREG(st.st_mode))
+        return pp_errf(err, n, "%s is not a regular file", path), -1;
+    if ((size_t)st.st_size > max)
+        return pp_errf(err, n, "%s is %lld bytes, more than a configuration file can be (%zu)",
+                       path, (long long)st.st_size, max),
+               -1;
+    if (secret && (st.st_mode & (S_IWGRP | S_IWOTH)))
+        return pp_errf(err, n,
+                       "%s holds secrets but is writable by group or others (mode %04o); "
+                       "chmod 600 it",
+                       path, (unsigned)(st.st_mode & 07777)),
+               -1;
+    if (secret && (st.st_mode & (S_IRGRP | S_IROTH)))
+        pp_log_warn("%s holds secrets but is readable by group or others (mode %04o); "
+                    "chmod 600 it, or hand it over with systemd's LoadCredential=",
+                    path, (unsigned)(st.st_mode & 07777));
+    return 0;
+}
+
+#define CONFIG_MAX_BYTES (1u << 20)
+
 /* Read a whole small file (a secret) and strip one trailing newline. */
 static char *read_secret_file(const char *path, char *err, size_t errn)
 {
+    if (check_file(path, 1, CONFIG_MAX_BYTES, err, errn))
+        return NULL;
     FILE *f = fopen(path, "rb");
     char buf[4096];
     size_t n;
@@ -333,11 +366,14 @@ static char *read_secret_file(const char *path, char *err, size_t errn)
  * RDS_DATABASE (all required), exactly as users already have it. */
 static int load_credentials(load_ctx *outer, const yaml_node_t *at, const char *path)
 {
-    FILE *f = fopen(path, "rb");
     yaml_parser_t parser;
     yaml_document_t doc;
     int rc = -1, have = 0;
+    char ferr[640];
 
+    if (check_file(path, 1, CONFIG_MAX_BYTES, ferr, sizeof(ferr)))
+        return fail(outer, at, "source.credentials: %s", ferr);
+    FILE *f = fopen(path, "rb");
     if (!f)
         return fail(outer, at, "source.credentials: cannot open %s: %s", path, strerror(errno));
     yaml_parser_initialize(&parser);
@@ -595,6 +631,11 @@ static int apply_key(load_ctx *x, const key_def *d, yaml_node_t *vn)
         if (get_path(x, vn, k, &path))
             return -1;
         props_ctx pc = {path, NULL, 0};
+        char ferr[640];
+        if (check_file(path, 1, CONFIG_MAX_BYTES, ferr, sizeof(ferr))) {
+            free(path);
+            return fail(x, vn, "%s: %s", k, ferr);
+        }
         int rc = pp_properties_load(path, on_property, &pc, x->errstr, x->errstr_size);
         if (rc == 0)
             rc = pp_kprops_translate(c, pc.entries, pc.n, path, x->errstr, x->errstr_size);
@@ -633,6 +674,59 @@ static int apply_key(load_ctx *x, const key_def *d, yaml_node_t *vn)
     return -1;
 }
 
+/* Edit distance, for suggesting the key a typo meant. */
+static size_t distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), row[128];
+    if (la >= 127 || lb >= 127)
+        return (size_t)-1;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* The known key or section closest to path, when it is close enough to be the one
+ * meant. The result lives in static storage. */
+static const char *closest_key(const char *path)
+{
+    static char best[128];
+    size_t best_d = 3;
+    best[0] = '\0';
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        const char *k = keys[i].path;
+        for (const char *end = strchr(k, '.');; end = strchr(end + 1, '.')) {
+            char cand[128];
+            size_t len = end ? (size_t)(end - k) : strlen(k);
+            if (len >= sizeof(cand))
+                break;
+            memcpy(cand, k, len);
+            cand[len] = '\0';
+            size_t d = distance(path, cand);
+            if (d < best_d) {
+                best_d = d;
+                memcpy(best, cand, len + 1);
+            }
+            if (!end)
+                break;
+        }
+    }
+    return best[0] ? best : NULL;
+}
+
 static int walk(load_ctx *x, yaml_node_t *map, const char *prefix)
 {
     if (map->type != YAML_MAPPING_NODE)
@@ -665,9 +759,15 @@ static int walk(load_ctx *x, yaml_node_t *map, const char *prefix)
             if (walk(x, vn, path))
                 return -1;
         } else {
+            const char *near = closest_key(path);
+            char hint[300] = "";
+            if (near)
+                snprintf(hint, sizeof(hint), "; did you mean '%s'?", near);
+            else if (!*prefix)
+                snprintf(hint, sizeof(hint), "; sections are source, kafka, emulation, service");
             return fail(x, kn, "unknown key '%s'%s (see pinpostd.yaml(5) or etc/pinpostd.yaml "
                                "for the keys)",
-                        path, *prefix ? "" : "; sections are source, kafka, emulation, service");
+                        path, hint);
         }
     }
     return 0;
@@ -675,11 +775,14 @@ static int walk(load_ctx *x, yaml_node_t *map, const char *prefix)
 
 int pp_config_load_file(pp_config *c, const char *path, char *errstr, size_t errstr_size)
 {
-    FILE *f = fopen(path, "rb");
     yaml_parser_t parser;
     yaml_document_t doc;
     int rc = -1;
+    struct stat st;
 
+    if (stat(path, &st) == 0 && check_file(path, 0, CONFIG_MAX_BYTES, errstr, errstr_size))
+        return -1;
+    FILE *f = fopen(path, "rb");
     if (!f) {
         pp_errf(errstr, errstr_size, "%s: cannot open the configuration file: %s", path,
                 strerror(errno));

@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -300,10 +302,21 @@ static int msk_token_command(int argc, char **argv)
     return status;
 }
 
+/* Secrets (passwords, AWS keys) live in this process's memory: no core dumps of it, and
+ * no ptrace by other processes of the same user. */
+static void protect_secrets(void)
+{
+    struct rlimit none = {0, 0};
+    setrlimit(RLIMIT_CORE, &none);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
 int main(int argc, char **argv)
 {
     options o;
     int status = 0;
+
+    protect_secrets();
 
     if (argc > 1 && !strcmp(argv[1], "msk-token")) {
         pp_log_init(0);
