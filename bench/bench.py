@@ -31,6 +31,8 @@ sys.path.insert(0, os.path.join(REPO, "test", "integration"))
 
 from servers import Kafka, MariaDB  # noqa: E402
 
+os.umask(0o077)  # the generated credentials files must not be writable by others
+
 BUILD = os.environ.get("PINPOSTD_BUILD", os.path.join(REPO, "build"))
 PINPOSTD = os.path.join(BUILD, "pinpostd")
 GEN = os.path.join(BUILD, "pinpost-gen")

@@ -12,6 +12,10 @@ import pytest
 
 from servers import Kafka, MariaDB
 
+# Files the tests write hold test secrets; pinpostd refuses secrets files that others may
+# write, whatever umask the machine runs with.
+os.umask(0o077)
+
 BUILD = os.environ.get("PINPOSTD_BUILD", os.path.join(os.path.dirname(__file__), "../../build"))
 PINPOSTD = os.path.join(BUILD, "pinpostd")
 PINPOST_GEN = os.path.join(BUILD, "pinpost-gen")
