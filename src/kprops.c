@@ -259,28 +259,34 @@ static int file_is_pem(const char *path)
     return strstr(head, "-----BEGIN") != NULL;
 }
 
-static char *resolve(const xlate *x, const char *value)
+/* The store file named by loc, resolved against the properties file's directory, and
+ * its type: the explicit *.type setting, else PEM when the file looks like PEM, else JKS
+ * (Java's default). NULL with err set when the file cannot be read. Caller frees. */
+static char *open_store(const xlate *x, const pp_kv *loc, const pp_kv *type_kv,
+                        const char **type, int *pem, char *err, size_t n)
 {
     char *dir = pp_dirname(x->path);
-    char *full = pp_path_join(dir, value);
+    char *path = pp_path_join(dir, loc->value);
     free(dir);
-    return full;
+    *pem = file_is_pem(path);
+    if (*pem < 0) {
+        fail(loc->origin, err, n, "%s: cannot open %s: %s", loc->key, path, strerror(errno));
+        free(path);
+        return NULL;
+    }
+    *type = type_kv ? type_kv->value : (*pem == 1 ? "PEM" : "JKS");
+    return path;
 }
 
 static int translate_stores(xlate *x, char *err, size_t n)
 {
     const pp_kv *ts = find(x, "ssl.truststore.location");
-    const pp_kv *tt = find(x, "ssl.truststore.type");
+    const char *type;
+    int pem;
     if (ts) {
-        char *path = resolve(x, ts->value);
-        int pem = file_is_pem(path);
-        const char *type = tt ? tt->value : (pem == 1 ? "PEM" : "JKS");
-        if (pem < 0) {
-            fail(ts->origin, err, n, "ssl.truststore.location: cannot open %s: %s", path,
-                 strerror(errno));
-            free(path);
+        char *path = open_store(x, ts, find(x, "ssl.truststore.type"), &type, &pem, err, n);
+        if (!path)
             return -1;
-        }
         if (strcasecmp(type, "PEM") != 0 || pem != 1) {
             fail(ts->origin, err, n,
                  "ssl.truststore.location: %s is a %s trust store; librdkafka reads PEM. "
@@ -295,19 +301,12 @@ static int translate_stores(xlate *x, char *err, size_t n)
         free(path);
     }
     const pp_kv *ks = find(x, "ssl.keystore.location");
-    const pp_kv *kt = find(x, "ssl.keystore.type");
     const pp_kv *kp = find(x, "ssl.keystore.password");
     const pp_kv *kk = find(x, "ssl.key.password");
     if (ks) {
-        char *path = resolve(x, ks->value);
-        int pem = file_is_pem(path);
-        const char *type = kt ? kt->value : (pem == 1 ? "PEM" : "JKS");
-        if (pem < 0) {
-            fail(ks->origin, err, n, "ssl.keystore.location: cannot open %s: %s", path,
-                 strerror(errno));
-            free(path);
+        char *path = open_store(x, ks, find(x, "ssl.keystore.type"), &type, &pem, err, n);
+        if (!path)
             return -1;
-        }
         if (!strcasecmp(type, "PEM")) {
             /* One PEM file holds the private key and the certificate chain. */
             pp_config_set_kafka(x->c, "ssl.certificate.location", path, ks->origin);
