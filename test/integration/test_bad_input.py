@@ -104,3 +104,56 @@ def test_core_dumps_are_disabled():
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
+
+
+# ---- the database side: what real tables can hold ----
+
+def test_non_integer_key_column_is_a_configuration_error(env):
+    env.load(10)
+    env.write_config(extra_source="  tables:\n    geo: {key: country}\n")
+    p, _ = env.run("--count", "1", "--rate", "0")
+    assert p.returncode == 78, p.stderr
+    assert "key column 'country' of table 'geolocation_data' must be an integer column" in p.stderr
+
+
+def test_renamed_column_is_a_configuration_error(env):
+    env.load(10)
+    env.sql("ALTER TABLE user_data CHANGE ind user_ind INT NOT NULL")
+    p, _ = env.run("--count", "1", "--rate", "0")
+    assert p.returncode == 78, p.stderr
+    assert "source.tables.user" in p.stderr and "user_ind" not in p.stderr
+    assert "Unknown column 'ind'" in p.stderr
+
+
+def test_null_and_duplicate_keys_are_handled(env):
+    from conftest import verify
+    env.load(50)
+    # geo without a primary key: a NULL key and a second row for key 7.
+    env.sql("ALTER TABLE geolocation_data DROP PRIMARY KEY, MODIFY ind INT NULL")
+    env.sql("INSERT INTO geolocation_data SELECT NULL, `timestamp`, latitude, longitude, country "
+            "FROM geolocation_data WHERE ind = 3")
+    env.sql("INSERT INTO geolocation_data SELECT ind, `timestamp`, latitude, longitude, 'Dup' "
+            "FROM geolocation_data WHERE ind = 7")
+    _, rep = env.run("--count", "300", "--rate", "0", "--seed", "2", check_exit=0)
+    posts = verify(env, 300, check_rows=False)
+    geo7 = [p["geo"][1] for p in posts.values() if p["geo"][1]["ind"] == 7]
+    # One message per post even though key 7 has two rows; never the NULL-keyed row.
+    assert all(g["ind"] is not None for p in posts.values() for g in [p["geo"][1]])
+    assert len({g["country"] for g in geo7}) <= 1
+
+
+def test_row_larger_than_the_broker_accepts_is_skipped_and_counted(env):
+    env.load(20)
+    env.sql("UPDATE pinterest_data SET description = REPEAT('x', 60000) WHERE `index` = 5")
+    env.write_config(extra_kafka="  settings:\n    message.max.bytes: 50000\n")
+    p, rep = env.run("--count", "200", "--rate", "0", "--seed", "4")
+    # The oversized post is refused before any of its messages is sent (never partial),
+    # logged with its key, counted failed; the run goes on.
+    assert p.returncode == 1, p.stderr
+    assert "post 5: pin row is" in p.stderr and "message.max.bytes" in p.stderr
+    assert rep["posts_failed"] >= 1
+    assert rep["posts_delivered"] + rep["posts_failed"] == 200
+    from conftest import consume_all, group_posts
+    posts = group_posts(consume_all(env.kafka.bootstrap, env.topics), env.instance)
+    assert all(len(p) == 3 for p in posts.values()), "a partial post reached Kafka"
+    assert all(int(p["pin"][0]) != 5 for p in posts.values())
