@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 
+#include "pp_awsparse.h"
 #include "pp_sigv4.h"
 
 typedef struct pp_aws_chain_opts {
@@ -33,8 +34,5 @@ void pp_aws_chain_destroy(pp_aws_chain *ch); /* accepts NULL */
  * saying what each provider answered. */
 int pp_aws_chain_get(pp_aws_chain *ch, pp_aws_creds *out, char *source, size_t source_size,
                      char *errstr, size_t errstr_size);
-
-/* Parse an ISO 8601 UTC time ("2015-08-30T12:36:00Z", fractions allowed); -1 if bad. */
-long long pp_aws_parse_time(const char *s);
 
 #endif

@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #define _DEFAULT_SOURCE /* timegm */
 #include "pp_awscreds.h"
+#include "pp_awsparse.h"
 #include "pp_log.h"
 #include "pp_util.h"
 
@@ -60,35 +61,6 @@ void pp_aws_chain_destroy(pp_aws_chain *ch)
     free(ch->sts_region);
     pthread_mutex_destroy(&ch->lock);
     free(ch);
-}
-
-long long pp_aws_parse_time(const char *s)
-{
-    struct tm tm;
-    memset(&tm, 0, sizeof(tm));
-    int n = 0;
-    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                     &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6)
-        return -1;
-    const char *rest = s + n;
-    if (*rest == '.')
-        for (rest++; *rest >= '0' && *rest <= '9'; rest++)
-            ;
-    if (strcmp(rest, "Z") != 0 && strcmp(rest, "+00:00") != 0 && *rest)
-        return -1;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    return (long long)timegm(&tm);
-}
-
-static void set_creds(pp_aws_creds *c, const char *id, const char *secret, const char *token,
-                      time_t expiration)
-{
-    pp_aws_creds_clear(c);
-    c->access_key_id = pp_xstrdup(id);
-    c->secret_access_key = pp_xstrdup(secret);
-    c->session_token = token && *token ? pp_xstrdup(token) : NULL;
-    c->expiration = expiration;
 }
 
 /* Append "; provider: why" to the running explanation. */
@@ -157,68 +129,6 @@ static long http(const char *method, const char *url, const char *const *headers
     curl_slist_free_all(hl);
     curl_easy_cleanup(h);
     return status;
-}
-
-/* The text of the first <tag>...</tag> in xml, XML entities decoded; caller frees. */
-static char *xml_text(const char *xml, const char *tag)
-{
-    char open[64], close[64];
-    snprintf(open, sizeof(open), "<%s>", tag);
-    snprintf(close, sizeof(close), "</%s>", tag);
-    const char *a = strstr(xml, open);
-    if (!a)
-        return NULL;
-    a += strlen(open);
-    const char *b = strstr(a, close);
-    if (!b)
-        return NULL;
-    pp_buf out = {0};
-    pp_buf_append(&out, "", 0);
-    static const char *const ent[][2] = {{"&amp;", "&"}, {"&lt;", "<"}, {"&gt;", ">"},
-                                         {"&quot;", "\""}, {"&apos;", "'"}};
-    while (a < b) {
-        int done = 0;
-        for (size_t i = 0; i < 5 && *a == '&'; i++)
-            if (!strncmp(a, ent[i][0], strlen(ent[i][0]))) {
-                pp_buf_puts(&out, ent[i][1]);
-                a += strlen(ent[i][0]);
-                done = 1;
-                break;
-            }
-        if (!done)
-            pp_buf_append(&out, a++, 1);
-    }
-    return out.data;
-}
-
-static void free_secret(char *s)
-{
-    if (s) {
-        memset(s, 0, strlen(s));
-        free(s);
-    }
-}
-
-/* Credentials out of an STS XML answer. */
-static int sts_parse(const char *xml, pp_aws_creds *out, char *err, size_t n)
-{
-    char *id = xml_text(xml, "AccessKeyId"), *secret = xml_text(xml, "SecretAccessKey");
-    char *token = xml_text(xml, "SessionToken"), *exp = xml_text(xml, "Expiration");
-    int rc = -1;
-    long long t = exp ? pp_aws_parse_time(exp) : -1;
-    if (!id || !secret || t < 0) {
-        char *msg = xml_text(xml, "Message");
-        pp_errf(err, n, "STS: %s", msg ? msg : "answer without credentials");
-        free(msg);
-    } else {
-        set_creds(out, id, secret, token, (time_t)t);
-        rc = 0;
-    }
-    free(id);
-    free_secret(secret);
-    free_secret(token);
-    free(exp);
-    return rc;
 }
 
 static const char *region_default(const char *explicit_region)
@@ -309,12 +219,12 @@ static int assume_role(pp_aws_chain *ch, const pp_aws_creds *base, pp_aws_creds 
     if (status < 0) {
         pp_errf(err, n, "STS AssumeRole %s: %s", ch->role_arn, herr);
     } else if (status != 200) {
-        char *msg = xml_text(resp.data, "Message");
+        char *msg = pp_aws_xml_text(resp.data, "Message");
         pp_errf(err, n, "STS AssumeRole %s: HTTP %ld: %s", ch->role_arn, status,
                 msg ? msg : "(no message)");
         free(msg);
     } else {
-        rc = sts_parse(resp.data, out, err, n);
+        rc = pp_aws_parse_sts(resp.data, out, err, n);
     }
     for (size_t i = 0; i < 5; i++) {
         if (h[i].data)
@@ -338,7 +248,7 @@ static int from_env(pp_aws_creds *out, char *why, size_t n)
         note(why, n, "environment: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY not set");
         return 0;
     }
-    set_creds(out, id, secret, getenv("AWS_SESSION_TOKEN"), 0);
+    pp_aws_creds_set(out, id, secret, getenv("AWS_SESSION_TOKEN"), 0);
     return 1;
 }
 
@@ -376,7 +286,7 @@ static int from_web_identity(pp_aws_chain *ch, pp_aws_creds *out, char *why, siz
     form_add(&body, "RoleSessionName", session && *session ? session : "pinpostd");
     form_add(&body, "WebIdentityToken", tok);
     form_add(&body, "Version", "2011-06-15");
-    free_secret(tok);
+    pp_aws_free_secret(tok);
     const char *hv[] = {"Content-Type: application/x-www-form-urlencoded; charset=utf-8",
                         "Accept: application/xml"};
     char herr[512], perr[512];
@@ -386,7 +296,7 @@ static int from_web_identity(pp_aws_chain *ch, pp_aws_creds *out, char *why, siz
         note(why, n, "web identity: %s", herr);
     else if (status != 200)
         note(why, n, "web identity: STS HTTP %ld", status);
-    else if (sts_parse(resp.data, out, perr, sizeof(perr)))
+    else if (pp_aws_parse_sts(resp.data, out, perr, sizeof(perr)))
         note(why, n, "web identity: %s", perr);
     else
         rc = 1;
@@ -396,57 +306,6 @@ static int from_web_identity(pp_aws_chain *ch, pp_aws_creds *out, char *why, siz
     pp_buf_free(&body);
     pp_buf_free(&resp);
     return rc;
-}
-
-/* Look up key in [section] of an INI file. Caller frees. */
-static char *ini_get(const char *text, const char *section, const char *key)
-{
-    int in = 0;
-    const char *line = text;
-    while (line && *line) {
-        const char *eol = strchr(line, '\n');
-        size_t len = eol ? (size_t)(eol - line) : strlen(line);
-        char buf[4096];
-        if (len >= sizeof(buf))
-            len = sizeof(buf) - 1;
-        memcpy(buf, line, len);
-        buf[len] = '\0';
-        char *s = buf;
-        while (*s == ' ' || *s == '\t')
-            s++;
-        char *end = s + strlen(s);
-        while (end > s && (end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
-            *--end = '\0';
-        if (*s == '[') {
-            char *close = strchr(s, ']');
-            if (close) {
-                *close = '\0';
-                char *name = s + 1;
-                while (*name == ' ')
-                    name++;
-                in = !strcmp(name, section);
-            }
-        } else if (in && *s && *s != '#' && *s != ';') {
-            char *eq = strchr(s, '=');
-            if (eq) {
-                char *k = s, *kend = eq;
-                while (kend > k && (kend[-1] == ' ' || kend[-1] == '\t'))
-                    kend--;
-                *kend = '\0';
-                char *v = eq + 1;
-                while (*v == ' ' || *v == '\t')
-                    v++;
-                if (!strcmp(k, key)) {
-                    char *r = pp_xstrdup(v);
-                    memset(buf, 0, sizeof(buf));
-                    return r;
-                }
-            }
-        }
-        memset(buf, 0, sizeof(buf));
-        line = eol ? eol + 1 : NULL;
-    }
-    return NULL;
 }
 
 static int from_files(pp_aws_chain *ch, pp_aws_creds *out, char *why, size_t n)
@@ -477,18 +336,18 @@ static int from_files(pp_aws_chain *ch, pp_aws_creds *out, char *why, size_t n)
         char *text = read_small_file(paths[i]);
         if (!text)
             continue;
-        char *id = ini_get(text, sections[i], "aws_access_key_id");
-        char *secret = ini_get(text, sections[i], "aws_secret_access_key");
-        char *token = ini_get(text, sections[i], "aws_session_token");
+        char *id = pp_aws_ini_get(text, sections[i], "aws_access_key_id");
+        char *secret = pp_aws_ini_get(text, sections[i], "aws_secret_access_key");
+        char *token = pp_aws_ini_get(text, sections[i], "aws_session_token");
         if (id && secret) {
-            set_creds(out, id, secret, token, 0);
+            pp_aws_creds_set(out, id, secret, token, 0);
             rc = 1;
         }
         memset(text, 0, strlen(text));
         free(text);
         free(id);
-        free_secret(secret);
-        free_secret(token);
+        pp_aws_free_secret(secret);
+        pp_aws_free_secret(token);
     }
     if (!rc)
         note(why, n, "shared files: no keys for profile %s in %s or %s", profile, cred_path.data,
@@ -496,30 +355,6 @@ static int from_files(pp_aws_chain *ch, pp_aws_creds *out, char *why, size_t n)
     pp_buf_free(&cred_path);
     pp_buf_free(&conf_path);
     pp_buf_free(&conf_section);
-    return rc;
-}
-
-/* The credentials JSON of the container and instance metadata services. */
-static int parse_json_creds(const char *text, pp_aws_creds *out, char *err, size_t n)
-{
-    cJSON *j = cJSON_Parse(text);
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "AccessKeyId");
-    const cJSON *secret = cJSON_GetObjectItemCaseSensitive(j, "SecretAccessKey");
-    const cJSON *token = cJSON_GetObjectItemCaseSensitive(j, "Token");
-    const cJSON *exp = cJSON_GetObjectItemCaseSensitive(j, "Expiration");
-    int rc = -1;
-    if (!cJSON_IsString(id) || !cJSON_IsString(secret)) {
-        const cJSON *msg = cJSON_GetObjectItemCaseSensitive(j, "Message");
-        pp_errf(err, n, "%s", cJSON_IsString(msg) ? msg->valuestring : "answer without credentials");
-    } else {
-        long long t = cJSON_IsString(exp) ? pp_aws_parse_time(exp->valuestring) : 0;
-        set_creds(out, id->valuestring, secret->valuestring,
-                  cJSON_IsString(token) ? token->valuestring : NULL, t > 0 ? (time_t)t : 0);
-        rc = 0;
-    }
-    if (cJSON_IsString(secret))
-        memset(secret->valuestring, 0, strlen(secret->valuestring));
-    cJSON_Delete(j);
     return rc;
 }
 
@@ -556,11 +391,11 @@ static int from_container(pp_aws_creds *out, char *why, size_t n)
         note(why, n, "container: %s", herr);
     else if (status != 200)
         note(why, n, "container: %s answered HTTP %ld", url.data, status);
-    else if (parse_json_creds(resp.data, out, perr, sizeof(perr)))
+    else if (pp_aws_parse_json_creds(resp.data, out, perr, sizeof(perr)))
         note(why, n, "container: %s", perr);
     else
         rc = 1;
-    free_secret(file_tok);
+    pp_aws_free_secret(file_tok);
     if (auth.data)
         memset(auth.data, 0, auth.len);
     pp_buf_free(&auth);
@@ -615,7 +450,7 @@ static int from_imds(pp_aws_creds *out, char *why, size_t n)
     char perr[512];
     if (status != 200)
         note(why, n, "instance metadata: credentials of role %s: HTTP %ld", role, status);
-    else if (parse_json_creds(resp.data, out, perr, sizeof(perr)))
+    else if (pp_aws_parse_json_creds(resp.data, out, perr, sizeof(perr)))
         note(why, n, "instance metadata: %s", perr);
     else
         rc = 1;
@@ -680,7 +515,7 @@ static int fresh(const pp_aws_chain *ch, time_t now)
 static void copy_creds(const pp_aws_creds *from, pp_aws_creds *to)
 {
     memset(to, 0, sizeof(*to));
-    set_creds(to, from->access_key_id, from->secret_access_key, from->session_token,
+    pp_aws_creds_set(to, from->access_key_id, from->secret_access_key, from->session_token,
               from->expiration);
 }
 
