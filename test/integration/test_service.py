@@ -195,8 +195,8 @@ def test_make_install_lays_out_the_tree(tmp_path):
         r = subprocess.run(["man", "-l", str(dest / page)], capture_output=True, text=True,
                            env=dict(os.environ, MANPAGER="cat", PAGER="cat", COLUMNS="80"),
                            timeout=60)
-        assert r.returncode == 0 and "SYNOPSIS" in r.stdout or "DESCRIPTION" in r.stdout, r.stderr
-        assert "pinpostd" in r.stdout
+        assert r.returncode == 0, r.stderr
+        assert "NAME" in r.stdout and "DESCRIPTION" in r.stdout and "pinpostd" in r.stdout
 
 
 def test_installed_example_config_loads_with_systemd_credentials(tmp_path):

@@ -56,12 +56,15 @@ static void rng__same_seed__same_sequence(void **state)
         differs |= x != pp_rng_next(&c);
     }
     assert_true(differs);
-    /* A pinned value: the sequence for a seed must not change between releases, or
-     * --seed would stop reproducing earlier runs. */
+    /* Pinned values: the sequence for a seed must not change between releases, or
+     * --seed would stop reproducing earlier runs. Computed with an independent Python
+     * transcription of splitmix64 seeding (first output 0xe220a8397b1dcdaf, the published
+     * value for seed 0) and xoshiro256**. */
+    static const uint64_t pinned[] = {0x99ec5f36cb75f2b4ull, 0xbf6e1f784956452aull,
+                                      0x1a5f849d4933e6e0ull};
     pp_rng_seed(&a, 0, 0);
-    uint64_t first = pp_rng_next(&a);
-    pp_rng_seed(&b, 0, 0);
-    assert_true(first == pp_rng_next(&b));
+    for (int i = 0; i < 3; i++)
+        assert_true(pp_rng_next(&a) == pinned[i]);
 }
 
 static void rng__below__in_range_and_unbiased(void **state)
