@@ -14,6 +14,13 @@ enum pp_table { PP_PIN = 0, PP_GEO = 1, PP_USER = 2, PP_NTABLES = 3 };
 /* Short names of the tables as used in config keys and topic suffixes: pin, geo, user. */
 extern const char *const pp_table_names[PP_NTABLES];
 
+/* TLS to the database, as MySQL's --ssl-mode names them. The verify modes check the
+ * server certificate against source.tls_ca; verify_identity also checks the host name. */
+enum pp_tls_mode {
+    PP_TLS_DISABLED, PP_TLS_PREFERRED, PP_TLS_REQUIRED, PP_TLS_VERIFY_CA, PP_TLS_VERIFY_IDENTITY
+};
+extern const char *const pp_tls_mode_names[]; /* indexed by enum pp_tls_mode */
+
 typedef struct pp_table_conf {
     char *table; /* SQL table name */
     char *key;   /* integer key column shared by the three tables */
@@ -36,7 +43,8 @@ typedef struct pp_config {
         char *user;
         char *password; /* secret */
         char *database;
-        int tls;               /* require TLS to the server */
+        enum pp_tls_mode tls;
+        char *tls_ca;          /* PEM CA bundle for the verify modes */
         int connect_timeout_s;
         int batch;             /* max keys per round trip */
         double keyspace_refresh_s;

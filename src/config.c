@@ -18,6 +18,8 @@
 #include <yaml.h>
 
 const char *const pp_table_names[PP_NTABLES] = {"pin", "geo", "user"};
+const char *const pp_tls_mode_names[] = {"disabled", "preferred", "required", "verify_ca",
+                                         "verify_identity"};
 
 static const char *const default_tables[PP_NTABLES][2] = {
     {"pinterest_data", "index"},
@@ -70,6 +72,7 @@ void pp_config_destroy(pp_config *c)
         free(c->source.password);
     }
     free(c->source.database);
+    free(c->source.tls_ca);
     for (int t = 0; t < PP_NTABLES; t++) {
         free(c->source.tables[t].table);
         free(c->source.tables[t].key);
@@ -483,7 +486,8 @@ static void free_entries(pp_kv *e, size_t n)
 /* The keys the YAML file knows. A key path that is a prefix of others is a section. */
 enum kind {
     K_STR, K_PATH, K_INT, K_DOUBLE, K_BOOL, K_CREDS, K_PASSWORD_FILE, K_PROPS, K_BOOTSTRAP,
-    K_SETTINGS, K_DELAY, K_RATE, K_SEED, K_U64, K_REPORT, K_PASSWORD_INLINE, K_DELIVERY
+    K_SETTINGS, K_DELAY, K_RATE, K_SEED, K_U64, K_REPORT, K_PASSWORD_INLINE, K_DELIVERY,
+    K_TLS_MODE
 };
 
 typedef struct key_def {
@@ -503,7 +507,8 @@ static const key_def keys[] = {
     {"source.password", K_PASSWORD_INLINE, 0, 0, 0},
     {"source.password_file", K_PASSWORD_FILE, 0, 0, 0},
     {"source.database", K_STR, OFF(source.database), 0, 0},
-    {"source.tls", K_BOOL, OFF(source.tls), 0, 0},
+    {"source.tls", K_TLS_MODE, 0, 0, 0},
+    {"source.tls_ca", K_PATH, OFF(source.tls_ca), 0, 0},
     {"source.connect_timeout", K_INT, OFF(source.connect_timeout_s), 1, 3600},
     {"source.batch", K_INT, OFF(source.batch), 1, 1000},
     {"source.keyspace_refresh", K_DOUBLE, OFF(source.keyspace_refresh_s), 0.1, 86400},
@@ -602,6 +607,20 @@ static int apply_key(load_ctx *x, const key_def *d, yaml_node_t *vn)
         else
             return fail(x, vn, "%s: '%s' is not idempotent or exactly_once", k, s);
         return 0;
+    case K_TLS_MODE:
+        if (want_scalar(x, vn, k, &s))
+            return -1;
+        for (int m = PP_TLS_DISABLED; m <= PP_TLS_VERIFY_IDENTITY; m++)
+            if (!strcmp(s, pp_tls_mode_names[m])) {
+                c->source.tls = (enum pp_tls_mode)m;
+                return 0;
+            }
+        if (!strcmp(s, "true") || !strcmp(s, "false")) {
+            c->source.tls = s[0] == 't' ? PP_TLS_REQUIRED : PP_TLS_DISABLED;
+            return 0;
+        }
+        return fail(x, vn, "%s: '%s' is not one of disabled, preferred, required, verify_ca, "
+                           "verify_identity", k, s);
     case K_PASSWORD_INLINE:
         return fail(x, vn, "%s: passwords are not accepted inline; put it in a file readable "
                            "only by the service and name it in source.password_file, or use "
@@ -816,6 +835,18 @@ int pp_config_load_file(pp_config *c, const char *path, char *errstr, size_t err
 
 int pp_config_validate(const pp_config *c, char *errstr, size_t errstr_size)
 {
+    if (c->source.tls >= PP_TLS_VERIFY_CA && !c->source.tls_ca)
+        return pp_errf(errstr, errstr_size,
+                       "source.tls is %s but source.tls_ca is not set: name the PEM file of "
+                       "the CA that signed the database server's certificate",
+                       pp_tls_mode_names[c->source.tls]),
+               -1;
+    if (c->source.tls < PP_TLS_VERIFY_CA && c->source.tls_ca)
+        return pp_errf(errstr, errstr_size,
+                       "source.tls_ca is set but source.tls is %s, which does not verify the "
+                       "server; use verify_ca or verify_identity",
+                       pp_tls_mode_names[c->source.tls]),
+               -1;
     if (c->emulation.fixed_rate && c->emulation.rate < 0)
         return pp_errf(errstr, errstr_size, "emulation.rate must be >= 0"), -1;
     for (int t = 0; t < PP_NTABLES; t++) {
@@ -868,7 +899,9 @@ void pp_config_print(const pp_config *c, FILE *out)
     fprintf(out, "  user: %s\n  password: %s\n  database: %s\n  tls: %s\n",
             c->source.user ? c->source.user : "(none)",
             c->source.password ? "(set, redacted)" : "(none)",
-            c->source.database ? c->source.database : "(none)", c->source.tls ? "required" : "off");
+            c->source.database ? c->source.database : "(none)", pp_tls_mode_names[c->source.tls]);
+    if (c->source.tls_ca)
+        fprintf(out, "  tls_ca: %s\n", c->source.tls_ca);
     fprintf(out, "  batch: %d\n  keyspace_refresh: %gs\n", c->source.batch,
             c->source.keyspace_refresh_s);
     for (int t = 0; t < PP_NTABLES; t++)

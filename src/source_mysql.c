@@ -95,7 +95,12 @@ static int fail_db(mysql_source *m, const char *what, char *e, size_t n)
 {
     unsigned err = mysql_errno(m->db);
     int rc = classify(err);
-    pp_errf(e, n, "%s: MySQL error %u: %s", what, err, mysql_error(m->db));
+    pp_errf(e, n, "%s: MySQL error %u: %s%s", what, err, mysql_error(m->db),
+            err == CR_SSL_CONNECTION_ERROR
+                ? " (check that source.tls_ca holds the CA that signed the server's "
+                  "certificate and, for verify_identity, that the certificate names the "
+                  "host pinpostd connects to)"
+                : "");
     if (rc == PP_SRC_RETRY)
         disconnect(m);
     return rc;
@@ -235,6 +240,45 @@ out:
     return rc;
 }
 
+/* Connector/C speaks TLS only when an SSL option is set; with a CA it verifies the chain,
+ * and MYSQL_OPT_SSL_VERIFY_SERVER_CERT adds the host name check. */
+static void set_tls(MYSQL *db, const pp_config *c)
+{
+    my_bool on = 1, off = 0;
+    switch (c->source.tls) {
+    case PP_TLS_DISABLED:
+        return;
+    case PP_TLS_PREFERRED:
+        mysql_ssl_set(db, NULL, NULL, NULL, NULL, NULL);
+        mysql_options(db, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &off);
+        return;
+    case PP_TLS_REQUIRED:
+        mysql_options(db, MYSQL_OPT_SSL_ENFORCE, &on);
+        mysql_options(db, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &off);
+        return;
+    case PP_TLS_VERIFY_CA:
+    case PP_TLS_VERIFY_IDENTITY:
+        mysql_options(db, MYSQL_OPT_SSL_ENFORCE, &on);
+        mysql_options(db, MYSQL_OPT_SSL_CA, c->source.tls_ca);
+        mysql_options(db, MYSQL_OPT_SSL_VERIFY_SERVER_CERT,
+                      c->source.tls == PP_TLS_VERIFY_IDENTITY ? &on : &off);
+        return;
+    }
+}
+
+static void log_tls(MYSQL *db, const pp_config *c)
+{
+    const char *cipher = mysql_get_ssl_cipher(db);
+    if (cipher)
+        pp_log_info("MySQL connection encrypted (%s, tls: %s)", cipher,
+                    pp_tls_mode_names[c->source.tls]);
+    else if (c->source.tls == PP_TLS_PREFERRED)
+        pp_log_warn("MySQL server offers no TLS: connection is NOT encrypted (source.tls: "
+                    "preferred); set source.tls: required to refuse such a server");
+    else if (!c->source.socket)
+        pp_log_info("MySQL connection not encrypted (source.tls: disabled)");
+}
+
 static int mysql_connect_source(pp_source *s, char *e, size_t n)
 {
     mysql_source *m = (mysql_source *)s;
@@ -254,11 +298,7 @@ static int mysql_connect_source(pp_source *s, char *e, size_t n)
     mysql_options(m->db, MYSQL_OPT_READ_TIMEOUT, &io_timeout);
     mysql_options(m->db, MYSQL_OPT_WRITE_TIMEOUT, &io_timeout);
     mysql_options(m->db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-    if (c->source.tls) {
-        my_bool on = 1;
-        mysql_options(m->db, MYSQL_OPT_SSL_ENFORCE, &on);
-        mysql_options(m->db, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &on);
-    }
+    set_tls(m->db, c);
     if (!mysql_real_connect(m->db, c->source.socket ? NULL : c->source.host, c->source.user,
                             c->source.password, c->source.database,
                             c->source.socket ? 0 : (unsigned)c->source.port, c->source.socket,
@@ -274,6 +314,7 @@ static int mysql_connect_source(pp_source *s, char *e, size_t n)
         disconnect(m);
         return rc;
     }
+    log_tls(m->db, c);
     for (int t = 0; t < PP_NTABLES; t++) {
         int rc = prepare_table(m, t, e, n);
         if (rc != PP_SRC_OK) {

@@ -56,6 +56,29 @@ def stop_process(proc, timeout=30):
         proc.wait()
 
 
+def _openssl(*args):
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+
+def make_certs(d, san, ca=None):
+    """In directory d: a CA (or the given one: {"ca", "ca_key"}) and a server key and
+    certificate it signed, with the subjectAltName san. Returns the paths."""
+    os.makedirs(d, exist_ok=True)
+    if ca is None:
+        ca = {"ca": os.path.join(d, "ca.pem"), "ca_key": os.path.join(d, "ca.key")}
+        _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca["ca_key"],
+                 "-out", ca["ca"], "-days", "2", "-subj", "/CN=pinpostd test CA")
+    key, csr, crt = (os.path.join(d, n) for n in ("server.key", "server.csr", "server.crt"))
+    ext = os.path.join(d, "san.ext")
+    with open(ext, "w") as f:
+        f.write(f"subjectAltName={san}\n")
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+             "-subj", "/CN=pinpostd test server")
+    _openssl("x509", "-req", "-in", csr, "-CA", ca["ca"], "-CAkey", ca["ca_key"],
+             "-CAcreateserial", "-out", crt, "-days", "2", "-extfile", ext)
+    return {"ca": ca["ca"], "ca_key": ca["ca_key"], "key": key, "crt": crt}
+
+
 class _Server:
     """A server process of the harness, with its files in self.dir."""
 
@@ -94,6 +117,7 @@ class MariaDB(_Server):
         self.log = os.path.join(self.dir, "error.log")
         self.port = free_port()
         self.proc = None
+        self.tls = self._make_certs()
         user = os.environ.get("USER") or "root"
         subprocess.run(
             ["mariadb-install-db", "--no-defaults", f"--datadir={self.datadir}",
@@ -110,10 +134,33 @@ class MariaDB(_Server):
              f"--pid-file={os.path.join(self.dir, 'mysqld.pid')}", f"--user={user}",
              f"--innodb-buffer-pool-size={self.buffer_pool}", "--skip-log-bin", "--innodb-flush-log-at-trx-commit=2",
              "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci",
-             "--max-connections=200", f"--tmpdir={self.dir}"],
+             "--max-connections=200", f"--tmpdir={self.dir}",
+             f"--ssl-ca={self.tls['ca']}", f"--ssl-cert={self.tls['active_crt']}",
+             f"--ssl-key={self.tls['active_key']}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until("MariaDB", lambda: self.root().close() or True, 60, proc=self.proc,
                    log=self.log)
+
+    def _make_certs(self):
+        """TLS material: the served certificate (names 127.0.0.1 and localhost), one from
+        the same CA naming another host, and an unrelated CA."""
+        d = os.path.join(self.dir, "tls")
+        good = make_certs(os.path.join(d, "good"), "IP:127.0.0.1,DNS:localhost")
+        wrong = make_certs(os.path.join(d, "wrong-name"), "DNS:db.example.internal", ca=good)
+        other = make_certs(os.path.join(d, "other"), "IP:127.0.0.1,DNS:localhost")
+        tls = {"ca": good["ca"], "other_ca": other["ca"], "good": good, "wrong-name": wrong,
+               "active_crt": os.path.join(d, "active.crt"),
+               "active_key": os.path.join(d, "active.key")}
+        shutil.copy(good["crt"], tls["active_crt"])
+        shutil.copy(good["key"], tls["active_key"])
+        return tls
+
+    def serve_cert(self, name):
+        """Serve the certificate "good" or "wrong-name" from now on (FLUSH SSL)."""
+        shutil.copy(self.tls[name]["crt"], self.tls["active_crt"])
+        shutil.copy(self.tls[name]["key"], self.tls["active_key"])
+        with self.root() as c, c.cursor() as cur:
+            cur.execute("FLUSH SSL")
 
     def root(self, database=None):
         return pymysql.connect(unix_socket=self.socket, user="root", database=database,
@@ -245,27 +292,14 @@ class Kafka(_Server):
 
     def _make_certs(self):
         """A CA and a server certificate for 127.0.0.1/localhost, with openssl."""
-        d = os.path.join(self.dir, "tls")
-        os.makedirs(d)
-        ca_key, ca_pem = os.path.join(d, "ca.key"), os.path.join(d, "ca.pem")
-        key, csr, crt = (os.path.join(d, n) for n in ("server.key", "server.csr", "server.crt"))
-        ext = os.path.join(d, "san.ext")
-        with open(ext, "w") as f:
-            f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-        run = lambda *a: subprocess.run(["openssl", *a], check=True, capture_output=True)
-        run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca_pem,
-            "-days", "2", "-subj", "/CN=pinpostd test CA")
-        run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
-            "-subj", "/CN=localhost")
-        run("x509", "-req", "-in", csr, "-CA", ca_pem, "-CAkey", ca_key, "-CAcreateserial",
-            "-out", crt, "-days", "2", "-extfile", ext)
-        pkcs8 = os.path.join(d, "server.pk8")
-        run("pkcs8", "-topk8", "-nocrypt", "-in", key, "-out", pkcs8)
-        server_pem = os.path.join(d, "server.pem")
+        c = make_certs(os.path.join(self.dir, "tls"), "IP:127.0.0.1,DNS:localhost")
+        pkcs8 = os.path.join(self.dir, "tls", "server.pk8")
+        _openssl("pkcs8", "-topk8", "-nocrypt", "-in", c["key"], "-out", pkcs8)
+        server_pem = os.path.join(self.dir, "tls", "server.pem")
         with open(server_pem, "w") as out:
-            for part in (pkcs8, crt, ca_pem):
+            for part in (pkcs8, c["crt"], c["ca"]):
                 out.write(open(part).read())
-        return ca_pem, server_pem
+        return c["ca"], server_pem
 
     def _java(self, main, *args):
         return ["java", "-Xms256m", "-Xmx768m", "-XX:+UseG1GC",

@@ -156,7 +156,7 @@ static void load__malformed__precise_errors(void **state)
         {"source:\n  password: x\n", "pinpostd.yaml:2:", "password_file"},
         {"source: [1, 2]\n", "pinpostd.yaml:1:", "expected a mapping"},
         {"source:\n  host: [a]\n", "pinpostd.yaml:2:", "expected a single value"},
-        {"source:\n  tls: maybe\n", "pinpostd.yaml:2:", "boolean"},
+        {"source:\n  tls: maybe\n", "pinpostd.yaml:2:", "is not one of disabled, preferred"},
         {"source:\n  host: 'unterminated\n", "pinpostd.yaml:", "YAML syntax error"},
         {"source:\n  credentials: nope.yaml\n", "pinpostd.yaml:2:", "cannot open"},
         {"kafka:\n  properties: nope.properties\n", "nope.properties", "cannot open"},
