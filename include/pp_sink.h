@@ -35,6 +35,10 @@ typedef struct pp_sink pp_sink;
 
 /* Result of pp_sink_prepare. */
 enum { PP_SINK_READY = 0, PP_SINK_NOT_YET = 1, PP_SINK_BROKEN = -1 };
+/* pp_sink_produce returns this for a post no retry could send (a row over the sink's
+ * message size limit): nothing was queued, no done callback follows, seq is unused;
+ * errstr says why. */
+enum { PP_SINK_SKIPPED = 1 };
 
 typedef struct pp_sink_ops {
     /* Get ready to produce, waiting at most timeout_ms: check that the topics exist (or
@@ -43,8 +47,8 @@ typedef struct pp_sink_ops {
      * (an operator must act: errstr says what). */
     int (*prepare)(pp_sink *s, int timeout_ms, char *errstr, size_t n);
     /* Hand over one complete post. Waits (serving delivery reports) while the local
-     * queue is full. Returns 0, or -1 when the post could not be queued (errstr says
-     * why; the post was counted as failed). */
+     * queue is full. Returns 0; PP_SINK_SKIPPED; or -1 when the post could not be queued
+     * (errstr says why; the post was counted as failed). */
     int (*produce)(pp_sink *s, const pp_post *p, uint64_t seq, char *errstr, size_t n);
     /* Serve delivery reports, waiting up to timeout_ms for the first; in exactly-once
      * mode, commit the open transaction once kafka.transaction_interval has passed. */

@@ -66,6 +66,9 @@ int pp_metrics_write(const char *path, const char *instance, const pp_stats *s,
             instance, (unsigned long long)s->posts_delivered);
     counter(f, "pinpostd_posts_failed_total", "Posts with at least one failed message.",
             instance, (unsigned long long)s->posts_failed);
+    counter(f, "pinpostd_posts_skipped_total",
+            "Posts refused unsent: a row over the sink's maximum message size.", instance,
+            (unsigned long long)s->posts_skipped);
     counter(f, "pinpostd_posts_unmatched_total", "Sampled keys lacking a geo or user row.",
             instance, (unsigned long long)s->posts_unmatched);
     per_topic(f, "pinpostd_messages_delivered_total", "Messages delivered.", instance, s,

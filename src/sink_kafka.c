@@ -321,6 +321,18 @@ static int kafka_produce(pp_sink *s, const pp_post *p, uint64_t seq, char *e, si
     int klen = snprintf(key, sizeof(key), "%" PRId64, p->key);
     snprintf(seqstr, sizeof(seqstr), "%" PRIu64, seq);
 
+    /* Refuse the whole post up front rather than leave a partial one in Kafka. */
+    for (int t = 0; t < PP_NTABLES; t++) {
+        if (p->value[t].len + (size_t)klen + 256 > k->max_message_bytes) {
+            pp_errf(e, n,
+                    "post %" PRId64 " skipped: its %s row is %zu bytes, "
+                    "over message.max.bytes (%zu); raise message.max.bytes in "
+                    "client.properties (and the topic's max.message.bytes) to send such rows",
+                    p->key, pp_table_names[t], p->value[t].len, k->max_message_bytes);
+            return PP_SINK_SKIPPED;
+        }
+    }
+
     if (k->exactly_once && !k->txn_open) {
         rd_kafka_error_t *te = rd_kafka_begin_transaction(k->rk);
         if (te) {
@@ -344,21 +356,6 @@ static int kafka_produce(pp_sink *s, const pp_post *p, uint64_t seq, char *e, si
     r->t0_us = pp_now_us();
     memcpy(r->category, p->category, sizeof(r->category));
     memcpy(r->country, p->country, sizeof(r->country));
-
-    /* Refuse the whole post up front rather than leave a partial one in Kafka. */
-    for (int t = 0; t < PP_NTABLES; t++) {
-        if (p->value[t].len + (size_t)klen + 256 > k->max_message_bytes) {
-            pp_errf(e, n, "post %" PRId64 ": %s row is %zu bytes, over message.max.bytes (%zu)",
-                    p->key, pp_table_names[t], p->value[t].len, k->max_message_bytes);
-            for (int u = 0; u < PP_NTABLES; u++) {
-                r->partition[u] = -1;
-                r->offset[u] = -1;
-                r->ref[u] = (msg_ref){r, u};
-                message_settled(k, &r->ref[u], RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE, -1, -1);
-            }
-            return -1;
-        }
-    }
 
     int rc = 0;
     for (int t = 0; t < PP_NTABLES; t++) {

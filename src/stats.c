@@ -80,7 +80,7 @@ void pp_stats_finish(pp_stats *s, int64_t now_us)
 
 uint64_t pp_stats_in_flight(const pp_stats *s)
 {
-    return s->posts_sampled - s->posts_delivered - s->posts_failed;
+    return s->posts_sampled - s->posts_delivered - s->posts_failed - s->posts_skipped;
 }
 
 void pp_stats_summary(const pp_stats *s, const pp_stats *prev, int64_t now_us, char *out,
@@ -95,10 +95,11 @@ void pp_stats_summary(const pp_stats *s, const pp_stats *prev, int64_t now_us, c
         bytes += s->topic[t].bytes;
     }
     snprintf(out, out_size,
-             "posts delivered %llu (%.1f/s), failed %llu, unmatched %llu, in flight %llu; "
+             "posts delivered %llu (%.1f/s), failed %llu, skipped %llu, unmatched %llu, in "
+             "flight %llu; "
              "messages %llu, %.2f MB; latency p50 %.1f ms p99 %.1f ms",
              (unsigned long long)s->posts_delivered, rate, (unsigned long long)s->posts_failed,
-             (unsigned long long)s->posts_unmatched,
+             (unsigned long long)s->posts_skipped, (unsigned long long)s->posts_unmatched,
              (unsigned long long)pp_stats_in_flight(s), (unsigned long long)msgs,
              (double)bytes / 1e6, (double)pp_hist_quantile(&s->latency_us, 0.5) / 1000.0,
              (double)pp_hist_quantile(&s->latency_us, 0.99) / 1000.0);
@@ -139,6 +140,7 @@ int pp_stats_write_report(const pp_stats *s, const pp_config *c, uint64_t seed,
     cJSON_AddNumberToObject(r, "posts_sampled", (double)s->posts_sampled);
     cJSON_AddNumberToObject(r, "posts_delivered", (double)s->posts_delivered);
     cJSON_AddNumberToObject(r, "posts_failed", (double)s->posts_failed);
+    cJSON_AddNumberToObject(r, "posts_skipped", (double)s->posts_skipped);
     cJSON_AddNumberToObject(r, "posts_unmatched", (double)s->posts_unmatched);
     cJSON_AddNumberToObject(r, "posts_in_flight", (double)pp_stats_in_flight(s));
     cJSON_AddNumberToObject(r, "messages_delivered", (double)msgs);
