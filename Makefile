@@ -31,7 +31,7 @@ VENV := $(BUILD)/venv
 KAFKA_LIBS := $(BUILD)/kafka/libs
 
 .PHONY: all deps deps-system deps-test demo test test-unit test-integration install \
-        uninstall clean format format-check kafka-jars venv bench bench-quick fuzz \
+        uninstall clean format format-check kafka-jars venv bench bench-quick soak fuzz \
         test-fuzz-replay
 
 all: $(BUILD)/pinpostd $(BUILD)/pinpost-gen $(BUILD)/pinpost-verify
@@ -145,6 +145,11 @@ bench: deps all
 bench-quick: deps all
 	PINPOSTD_BUILD=$(abspath $(BUILD)) KAFKA_LIBS=$(abspath $(KAFKA_LIBS)) \
 	    $(VENV)/bin/python bench/bench.py --quick $(BENCH_ARGS)
+
+# An hour at 500 posts/s, RSS sampled every 10 s: SOAK_ARGS="--seconds N --rate R".
+soak: deps all
+	PINPOSTD_BUILD=$(abspath $(BUILD)) KAFKA_LIBS=$(abspath $(KAFKA_LIBS)) \
+	    $(VENV)/bin/python bench/soak.py $(SOAK_ARGS)
 
 # ---- install ----
 
