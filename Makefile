@@ -59,6 +59,16 @@ $(BUILD)/pinpost-gen: $(BUILD)/obj/gen_main.o $(BUILD)/libpinpost.a
 $(BUILD)/pinpost-verify: $(BUILD)/obj/verify_main.o $(BUILD)/libpinpost.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
+# The three programs built with ASan/UBSan, for the integration tier.
+ASAN_BINS := $(BUILD)/asan-bin/pinpostd $(BUILD)/asan-bin/pinpost-gen $(BUILD)/asan-bin/pinpost-verify
+ASAN_LINK = @mkdir -p $(@D) && $(CC) $(LDFLAGS) $(ASAN_FLAGS) -o $@ $^ $(LDLIBS_ALL)
+$(BUILD)/asan-bin/pinpostd: $(BUILD)/asan/main.o $(BUILD)/libpinpost-asan.a
+	$(ASAN_LINK)
+$(BUILD)/asan-bin/pinpost-gen: $(BUILD)/asan/gen_main.o $(BUILD)/libpinpost-asan.a
+	$(ASAN_LINK)
+$(BUILD)/asan-bin/pinpost-verify: $(BUILD)/asan/verify_main.o $(BUILD)/libpinpost-asan.a
+	$(ASAN_LINK)
+
 $(BUILD)/unit/%: test/unit/%.c $(BUILD)/libpinpost-asan.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(ASAN_FLAGS) -Itest/unit -o $@ $< $(BUILD)/libpinpost-asan.a \
@@ -130,8 +140,16 @@ fuzz:
 	        $(BUILD)/fuzz/corpus-$$f test/fuzz/corpus/$$f 2>&1 | grep -E "stat::number_of_executed_units|ERROR|SUMMARY" ; \
 	done
 
-test-integration: all kafka-jars venv
-	PINPOSTD_BUILD=$(abspath $(BUILD)) KAFKA_LIBS=$(abspath $(KAFKA_LIBS)) \
+# The programs under test are the sanitizer builds; every report lands in
+# $(BUILD)/sanitizer-logs, and the tier fails when any does (conftest.py).
+SANITIZER_LOGS := $(abspath $(BUILD))/sanitizer-logs
+test-integration: all $(ASAN_BINS) kafka-jars venv
+	rm -rf $(SANITIZER_LOGS) && mkdir -p $(SANITIZER_LOGS)
+	PINPOSTD_BUILD=$(abspath $(BUILD)) PINPOSTD_BIN=$(abspath $(BUILD))/asan-bin \
+	KAFKA_LIBS=$(abspath $(KAFKA_LIBS)) SANITIZER_LOGS=$(SANITIZER_LOGS) \
+	ASAN_OPTIONS=log_path=$(SANITIZER_LOGS)/asan:detect_leaks=1:abort_on_error=0 \
+	LSAN_OPTIONS=suppressions=$(abspath test/lsan.supp):print_suppressions=0 \
+	UBSAN_OPTIONS=log_path=$(SANITIZER_LOGS)/ubsan:print_stacktrace=1:halt_on_error=1 \
 	    $(VENV)/bin/python -m pytest -v test/integration
 
 # ---- benchmarks (measurements, not tests) ----

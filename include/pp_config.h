@@ -52,6 +52,7 @@ typedef struct pp_config {
     } source;
 
     struct {
+        int enabled;         /* produce to Kafka (default); off for Kinesis alone */
         char *topic_prefix;
         char *topics[PP_NTABLES]; /* NULL: <prefix>.<name> */
         double flush_timeout_s;
@@ -65,6 +66,18 @@ typedef struct pp_config {
         size_t nsettings;
         char *aws_region; /* region of the MSK cluster, for MSK IAM */
     } kafka;
+
+    /* Amazon Kinesis Data Streams, next to or instead of Kafka. */
+    struct {
+        int enabled;
+        char *streams[PP_NTABLES]; /* NULL: streaming-<kafka.topic_prefix>-<name> */
+        char *region;              /* NULL: AWS_REGION, AWS_DEFAULT_REGION */
+        char *endpoint;            /* NULL: https://kinesis.<region>.amazonaws.com */
+        char *profile;             /* shared-files profile for the credential chain */
+        double linger_s;           /* how long records gather before a PutRecords call */
+        double record_timeout_s;   /* how long a record may keep being retried */
+        int max_requests;          /* PutRecords calls in flight at once */
+    } kinesis;
 
     /* Amazon MSK IAM authentication (sasl.mechanism=AWS_MSK_IAM in client.properties). */
     struct {
@@ -115,6 +128,9 @@ int pp_config_validate(const pp_config *c, char *errstr, size_t errstr_size);
 
 /* Topic name for a table (explicit name, or <prefix>.<name>); caller frees. */
 char *pp_config_topic(const pp_config *c, enum pp_table t);
+
+/* Kinesis stream name for a table (explicit, or streaming-<prefix>-<name>); caller frees. */
+char *pp_config_stream(const pp_config *c, enum pp_table t);
 
 /* A redacted human-readable summary: secrets shown as "(set)". */
 void pp_config_print(const pp_config *c, FILE *out);

@@ -21,6 +21,9 @@ void pp_buf_free(pp_buf *b);
 void pp_buf_append(pp_buf *b, const void *data, size_t n);
 void pp_buf_puts(pp_buf *b, const char *s);
 void pp_buf_printf(pp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Base64 of data: the standard alphabet with '=' padding, or with url set the URL-safe
+ * alphabet without padding (RFC 4648 sections 4 and 5). */
+void pp_buf_base64(pp_buf *b, const void *data, size_t n, int url);
 /* Append the whole file at path (at most max bytes). Returns 0, or -1 with errno set
  * (EFBIG when larger than max). */
 int pp_buf_read_file(pp_buf *b, const char *path, size_t max);

@@ -1,9 +1,12 @@
 /* pp_sink: where complete posts go. A sink produces the three messages of a post (key =
- * the post key, headers = instance and sequence number) and reports each post exactly
- * once through the done callback when all three deliveries are settled: that callback,
- * not the produce call, is where posts count as delivered or failed. Implementations:
- * Kafka through librdkafka (pp_sink_kafka_new) and --dry-run JSON lines (pp_sink_dry_new).
- * Everything runs on the main thread: done callbacks fire from pp_sink_poll/flush. */
+ * the post key, headers = instance and sequence number where the sink has headers) and
+ * reports each post exactly once through the done callback when all three deliveries are
+ * settled: that callback, not the produce call, is where the caller counts posts as
+ * delivered or failed (sinks count messages, bytes and latency in pp_stats). Sinks:
+ * Kafka through librdkafka (pp_sink_kafka_new), Amazon Kinesis (pp_sink_kinesis_new),
+ * --dry-run JSON lines (pp_sink_dry_new); pp_sink_open builds the one the configuration
+ * asks for, pairing Kafka and Kinesis when both are enabled. Everything runs on the main thread: done
+ * callbacks fire from pp_sink_poll/flush/produce. */
 #ifndef PP_SINK_H
 #define PP_SINK_H
 
@@ -46,6 +49,9 @@ typedef struct pp_sink_ops {
      * PP_SINK_READY, PP_SINK_NOT_YET (unreachable: call again later), or PP_SINK_BROKEN
      * (an operator must act: errstr says what). */
     int (*prepare)(pp_sink *s, int timeout_ms, char *errstr, size_t n);
+    /* 0 when the sink can carry this post, PP_SINK_SKIPPED (errstr says why) when a row
+     * is over its size limit. produce checks this itself. */
+    int (*fits)(pp_sink *s, const pp_post *p, char *errstr, size_t n);
     /* Hand over one complete post. Waits (serving delivery reports) while the local
      * queue is full. Returns 0; PP_SINK_SKIPPED; or -1 when the post could not be queued
      * (errstr says why; the post was counted as failed). */
@@ -80,6 +86,19 @@ pp_sink *pp_sink_kafka_new(const pp_config *c, const char *const topics[PP_NTABL
                            pp_stats *stats, pp_post_done_cb done, void *opaque, char *errstr,
                            size_t errstr_size);
 
+/* Kinesis sink: PutRecords to the three streams of kinesis.* (pp_config_stream), signed
+ * with the AWS credential chain. Partition key = the post key, data = the row JSON.
+ * Returns NULL with errstr set when the region or endpoint is unusable. */
+pp_sink *pp_sink_kinesis_new(const pp_config *c, pp_stats *stats, pp_post_done_cb done,
+                             void *opaque, char *errstr, size_t errstr_size);
+
+/* The sink the configuration asks for: dry run, Kafka, Kinesis, or both at once (each
+ * post goes to both and is reported once, delivered only when both delivered it, with
+ * Kafka's partitions and offsets). The done callback receives every post exactly once. */
+pp_sink *pp_sink_open(const pp_config *c, const char *const topics[PP_NTABLES], int demo,
+                      int dry_run, pp_stats *stats, pp_post_done_cb done, void *opaque,
+                      char *errstr, size_t errstr_size);
+
 /* Dry-run sink: one JSON line per message on out ({"topic","key","headers","value"});
  * a post is delivered once its lines are written. */
 pp_sink *pp_sink_dry_new(FILE *out, const char *const topics[PP_NTABLES], const char *instance,
@@ -88,6 +107,10 @@ pp_sink *pp_sink_dry_new(FILE *out, const char *const topics[PP_NTABLES], const 
 static inline int pp_sink_prepare(pp_sink *s, int timeout_ms, char *e, size_t n)
 {
     return s->ops->prepare(s, timeout_ms, e, n);
+}
+static inline int pp_sink_fits(pp_sink *s, const pp_post *p, char *e, size_t n)
+{
+    return s->ops->fits(s, p, e, n);
 }
 static inline int pp_sink_produce(pp_sink *s, const pp_post *p, uint64_t seq, char *e, size_t n)
 {

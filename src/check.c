@@ -64,13 +64,11 @@ int pp_check_run(const pp_config *c, int demo, int dry_run, FILE *out)
     for (int t = 0; t < PP_NTABLES; t++)
         topics[t] = pp_config_topic(c, t);
     const char *tp[PP_NTABLES] = {topics[0], topics[1], topics[2]};
-    pp_sink *sink = dry_run ? pp_sink_dry_new(out, tp, c->service.instance, &stats, NULL, NULL)
-                               : pp_sink_kafka_new(c, tp, demo, &stats, NULL, NULL, err,
-                                                   sizeof(err));
+    pp_sink *sink = pp_sink_open(c, tp, demo, dry_run, &stats, NULL, NULL, err, sizeof(err));
     for (int t = 0; t < PP_NTABLES; t++)
         free(topics[t]);
     if (!sink) {
-        fprintf(out, "kafka: FAILED: %s\n", err);
+        fprintf(out, "%s: FAILED: %s\n", c->kafka.enabled ? "kafka" : "kinesis", err);
         fprintf(out, "check: FAILED\n");
         return EXIT_CONFIG;
     }

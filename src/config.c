@@ -41,7 +41,11 @@ pp_config *pp_config_new_defaults(void)
         c->source.tables[t].table = pp_xstrdup(default_tables[t][0]);
         c->source.tables[t].key = pp_xstrdup(default_tables[t][1]);
     }
+    c->kafka.enabled = 1;
     c->kafka.topic_prefix = pp_xstrdup("pinpostd");
+    c->kinesis.linger_s = 0.05;
+    c->kinesis.record_timeout_s = 300;
+    c->kinesis.max_requests = 8;
     c->kafka.flush_timeout_s = 30;
     c->kafka.transaction_interval_s = 0.1;
     c->kafka.partitions = -1;
@@ -79,6 +83,11 @@ void pp_config_destroy(pp_config *c)
         free(c->kafka.topics[t]);
     }
     free(c->kafka.topic_prefix);
+    for (int t = 0; t < PP_NTABLES; t++)
+        free(c->kinesis.streams[t]);
+    free(c->kinesis.region);
+    free(c->kinesis.endpoint);
+    free(c->kinesis.profile);
     free(c->kafka.transactional_id);
     free(c->kafka.aws_region);
     free(c->msk.role_arn);
@@ -518,6 +527,7 @@ static const key_def keys[] = {
     {"source.tables.geo.key", K_STR, OFF(source.tables[PP_GEO].key), 0, 0},
     {"source.tables.user.table", K_STR, OFF(source.tables[PP_USER].table), 0, 0},
     {"source.tables.user.key", K_STR, OFF(source.tables[PP_USER].key), 0, 0},
+    {"kafka.enabled", K_BOOL, OFF(kafka.enabled), 0, 0},
     {"kafka.properties", K_PROPS, 0, 0, 0},
     {"kafka.bootstrap_servers", K_BOOTSTRAP, 0, 0, 0},
     {"kafka.topic_prefix", K_STR, OFF(kafka.topic_prefix), 0, 0},
@@ -533,6 +543,16 @@ static const key_def keys[] = {
     {"kafka.partitions", K_INT, OFF(kafka.partitions), -1, 100000},
     {"kafka.replication_factor", K_INT, OFF(kafka.replication_factor), -1, 1000},
     {"kafka.settings", K_SETTINGS, 0, 0, 0},
+    {"kinesis.enabled", K_BOOL, OFF(kinesis.enabled), 0, 0},
+    {"kinesis.streams.pin", K_STR, OFF(kinesis.streams[PP_PIN]), 0, 0},
+    {"kinesis.streams.geo", K_STR, OFF(kinesis.streams[PP_GEO]), 0, 0},
+    {"kinesis.streams.user", K_STR, OFF(kinesis.streams[PP_USER]), 0, 0},
+    {"kinesis.region", K_STR, OFF(kinesis.region), 0, 0},
+    {"kinesis.endpoint", K_STR, OFF(kinesis.endpoint), 0, 0},
+    {"kinesis.aws_profile", K_STR, OFF(kinesis.profile), 0, 0},
+    {"kinesis.linger", K_DOUBLE, OFF(kinesis.linger_s), 0, 10},
+    {"kinesis.record_timeout", K_DOUBLE, OFF(kinesis.record_timeout_s), 1, 86400},
+    {"kinesis.max_requests", K_INT, OFF(kinesis.max_requests), 1, 64},
     {"emulation.delay", K_DELAY, 0, 0, 0},
     {"emulation.rate", K_RATE, 0, 0, 1e9},
     {"emulation.seed", K_SEED, 0, 0, 0},
@@ -835,6 +855,29 @@ int pp_config_load_file(pp_config *c, const char *path, char *errstr, size_t err
 
 int pp_config_validate(const pp_config *c, char *errstr, size_t errstr_size)
 {
+    if (!c->kafka.enabled && !c->kinesis.enabled)
+        return pp_errf(errstr, errstr_size,
+                       "kafka.enabled and kinesis.enabled are both false: enable at least one "
+                       "sink"),
+               -1;
+    for (int t = 0; t < PP_NTABLES && c->kinesis.enabled; t++) {
+        char *stream = pp_config_stream(c, t);
+        size_t n = strlen(stream);
+        int bad = n == 0 || n > 128;
+        for (size_t i = 0; i < n && !bad; i++)
+            bad = !(stream[i] == '.' || stream[i] == '_' || stream[i] == '-' ||
+                    (stream[i] >= 'a' && stream[i] <= 'z') ||
+                    (stream[i] >= 'A' && stream[i] <= 'Z') || (stream[i] >= '0' && stream[i] <= '9'));
+        if (bad) {
+            pp_errf(errstr, errstr_size,
+                    "stream name '%s' for %s is not a valid Kinesis stream name (1-128 of "
+                    "[a-zA-Z0-9._-]); fix kafka.topic_prefix or kinesis.streams.%s",
+                    stream, pp_table_names[t], pp_table_names[t]);
+            free(stream);
+            return -1;
+        }
+        free(stream);
+    }
     if (c->source.tls >= PP_TLS_VERIFY_CA && !c->source.tls_ca)
         return pp_errf(errstr, errstr_size,
                        "source.tls is %s but source.tls_ca is not set: name the PEM file of "
@@ -878,6 +921,16 @@ int pp_config_validate(const pp_config *c, char *errstr, size_t errstr_size)
     return 0;
 }
 
+char *pp_config_stream(const pp_config *c, enum pp_table t)
+{
+    if (c->kinesis.streams[t])
+        return pp_xstrdup(c->kinesis.streams[t]);
+    size_t n = strlen(c->kafka.topic_prefix) + strlen(pp_table_names[t]) + 12;
+    char *s = pp_xmalloc(n);
+    snprintf(s, n, "streaming-%s-%s", c->kafka.topic_prefix, pp_table_names[t]);
+    return s;
+}
+
 char *pp_config_topic(const pp_config *c, enum pp_table t)
 {
     if (c->kafka.topics[t])
@@ -907,7 +960,7 @@ void pp_config_print(const pp_config *c, FILE *out)
     for (int t = 0; t < PP_NTABLES; t++)
         fprintf(out, "  tables.%s: %s (key %s)\n", pp_table_names[t], c->source.tables[t].table,
                 c->source.tables[t].key);
-    fprintf(out, "kafka:\n");
+    fprintf(out, "kafka:%s\n", c->kafka.enabled ? "" : " (disabled: kafka.enabled is false)");
     for (int t = 0; t < PP_NTABLES; t++) {
         char *topic = pp_config_topic(c, t);
         fprintf(out, "  topic.%s: %s\n", pp_table_names[t], topic);
@@ -948,6 +1001,19 @@ void pp_config_print(const pp_config *c, FILE *out)
     fprintf(out, "  count: %llu%s\n  duration: %gs%s\n", (unsigned long long)c->emulation.count,
             c->emulation.count ? "" : " (unlimited)", c->emulation.duration_s,
             c->emulation.duration_s > 0 ? "" : " (unlimited)");
+    if (c->kinesis.enabled) {
+        fprintf(out, "kinesis:\n");
+        for (int t = 0; t < PP_NTABLES; t++) {
+            char *stream = pp_config_stream(c, t);
+            fprintf(out, "  stream.%s: %s\n", pp_table_names[t], stream);
+            free(stream);
+        }
+        fprintf(out, "  region: %s\n  endpoint: %s\n  linger: %gs\n  record_timeout: %gs\n"
+                     "  max_requests: %d\n",
+                c->kinesis.region ? c->kinesis.region : "(AWS_REGION / AWS_DEFAULT_REGION)",
+                c->kinesis.endpoint ? c->kinesis.endpoint : "(the region's public endpoint)",
+                c->kinesis.linger_s, c->kinesis.record_timeout_s, c->kinesis.max_requests);
+    }
     fprintf(out, "service:\n  instance: %s\n  summary_interval: %gs\n  report: %s\n"
                  "  metrics_file: %s\n",
             c->service.instance, c->service.summary_interval_s,

@@ -65,6 +65,28 @@ void pp_buf_printf(pp_buf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
+void pp_buf_base64(pp_buf *b, const void *data, size_t n, int url)
+{
+    const char *tab = url ? "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+                          : "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *s = data;
+    size_t i = 0;
+    buf_grow(b, (n + 2) / 3 * 4);
+    for (; i + 2 < n; i += 3) {
+        char e[4] = {tab[s[i] >> 2], tab[((s[i] & 3) << 4) | (s[i + 1] >> 4)],
+                     tab[((s[i + 1] & 15) << 2) | (s[i + 2] >> 6)], tab[s[i + 2] & 63]};
+        pp_buf_append(b, e, 4);
+    }
+    if (n - i == 1) {
+        char e[4] = {tab[s[i] >> 2], tab[(s[i] & 3) << 4], '=', '='};
+        pp_buf_append(b, e, url ? 2 : 4);
+    } else if (n - i == 2) {
+        char e[4] = {tab[s[i] >> 2], tab[((s[i] & 3) << 4) | (s[i + 1] >> 4)],
+                     tab[(s[i + 1] & 15) << 2], '='};
+        pp_buf_append(b, e, url ? 3 : 4);
+    }
+}
+
 int pp_buf_read_file(pp_buf *b, const char *path, size_t max)
 {
     char chunk[4096];

@@ -48,19 +48,43 @@ pp_source *pp_runner_source_new(const pp_config *c, int demo)
     return demo ? pp_source_demo_new(DEMO_DATA_SEED, DEMO_POSTS) : pp_source_mysql_new(c);
 }
 
+/* What the sink is called in messages. */
+static const char *sink_name(const runner *rn)
+{
+    if (rn->o->dry_run)
+        return "the dry-run output";
+    if (!rn->c->kinesis.enabled)
+        return "Kafka";
+    return rn->c->kafka.enabled ? "Kafka and Kinesis" : "Kinesis";
+}
+
 /* @locality: main thread, from pp_sink_poll/flush/produce. */
 static void on_post_done(void *opaque, const pp_post_result *r)
 {
     runner *rn = opaque;
+    if (r->ok)
+        rn->stats.posts_delivered++;
+    else
+        rn->stats.posts_failed++;
     if (!r->ok || !rn->per_post_lines)
         return;
-    pp_log_info("post %lld seq %llu delivered: category %s, country %s; pin %d@%lld geo "
-                "%d@%lld user %d@%lld; %.1f ms",
+    /* partition@offset from Kafka; shard numbers from Kinesis alone (no offsets); nothing
+     * from a dry run. */
+    char where[PP_NTABLES][48];
+    for (int t = 0; t < PP_NTABLES; t++) {
+        if (r->offset[t] >= 0)
+            snprintf(where[t], sizeof(where[t]), "%s %d@%lld", pp_table_names[t],
+                     r->partition[t], (long long)r->offset[t]);
+        else if (r->partition[t] >= 0)
+            snprintf(where[t], sizeof(where[t]), "%s shard %d", pp_table_names[t],
+                     r->partition[t]);
+        else
+            snprintf(where[t], sizeof(where[t]), "%s -", pp_table_names[t]);
+    }
+    pp_log_info("post %lld seq %llu delivered: category %s, country %s; %s %s %s; %.1f ms",
                 (long long)r->key, (unsigned long long)r->seq,
-                r->category[0] ? r->category : "-", r->country[0] ? r->country : "-",
-                r->partition[PP_PIN], (long long)r->offset[PP_PIN], r->partition[PP_GEO],
-                (long long)r->offset[PP_GEO], r->partition[PP_USER],
-                (long long)r->offset[PP_USER], (double)r->latency_us / 1000.0);
+                r->category[0] ? r->category : "-", r->country[0] ? r->country : "-", where[0],
+                where[1], where[2], (double)r->latency_us / 1000.0);
 }
 
 static int pick_batch(const pp_config *c)
@@ -130,14 +154,14 @@ static void periodic(runner *rn, int64_t now)
         double dt = (double)(now - rn->prev.end_us) / 1e6;
         refresh_unmatched(rn);
         pp_notify_status("delivered %llu, failed %llu, unmatched %llu, in flight %llu, "
-                         "%.1f posts/s; mysql %s, kafka %s",
+                         "%.1f posts/s; mysql %s, %s %s",
                          (unsigned long long)rn->stats.posts_delivered,
                          (unsigned long long)rn->stats.posts_failed,
                          (unsigned long long)rn->stats.posts_unmatched,
                          (unsigned long long)pp_stats_in_flight(&rn->stats),
                          dt > 0 ? (double)(rn->stats.posts_delivered - rn->prev.posts_delivered) / dt
                                 : 0.0,
-                         rn->source_up ? "up" : "DOWN", pp_sink_healthy(rn->sink) ? "up" : "DOWN");
+                         rn->source_up ? "up" : "DOWN", sink_name(rn), pp_sink_healthy(rn->sink) ? "up" : "DOWN");
         rn->next_status_us = now + STATUS_INTERVAL_US;
         write_metrics(rn);
     }
@@ -190,8 +214,9 @@ static int wait_ready(runner *rn)
             }
             sink_ready = pr == PP_SINK_READY;
             if (!sink_ready) {
-                pp_log_warn("Kafka not ready, retrying in %.1f s: %s", (double)backoff / 1e6, err);
-                pp_notify_status("waiting for Kafka: %s", err);
+                pp_log_warn("%s not ready, retrying in %.1f s: %s", sink_name(rn),
+                            (double)backoff / 1e6, err);
+                pp_notify_status("waiting for %s: %s", sink_name(rn), err);
             }
         }
         if (sink_ready) {
@@ -225,9 +250,8 @@ static pp_sink *sink_new(runner *rn, const pp_config *c, char *const topics[PP_N
                          char *err, size_t n)
 {
     const char *tp[PP_NTABLES] = {topics[0], topics[1], topics[2]};
-    if (rn->o->dry_run)
-        return pp_sink_dry_new(stdout, tp, c->service.instance, &rn->stats, on_post_done, rn);
-    return pp_sink_kafka_new(c, tp, rn->o->demo, &rn->stats, on_post_done, rn, err, n);
+    return pp_sink_open(c, tp, rn->o->demo, rn->o->dry_run, &rn->stats, on_post_done, rn, err,
+                        n);
 }
 
 /* Deliver what is in flight on the current sink, in slices so the watchdog keeps being
@@ -272,7 +296,7 @@ static void reload(runner *rn)
         goto keep;
     }
     if (pp_sink_prepare(sink, 10000, err, sizeof(err)) != PP_SINK_READY) {
-        pp_log_err("reload: Kafka with the new configuration: %s", err);
+        pp_log_err("reload: %s with the new configuration: %s", sink_name(rn), err);
         goto keep;
     }
     src = pp_runner_source_new(c, rn->o->demo);
@@ -426,7 +450,7 @@ int pp_runner_run(pp_config *c, const pp_runner_opts *o)
     pp_log_notice("pinpostd %s starting: instance %s, seed %llu, source %s, topics %s %s %s%s",
                   PP_VERSION, c->service.instance, (unsigned long long)o->seed, desc,
                   rn.topics[0], rn.topics[1], rn.topics[2], o->dry_run ? " (dry run)" : "");
-    pp_notify_status("starting: connecting to Kafka and the source");
+    pp_notify_status("starting: connecting to %s and the source", sink_name(&rn));
 
     apply_emulation(&rn, pp_now_us()); /* the duration also bounds the wait below */
     status = wait_ready(&rn);

@@ -279,26 +279,6 @@ void pp_sigv4_presign(const pp_aws_creds *c, const char *host, const char *path,
     pp_buf_free(&sts);
 }
 
-static void base64url(pp_buf *out, const unsigned char *s, size_t n)
-{
-    static const char tab[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t i = 0;
-    for (; i + 2 < n; i += 3) {
-        char e[4] = {tab[s[i] >> 2], tab[((s[i] & 3) << 4) | (s[i + 1] >> 4)],
-                     tab[((s[i + 1] & 15) << 2) | (s[i + 2] >> 6)], tab[s[i + 2] & 63]};
-        pp_buf_append(out, e, 4);
-    }
-    if (n - i == 1) {
-        char e[2] = {tab[s[i] >> 2], tab[(s[i] & 3) << 4]};
-        pp_buf_append(out, e, 2);
-    } else if (n - i == 2) {
-        char e[3] = {tab[s[i] >> 2], tab[((s[i] & 3) << 4) | (s[i + 1] >> 4)],
-                     tab[(s[i + 1] & 15) << 2]};
-        pp_buf_append(out, e, 3);
-    }
-}
-
 void pp_msk_token(const pp_aws_creds *c, const char *region, time_t when, int expires,
                   pp_buf *token, int64_t *lifetime_ms)
 {
@@ -310,7 +290,7 @@ void pp_msk_token(const pp_aws_creds *c, const char *region, time_t when, int ex
     pp_sigv4_presign(c, host.data, "/", "Action=kafka-cluster%3AConnect", region,
                      "kafka-cluster", when, expires, &url);
     pp_buf_puts(&url, "&User-Agent=pinpostd%2F" PP_VERSION);
-    base64url(token, (const unsigned char *)url.data, url.len);
+    pp_buf_base64(token, url.data, url.len, 1);
     int64_t life = ((int64_t)when + expires) * 1000;
     if (c->expiration && (int64_t)c->expiration * 1000 < life)
         life = (int64_t)c->expiration * 1000;

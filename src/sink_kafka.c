@@ -102,10 +102,7 @@ static void post_settled(kafka_sink *k, inflight *r)
                           .error = r->ok ? NULL : rd_kafka_err2str(r->err)};
     memcpy(res.partition, r->partition, sizeof(res.partition));
     memcpy(res.offset, r->offset, sizeof(res.offset));
-    if (r->ok) {
-        k->stats->posts_delivered++;
-    } else {
-        k->stats->posts_failed++;
+    if (!r->ok) {
         /* One line per failed post would flood the log during an outage. */
         if (now - k->last_fail_log_us >= 1000000) {
             pp_log_warn("post %" PRId64 " (seq %" PRIu64 ") failed: %s%s", r->key, r->seq,
@@ -314,14 +311,11 @@ static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *value,
     return 0;
 }
 
-static int kafka_produce(pp_sink *s, const pp_post *p, uint64_t seq, char *e, size_t n)
+static int kafka_fits(pp_sink *s, const pp_post *p, char *e, size_t n)
 {
     kafka_sink *k = (kafka_sink *)s;
-    char key[24], seqstr[24];
+    char key[24];
     int klen = snprintf(key, sizeof(key), "%" PRId64, p->key);
-    snprintf(seqstr, sizeof(seqstr), "%" PRIu64, seq);
-
-    /* Refuse the whole post up front rather than leave a partial one in Kafka. */
     for (int t = 0; t < PP_NTABLES; t++) {
         if (p->value[t].len + (size_t)klen + 256 > k->max_message_bytes) {
             pp_errf(e, n,
@@ -332,6 +326,19 @@ static int kafka_produce(pp_sink *s, const pp_post *p, uint64_t seq, char *e, si
             return PP_SINK_SKIPPED;
         }
     }
+    return 0;
+}
+
+static int kafka_produce(pp_sink *s, const pp_post *p, uint64_t seq, char *e, size_t n)
+{
+    kafka_sink *k = (kafka_sink *)s;
+    char key[24], seqstr[24];
+    int klen = snprintf(key, sizeof(key), "%" PRId64, p->key);
+    snprintf(seqstr, sizeof(seqstr), "%" PRIu64, seq);
+
+    /* Refuse the whole post up front rather than leave a partial one in Kafka. */
+    if (kafka_fits(s, p, e, n))
+        return PP_SINK_SKIPPED;
 
     if (k->exactly_once && !k->txn_open) {
         rd_kafka_error_t *te = rd_kafka_begin_transaction(k->rk);
@@ -637,9 +644,12 @@ static void kafka_destroy(pp_sink *s)
     free(k);
 }
 
-static const pp_sink_ops kafka_ops = {kafka_prepare, kafka_produce, kafka_poll,
-                                      kafka_flush,   kafka_abandon, kafka_healthy,
-                                      kafka_fatal,   kafka_check,   kafka_destroy};
+static const pp_sink_ops kafka_ops = {
+    .prepare = kafka_prepare, .fits = kafka_fits,       .produce = kafka_produce,
+    .poll = kafka_poll,       .flush = kafka_flush,     .abandon = kafka_abandon,
+    .healthy = kafka_healthy, .fatal = kafka_fatal,     .check = kafka_check,
+    .destroy = kafka_destroy,
+};
 
 pp_sink *pp_sink_kafka_new(const pp_config *c, const char *const topics[PP_NTABLES], int demo,
                            pp_stats *stats, pp_post_done_cb done, void *opaque, char *e,

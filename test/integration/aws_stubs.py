@@ -1,13 +1,17 @@
 """Loopback stand-ins for AWS endpoints: an EC2 instance metadata service that enforces
-IMDSv2 (session token on every request), and moto's server for STS."""
+IMDSv2 (session token on every request), moto's server (STS, Kinesis), and a Kinesis proxy
+in front of moto that turns away a share of the records as throughput-exceeded."""
 
+import base64
 import http.server
 import json
 import os
+import random
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -81,8 +85,8 @@ class Imds:
         self.server.server_close()
 
 
-class MotoSts:
-    """moto's server mode on a free loopback port."""
+class MotoServer:
+    """moto's server mode on a free loopback port (STS, Kinesis, ...)."""
 
     def __init__(self, tmpdir):
         self.port = free_port()
@@ -98,6 +102,96 @@ class MotoSts:
 
     def close(self):
         stop_process(self.proc)
+
+
+class ThrottlingKinesisProxy:
+    """Forwards Kinesis calls to `upstream` (moto). In each PutRecords call a share
+    `reject` of the records (chosen with a seeded RNG) is answered with
+    ProvisionedThroughputExceededException instead of being forwarded; the rest go to moto
+    as a smaller PutRecords and the two answers are merged in request order, as Kinesis
+    does. `sent` counts every record received per (stream, partition key, data);
+    `rejected` counts those turned away. With `stream_status`, DescribeStreamSummary
+    answers report that status instead of moto's."""
+
+    def __init__(self, upstream, reject=0.0, seed=1, stream_status=None):
+        self.upstream = upstream
+        self.reject = reject
+        self.rng = random.Random(seed)
+        self.stream_status = stream_status
+        self.sent = {}
+        self.rejected = 0
+        self.calls = 0
+        self.lock = threading.Lock()
+        self.upstream_lock = threading.Lock()  # moto numbers records without a lock
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                target = self.headers.get("X-Amz-Target", "")
+                code, answer = proxy.handle(target, body, dict(self.headers))
+                self.send_response(code)
+                self.send_header("Content-Type", "application/x-amz-json-1.1")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def forward(self, target, body, headers):
+        keep = {k: v for k, v in headers.items() if k.lower() in
+                ("x-amz-target", "content-type", "authorization", "x-amz-date",
+                 "x-amz-security-token")}
+        req = urllib.request.Request(self.upstream + "/", data=body, headers=keep, method="POST")
+        with self.upstream_lock:
+            try:
+                with urllib.request.urlopen(req, timeout=30) as r:
+                    return r.status, r.read()
+            except urllib.error.HTTPError as e:
+                return e.code, e.read()
+
+    def handle(self, target, body, headers):
+        if target.endswith(".DescribeStreamSummary") and self.stream_status:
+            code, answer = self.forward(target, body, headers)
+            doc = json.loads(answer)
+            doc["StreamDescriptionSummary"]["StreamStatus"] = self.stream_status
+            return code, json.dumps(doc).encode()
+        if not target.endswith(".PutRecords"):
+            return self.forward(target, body, headers)
+        req = json.loads(body)
+        stream = req["StreamName"]
+        with self.lock:
+            self.calls += 1
+            verdict = [self.rng.random() < self.reject for _ in req["Records"]]
+            for rec, turned_away in zip(req["Records"], verdict):
+                ident = (stream, rec["PartitionKey"], base64.b64decode(rec["Data"]))
+                self.sent[ident] = self.sent.get(ident, 0) + 1
+                self.rejected += turned_away
+        passed = [r for r, v in zip(req["Records"], verdict) if not v]
+        upstream = []
+        if passed:
+            code, answer = self.forward(target, json.dumps(
+                {"StreamName": stream, "Records": passed}).encode(), headers)
+            if code != 200:
+                return code, answer
+            upstream = json.loads(answer)["Records"]
+        it = iter(upstream)
+        merged = [{"ErrorCode": "ProvisionedThroughputExceededException",
+                   "ErrorMessage": "Rate exceeded for shard shardId-000000000000 in stream "
+                                   f"{stream} under account 123456789012."}
+                  if v else next(it) for v in verdict]
+        failed = sum(1 for m in merged if "ErrorCode" in m)
+        return 200, json.dumps({"FailedRecordCount": failed, "Records": merged}).encode()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def clean_aws_env(**extra):

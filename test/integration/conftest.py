@@ -17,9 +17,35 @@ from servers import Kafka, MariaDB
 os.umask(0o077)
 
 BUILD = os.environ.get("PINPOSTD_BUILD", os.path.join(os.path.dirname(__file__), "../../build"))
-PINPOSTD = os.path.join(BUILD, "pinpostd")
-PINPOST_GEN = os.path.join(BUILD, "pinpost-gen")
+# The programs under test: make test points this at the ASan/UBSan builds.
+BIN = os.environ.get("PINPOSTD_BIN", BUILD)
+PINPOSTD = os.path.join(BIN, "pinpostd")
+PINPOST_GEN = os.path.join(BIN, "pinpost-gen")
+PINPOST_VERIFY = os.path.join(BIN, "pinpost-verify")
+# The optimised build, for valgrind (which cannot run sanitizer builds).
+PINPOSTD_PLAIN = os.path.join(BUILD, "pinpostd")
+VALGRIND = ["valgrind", "--leak-check=full", "--errors-for-leak-kinds=definite,indirect",
+            "--error-exitcode=9"]
 KAFKA_LIBS = os.environ.get("KAFKA_LIBS", os.path.join(BUILD, "kafka/libs"))
+
+
+SANITIZER_LOGS = os.environ.get("SANITIZER_LOGS")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Under make test the programs are ASan/UBSan builds writing reports to
+    SANITIZER_LOGS: any report fails the tier, whatever the tests asserted."""
+    if not SANITIZER_LOGS:
+        print("\nSANITIZERS: NOT CHECKED (SANITIZER_LOGS unset: plain builds under test)")
+        return
+    reports = sorted(os.listdir(SANITIZER_LOGS)) if os.path.isdir(SANITIZER_LOGS) else []
+    if reports:
+        for name in reports:
+            print(f"\n==== sanitizer report {name} ====")
+            print(open(os.path.join(SANITIZER_LOGS, name), errors="replace").read()[-6000:])
+        session.exitstatus = 1
+    else:
+        print(f"\nSANITIZERS: no ASan/UBSan/LSan report from {BIN}")
 
 
 @pytest.fixture(scope="session")
@@ -82,10 +108,10 @@ class Env:
             cur.execute(statement)
             return cur.fetchall()
 
-    def run(self, *args, timeout=300, check_exit=None):
+    def run(self, *args, timeout=300, check_exit=None, env=None):
         report = self.tmp / f"report-{uuid.uuid4().hex[:6]}.json"
         p = subprocess.run([PINPOSTD, "-c", str(self.config), "--report", str(report), *args],
-                           capture_output=True, text=True, timeout=timeout)
+                           capture_output=True, text=True, timeout=timeout, env=env)
         if check_exit is not None:
             assert p.returncode == check_exit, f"exit {p.returncode}\n{p.stderr[-4000:]}"
         rep = json.loads(report.read_text()) if report.exists() else None

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import BUILD, PINPOSTD
+from conftest import PINPOST_VERIFY, PINPOSTD
 
 SECRET = "Planted-Secret-Value-4711"
 
@@ -159,7 +159,7 @@ def test_row_larger_than_the_broker_accepts_is_skipped_and_counted(env):
     assert rep["posts_delivered"] + rep["posts_skipped"] == 200
     # No gap in the sequence numbers: a consumer still sees posts 1..N whole.
     report = next(env.tmp.glob("report-*.json"))
-    v = subprocess.run([os.path.join(BUILD, "pinpost-verify"), "-c", str(env.config),
+    v = subprocess.run([PINPOST_VERIFY, "-c", str(env.config),
                         "--timeout", "30", "--run-report", str(report)],
                        capture_output=True, text=True)
     assert v.returncode == 0, v.stdout + v.stderr

@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from aws_stubs import Imds, MotoSts, clean_aws_env
+from aws_stubs import Imds, MotoServer, clean_aws_env
 from conftest import PINPOSTD, verify
 
 HERE = os.path.dirname(__file__)
@@ -34,7 +34,7 @@ def decode(token):
 
 @pytest.fixture(scope="module")
 def moto(tmp_path_factory):
-    m = MotoSts(str(tmp_path_factory.mktemp("moto")))
+    m = MotoServer(str(tmp_path_factory.mktemp("moto")))
     yield m
     m.close()
 

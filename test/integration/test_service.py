@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import BUILD, PINPOSTD
+from conftest import PINPOSTD
 from notify_socket import NotifySocket
 from servers import free_port
 

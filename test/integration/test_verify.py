@@ -6,9 +6,9 @@ import subprocess
 
 from confluent_kafka import Producer
 
-from conftest import BUILD, PINPOSTD
+from conftest import PINPOST_VERIFY, PINPOSTD
 
-VERIFY = os.path.join(BUILD, "pinpost-verify")
+VERIFY = PINPOST_VERIFY
 
 
 def verify_tool(env, *args):
