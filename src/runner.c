@@ -238,6 +238,13 @@ static int wait_ready(runner *rn)
     return 0;
 }
 
+/* Where a table's messages go, as reports and logs name it: the Kafka topic, or the
+ * Kinesis stream when Kinesis is the only sink. */
+static char *destination(const pp_config *c, int dry_run, enum pp_table t)
+{
+    return !dry_run && !c->kafka.enabled ? pp_config_stream(c, t) : pp_config_topic(c, t);
+}
+
 static void free_topics(char *topics[PP_NTABLES])
 {
     for (int t = 0; t < PP_NTABLES; t++) {
@@ -289,7 +296,7 @@ static void reload(runner *rn)
     if (!c)
         goto keep;
     for (int t = 0; t < PP_NTABLES; t++)
-        topics[t] = pp_config_topic(c, t);
+        topics[t] = destination(c, rn->o->dry_run, t);
     sink = sink_new(rn, c, topics, err, sizeof(err));
     if (!sink) {
         pp_log_err("reload: %s", err);
@@ -437,7 +444,7 @@ int pp_runner_run(pp_config *c, const pp_runner_opts *o)
     rn.prev.end_us = rn.stats.start_us;
     rn.watchdog_usec = pp_notify_watchdog_usec();
     for (int t = 0; t < PP_NTABLES; t++)
-        rn.topics[t] = pp_config_topic(c, t);
+        rn.topics[t] = destination(c, o->dry_run, t);
     rn.src = pp_runner_source_new(c, o->demo);
     rn.sink = sink_new(&rn, c, rn.topics, err, sizeof(err));
     if (!rn.sink) {
@@ -447,9 +454,10 @@ int pp_runner_run(pp_config *c, const pp_runner_opts *o)
     }
     rn.sampler = pp_sampler_new(rn.src, o->seed, c->source.batch, c->source.keyspace_refresh_s);
     pp_source_describe(rn.src, desc, sizeof(desc));
-    pp_log_notice("pinpostd %s starting: instance %s, seed %llu, source %s, topics %s %s %s%s",
+    pp_log_notice("pinpostd %s starting: instance %s, seed %llu, source %s, %s %s %s %s%s",
                   PP_VERSION, c->service.instance, (unsigned long long)o->seed, desc,
-                  rn.topics[0], rn.topics[1], rn.topics[2], o->dry_run ? " (dry run)" : "");
+                  !o->dry_run && !c->kafka.enabled ? "streams" : "topics", rn.topics[0],
+                  rn.topics[1], rn.topics[2], o->dry_run ? " (dry run)" : "");
     pp_notify_status("starting: connecting to %s and the source", sink_name(&rn));
 
     apply_emulation(&rn, pp_now_us()); /* the duration also bounds the wait below */

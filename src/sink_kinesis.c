@@ -807,6 +807,8 @@ pp_sink *pp_sink_kinesis_new(const pp_config *c, pp_stats *stats, pp_post_done_c
         return NULL;
     }
     pp_rng_seed(&k->rng, pp_rng_os_seed(), 0);
+    pp_log_info("kinesis: streams %s %s %s in %s at %s", k->stream[0], k->stream[1],
+                k->stream[2], k->region, k->url);
     k->stats = stats;
     k->done = done;
     k->opaque = opaque;

@@ -208,6 +208,36 @@ static void validate__bad_topic_prefix__error(void **state)
     pp_config_destroy(c);
 }
 
+static void kinesis__streams__default_names_and_checks(void **state)
+{
+    (void)state;
+    char err[512];
+    pp_config *c = load("kafka:\n  enabled: false\n  topic_prefix: p1\nkinesis:\n  enabled: true\n"
+                        "  streams:\n    geo: custom-geo\n",
+                        err, sizeof(err));
+    assert_non_null(c);
+    assert_int_equal(pp_config_validate(c, err, sizeof(err)), 0);
+    char *pin = pp_config_stream(c, PP_PIN), *geo = pp_config_stream(c, PP_GEO);
+    assert_string_equal(pin, "streaming-p1-pin");
+    assert_string_equal(geo, "custom-geo");
+    free(pin);
+    free(geo);
+    pp_config_destroy(c);
+
+    c = load("kafka:\n  enabled: false\n", err, sizeof(err));
+    assert_non_null(c);
+    assert_int_equal(pp_config_validate(c, err, sizeof(err)), -1);
+    assert_string_equal(err, "kafka.enabled and kinesis.enabled are both false: enable at least "
+                             "one sink");
+    pp_config_destroy(c);
+
+    c = load("kinesis:\n  enabled: true\n  streams:\n    user: 'no spaces'\n", err, sizeof(err));
+    assert_non_null(c);
+    assert_int_equal(pp_config_validate(c, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "stream name 'no spaces' for user is not a valid Kinesis stream"));
+    pp_config_destroy(c);
+}
+
 static void delay__parse__bounds(void **state)
 {
     (void)state;
@@ -231,6 +261,7 @@ int main(void)
         cmocka_unit_test(load__malformed__precise_errors),
         cmocka_unit_test(credentials__malformed__precise_errors),
         cmocka_unit_test(validate__bad_topic_prefix__error),
+        cmocka_unit_test(kinesis__streams__default_names_and_checks),
         cmocka_unit_test(delay__parse__bounds),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -155,6 +155,33 @@ static void datetime__fraction_only_when_present(void **state)
     pp_buf_free(&b);
 }
 
+/* RFC 4648 section 10 test vectors, both alphabets. */
+static void base64__rfc4648_vectors(void **state)
+{
+    (void)state;
+    static const char *const in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    static const char *const std[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=",
+                                      "Zm9vYmFy"};
+    static const char *const url[] = {"", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy"};
+    for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+        pp_buf a = {0}, b = {0};
+        pp_buf_base64(&a, in[i], strlen(in[i]), 0);
+        pp_buf_base64(&b, in[i], strlen(in[i]), 1);
+        assert_string_equal(a.data ? a.data : "", std[i]);
+        assert_string_equal(b.data ? b.data : "", url[i]);
+        pp_buf_free(&a);
+        pp_buf_free(&b);
+    }
+    /* The two alphabets differ in 62 and 63: 0xfb 0xff -> "+/8=" and "-_8". */
+    pp_buf a = {0}, b = {0};
+    pp_buf_base64(&a, "\xfb\xff", 2, 0);
+    pp_buf_base64(&b, "\xfb\xff", 2, 1);
+    assert_string_equal(a.data, "+/8=");
+    assert_string_equal(b.data, "-_8");
+    pp_buf_free(&a);
+    pp_buf_free(&b);
+}
+
 static void object__fields__commas_between(void **state)
 {
     (void)state;
@@ -188,6 +215,7 @@ int main(void)
         cmocka_unit_test(string__64k_text__complete),
         cmocka_unit_test(datetime__fraction_only_when_present),
         cmocka_unit_test(object__fields__commas_between),
+        cmocka_unit_test(base64__rfc4648_vectors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
