@@ -494,7 +494,8 @@ static void io_round(kinesis_sink *k, int timeout_ms, int flushing)
     int wait = timeout_ms;
     if (next >= 0 && next / 1000 < wait)
         wait = (int)(next / 1000);
-    if (wait > 0 && (k->ncalls || next >= 0))
+    /* Waits the whole time even with nothing in flight: callers pace themselves by it. */
+    if (wait > 0)
         curl_multi_poll(k->multi, NULL, 0, wait, NULL);
     curl_multi_perform(k->multi, &running);
     reap(k);

@@ -111,11 +111,13 @@ class ThrottlingKinesisProxy:
     as a smaller PutRecords and the two answers are merged in request order, as Kinesis
     does. `sent` counts every record received per (stream, partition key, data);
     `rejected` counts those turned away. With `stream_status`, DescribeStreamSummary
-    answers report that status instead of moto's."""
+    answers report that status instead of moto's. The first `fail_calls` PutRecords calls
+    are answered with HTTP 500 InternalFailure, records untouched."""
 
-    def __init__(self, upstream, reject=0.0, seed=1, stream_status=None):
+    def __init__(self, upstream, reject=0.0, seed=1, stream_status=None, fail_calls=0):
         self.upstream = upstream
         self.reject = reject
+        self.fail_calls = fail_calls
         self.rng = random.Random(seed)
         self.stream_status = stream_status
         self.sent = {}
@@ -168,6 +170,9 @@ class ThrottlingKinesisProxy:
         stream = req["StreamName"]
         with self.lock:
             self.calls += 1
+            if self.calls <= self.fail_calls:
+                return 500, json.dumps({"__type": "InternalFailure",
+                                        "message": "stand-in outage"}).encode()
             verdict = [self.rng.random() < self.reject for _ in req["Records"]]
             for rec, turned_away in zip(req["Records"], verdict):
                 ident = (stream, rec["PartitionKey"], base64.b64decode(rec["Data"]))

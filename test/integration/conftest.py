@@ -118,9 +118,12 @@ class Env:
         return p, rep
 
     def popen(self, *args):
+        return self.popen_env(None, *args)
+
+    def popen_env(self, env, *args):
         report = self.tmp / f"report-{uuid.uuid4().hex[:6]}.json"
         p = subprocess.Popen([PINPOSTD, "-c", str(self.config), "--report", str(report), *args],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         return p, report
 
     def consume(self):
