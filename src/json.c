@@ -72,6 +72,7 @@ void pp_buf_base64(pp_buf *b, const void *data, size_t n, int url)
     const unsigned char *s = data;
     size_t i = 0;
     buf_grow(b, (n + 2) / 3 * 4);
+    b->data[b->len] = '\0'; /* terminated even when n is 0 */
     for (; i + 2 < n; i += 3) {
         char e[4] = {tab[s[i] >> 2], tab[((s[i] & 3) << 4) | (s[i + 1] >> 4)],
                      tab[((s[i + 1] & 15) << 2) | (s[i + 2] >> 6)], tab[s[i + 2] & 63]};
