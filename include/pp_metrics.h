@@ -7,7 +7,8 @@
 #include "pp_stats.h"
 
 typedef struct pp_metrics_health {
-    int source_up, kafka_up;
+    int source_up, sink_up;
+    const char *sink; /* the end label of the sink: "kafka", "kinesis", "kafka+kinesis" */
 } pp_metrics_health;
 
 /* Write the metrics of s for this instance to path. Returns 0, or -1 with errno set. */

@@ -83,8 +83,8 @@ int pp_metrics_write(const char *path, const char *instance, const pp_stats *s,
     fprintf(f, "\"} %llu\n", (unsigned long long)pp_stats_in_flight(s));
     fprintf(f, "# HELP pinpostd_up Whether each end is reachable (1) or not (0).\n"
                "# TYPE pinpostd_up gauge\n");
-    const char *ends[2] = {"mysql", "kafka"};
-    int up[2] = {h->source_up, h->kafka_up};
+    const char *ends[2] = {"mysql", h->sink};
+    int up[2] = {h->source_up, h->sink_up};
     for (int i = 0; i < 2; i++) {
         fprintf(f, "pinpostd_up{instance=\"");
         label(f, instance);

@@ -48,14 +48,17 @@ pp_source *pp_runner_source_new(const pp_config *c, int demo)
     return demo ? pp_source_demo_new(DEMO_DATA_SEED, DEMO_POSTS) : pp_source_mysql_new(c);
 }
 
+/* Which sinks the configuration feeds: 0 Kafka, 1 Kinesis, 2 both. */
+static int sink_kind(const pp_config *c)
+{
+    return !c->kinesis.enabled ? 0 : c->kafka.enabled ? 2 : 1;
+}
+
 /* What the sink is called in messages. */
 static const char *sink_name(const runner *rn)
 {
-    if (rn->o->dry_run)
-        return "the dry-run output";
-    if (!rn->c->kinesis.enabled)
-        return "Kafka";
-    return rn->c->kafka.enabled ? "Kafka and Kinesis" : "Kinesis";
+    static const char *const names[] = {"Kafka", "Kinesis", "Kafka and Kinesis"};
+    return rn->o->dry_run ? "the dry-run output" : names[sink_kind(rn->c)];
 }
 
 /* @locality: main thread, from pp_sink_poll/flush/produce. */
@@ -138,7 +141,8 @@ static void write_metrics(runner *rn)
 {
     if (!rn->c->service.metrics_file)
         return;
-    pp_metrics_health h = {rn->source_up, pp_sink_healthy(rn->sink)};
+    static const char *const labels[] = {"kafka", "kinesis", "kafka+kinesis"};
+    pp_metrics_health h = {rn->source_up, pp_sink_healthy(rn->sink), labels[sink_kind(rn->c)]};
     const char *tp[PP_NTABLES] = {rn->topics[0], rn->topics[1], rn->topics[2]};
     if (pp_metrics_write(rn->c->service.metrics_file, rn->c->service.instance, &rn->stats, tp,
                          &h) != 0)
