@@ -95,12 +95,15 @@ static int fail_db(mysql_source *m, const char *what, char *e, size_t n)
 {
     unsigned err = mysql_errno(m->db);
     int rc = classify(err);
-    pp_errf(e, n, "%s: MySQL error %u: %s%s", what, err, mysql_error(m->db),
-            err == CR_SSL_CONNECTION_ERROR
-                ? " (check that source.tls_ca holds the CA that signed the server's "
-                  "certificate and, for verify_identity, that the certificate names the "
-                  "host pinpostd connects to)"
-                : "");
+    const char *hint = "";
+    if (err == CR_SSL_CONNECTION_ERROR)
+        hint = " (check that source.tls_ca holds the CA that signed the server's certificate "
+               "and, for verify_identity, that the certificate names the host pinpostd "
+               "connects to)";
+    else if (err == ER_DBACCESS_DENIED_ERROR || err == ER_BAD_DB_ERROR)
+        hint = " (check the database name, RDS_DATABASE or source.database, and that the "
+               "account was granted access to it)";
+    pp_errf(e, n, "%s: MySQL error %u: %s%s", what, err, mysql_error(m->db), hint);
     if (rc == PP_SRC_RETRY)
         disconnect(m);
     return rc;

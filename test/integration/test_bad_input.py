@@ -167,3 +167,38 @@ def test_row_larger_than_the_broker_accepts_is_skipped_and_counted(env):
     posts = group_posts(consume_all(env.kafka.bootstrap, env.topics), env.instance)
     assert all(len(p) == 3 for p in posts.values()), "a partial post reached Kafka"
     assert all(int(p["pin"][0]) != 5 for p in posts.values())
+
+
+def test_conflicting_flags_are_named():
+    p = subprocess.run([PINPOSTD, "--rate", "5", "--delay", "0:1"], capture_output=True,
+                       text=True, timeout=30)
+    assert p.returncode == 64
+    assert p.stderr == "pinpostd: --rate and --delay exclude each other\n" \
+                       "Try 'pinpostd --help'.\n"
+
+
+def test_unknown_database_is_a_configuration_error(env):
+    env.creds.write_text(env.creds.read_text().replace(f"RDS_DATABASE: {env.database}",
+                                                       "RDS_DATABASE: no_such_db"))
+    p, _ = env.run("--count", "1", "--rate", "0")
+    assert p.returncode == 78, p.stderr
+    # The server does not tell an account without rights whether the database exists.
+    assert (f"configuration error: connecting to MySQL at 127.0.0.1:{env.db.port} as pinpost: "
+            "MySQL error 1044: Access denied for user 'pinpost'@'localhost' to database "
+            "'no_such_db' (check the database name, RDS_DATABASE or source.database, and that "
+            "the account was granted access to it)\n") in p.stderr
+
+
+def test_invalid_utf8_in_a_row_is_replaced_and_counted(env):
+    env.load(5)
+    # A binary column can hold any bytes; 0xff 0xfe is not UTF-8.
+    env.sql("ALTER TABLE pinterest_data MODIFY title VARBINARY(255)")
+    env.sql("UPDATE pinterest_data SET title = UNHEX('41FFFE42')")
+    p, rep = env.run("--count", "10", "--rate", "0", "--seed", "3")
+    assert p.returncode == 0, p.stderr
+    assert rep["invalid_utf8_replaced"] == 20  # two bytes in each of 10 posts
+    assert "20 invalid UTF-8 byte(s) in the source were replaced by U+FFFD" in p.stderr
+    from conftest import consume_all
+    pins = consume_all(env.kafka.bootstrap, env.topics)["pin"]
+    assert len(pins) == 10
+    assert all(v["title"] == "A\ufffd\ufffdB" for _k, _h, v, _p, _o in pins)
