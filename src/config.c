@@ -853,6 +853,25 @@ int pp_config_load_file(pp_config *c, const char *path, char *errstr, size_t err
     return rc;
 }
 
+/* Topic and stream names: 1 to max characters of [a-zA-Z0-9._-]. Takes name (freed). */
+static int check_name(char *name, size_t max, const char *what, const char *kind,
+                      const char *key, int t, char *errstr, size_t errstr_size)
+{
+    size_t n = strlen(name);
+    int bad = n == 0 || n > max;
+    for (size_t i = 0; i < n && !bad; i++)
+        bad = !(name[i] == '.' || name[i] == '_' || name[i] == '-' ||
+                (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
+                (name[i] >= '0' && name[i] <= '9'));
+    if (bad)
+        pp_errf(errstr, errstr_size,
+                "%s name '%s' for %s is not a valid %s name (1-%zu of [a-zA-Z0-9._-]); fix "
+                "kafka.topic_prefix or %s.%s",
+                what, name, pp_table_names[t], kind, max, key, pp_table_names[t]);
+    free(name);
+    return bad ? -1 : 0;
+}
+
 int pp_config_validate(const pp_config *c, char *errstr, size_t errstr_size)
 {
     if (!c->kafka.enabled && !c->kinesis.enabled)
@@ -860,24 +879,10 @@ int pp_config_validate(const pp_config *c, char *errstr, size_t errstr_size)
                        "kafka.enabled and kinesis.enabled are both false: enable at least one "
                        "sink"),
                -1;
-    for (int t = 0; t < PP_NTABLES && c->kinesis.enabled; t++) {
-        char *stream = pp_config_stream(c, t);
-        size_t n = strlen(stream);
-        int bad = n == 0 || n > 128;
-        for (size_t i = 0; i < n && !bad; i++)
-            bad = !(stream[i] == '.' || stream[i] == '_' || stream[i] == '-' ||
-                    (stream[i] >= 'a' && stream[i] <= 'z') ||
-                    (stream[i] >= 'A' && stream[i] <= 'Z') || (stream[i] >= '0' && stream[i] <= '9'));
-        if (bad) {
-            pp_errf(errstr, errstr_size,
-                    "stream name '%s' for %s is not a valid Kinesis stream name (1-128 of "
-                    "[a-zA-Z0-9._-]); fix kafka.topic_prefix or kinesis.streams.%s",
-                    stream, pp_table_names[t], pp_table_names[t]);
-            free(stream);
+    for (int t = 0; t < PP_NTABLES && c->kinesis.enabled; t++)
+        if (check_name(pp_config_stream(c, t), 128, "stream", "Kinesis stream",
+                       "kinesis.streams", t, errstr, errstr_size))
             return -1;
-        }
-        free(stream);
-    }
     if (c->source.tls >= PP_TLS_VERIFY_CA && !c->source.tls_ca)
         return pp_errf(errstr, errstr_size,
                        "source.tls is %s but source.tls_ca is not set: name the PEM file of "
@@ -892,24 +897,10 @@ int pp_config_validate(const pp_config *c, char *errstr, size_t errstr_size)
                -1;
     if (c->emulation.fixed_rate && c->emulation.rate < 0)
         return pp_errf(errstr, errstr_size, "emulation.rate must be >= 0"), -1;
-    for (int t = 0; t < PP_NTABLES; t++) {
-        char *topic = pp_config_topic(c, t);
-        size_t n = strlen(topic);
-        int bad = n == 0 || n > 249;
-        for (size_t i = 0; i < n && !bad; i++)
-            bad = !(topic[i] == '.' || topic[i] == '_' || topic[i] == '-' ||
-                    (topic[i] >= 'a' && topic[i] <= 'z') || (topic[i] >= 'A' && topic[i] <= 'Z') ||
-                    (topic[i] >= '0' && topic[i] <= '9'));
-        if (bad) {
-            pp_errf(errstr, errstr_size,
-                    "topic name '%s' for %s is not a valid Kafka topic name (1-249 of "
-                    "[a-zA-Z0-9._-]); fix kafka.topic_prefix or kafka.topics.%s",
-                    topic, pp_table_names[t], pp_table_names[t]);
-            free(topic);
+    for (int t = 0; t < PP_NTABLES; t++)
+        if (check_name(pp_config_topic(c, t), 249, "topic", "Kafka topic", "kafka.topics", t,
+                       errstr, errstr_size))
             return -1;
-        }
-        free(topic);
-    }
     for (size_t i = 0; c->service.instance[i]; i++) {
         unsigned char ch = (unsigned char)c->service.instance[i];
         if (ch < 0x20 || ch == '"' || ch == '\\')
