@@ -123,6 +123,7 @@ class ThrottlingKinesisProxy:
         self.sent = {}
         self.rejected = 0
         self.calls = 0
+        self.requests = []  # (headers, body) of every PutRecords call
         self.lock = threading.Lock()
         self.upstream_lock = threading.Lock()  # moto numbers records without a lock
         proxy = self
@@ -170,6 +171,7 @@ class ThrottlingKinesisProxy:
         stream = req["StreamName"]
         with self.lock:
             self.calls += 1
+            self.requests.append((headers, body))
             if self.calls <= self.fail_calls:
                 return 500, json.dumps({"__type": "InternalFailure",
                                         "message": "stand-in outage"}).encode()

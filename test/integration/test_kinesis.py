@@ -152,6 +152,36 @@ def test_only_throttled_records_are_resent_and_nothing_is_lost(env, moto):
     assert all(sent[i] >= accepted[i] for i in accepted)
 
 
+def test_requests_carry_the_signature_botocore_computes(env, moto):
+    """moto does not check signatures; botocore's SigV4 signer, given the same request,
+    time and keys, must produce the Authorization header pinpostd sent."""
+    import datetime
+    import freezegun
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    env.load(20)
+    create_streams(moto, env)
+    proxy = ThrottlingKinesisProxy(moto.endpoint)
+    try:
+        kinesis_config(env, proxy.endpoint)
+        p, _ = env.run("--count", "5", "--rate", "0", env=aws_env())
+    finally:
+        proxy.close()
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert proxy.requests
+    for headers, body in proxy.requests:
+        h = {k.lower(): v for k, v in headers.items()}
+        when = datetime.datetime.strptime(h["x-amz-date"], "%Y%m%dT%H%M%SZ")
+        req = AWSRequest(method="POST", url=proxy.endpoint + "/", data=body,
+                         headers={"Content-Type": h["content-type"],
+                                  "X-Amz-Target": h["x-amz-target"]})
+        with freezegun.freeze_time(when):
+            SigV4Auth(Credentials("AKIAKINESISTEST00001", "kinesis-test-secret"), "kinesis",
+                      REGION).add_auth(req)
+        assert h["authorization"] == req.headers["Authorization"]
+
+
 def test_both_sinks_deliver_the_same_posts(env, moto):
     env.load(300)
     names = create_streams(moto, env)
