@@ -66,6 +66,11 @@ typedef struct kcall {
     struct kcall *next;
 } kcall;
 
+typedef struct log_limit {
+    int64_t last_us;
+    uint64_t suppressed;
+} log_limit;
+
 typedef struct kinesis_sink {
     pp_sink base;
     char *stream[PP_NTABLES];
@@ -85,9 +90,7 @@ typedef struct kinesis_sink {
     void *opaque;
     int down, fatal;
     char fatal_reason[1024];
-    char last_error[300];
-    int64_t last_log_us;
-    uint64_t suppressed;
+    log_limit retry_log, fail_log;
 } kinesis_sink;
 
 static void list_push(rec_list *l, krec *r)
@@ -113,22 +116,30 @@ static krec *list_pop(rec_list *l)
     return r;
 }
 
-/* "kinesis stream S: WHAT; retrying: WHY", at most once a second; the rest are counted. */
-static void warn_limited(kinesis_sink *k, int s, const char *what, const char *why)
+/* A warning at most once a second per kind; the ones in between are counted. An outage
+ * would otherwise write a line per record. */
+static void warn_limited(log_limit *l, const char *msg)
 {
     int64_t now = pp_now_us();
-    if (now - k->last_log_us < 1000000) {
-        k->suppressed++;
+    if (now - l->last_us < 1000000) {
+        l->suppressed++;
         return;
     }
-    if (k->suppressed)
-        pp_log_warn("kinesis stream %s: %s; retrying: %s (and %" PRIu64
-                    " similar messages not shown)",
-                    k->stream[s], what, why, k->suppressed);
+    if (l->suppressed)
+        pp_log_warn("kinesis %s (and %" PRIu64 " similar messages not shown)", msg,
+                    l->suppressed);
     else
-        pp_log_warn("kinesis stream %s: %s; retrying: %s", k->stream[s], what, why);
-    k->last_log_us = now;
-    k->suppressed = 0;
+        pp_log_warn("kinesis %s", msg);
+    l->last_us = now;
+    l->suppressed = 0;
+}
+
+/* "kinesis stream S: WHAT; retrying: WHY" */
+static void warn_retry(kinesis_sink *k, int s, const char *what, const char *why)
+{
+    char msg[1400];
+    snprintf(msg, sizeof(msg), "stream %s: %s; retrying: %s", k->stream[s], what, why);
+    warn_limited(&k->retry_log, msg);
 }
 
 static void post_settled(kinesis_sink *k, kpost *p)
@@ -139,6 +150,12 @@ static void post_settled(kinesis_sink *k, kpost *p)
     for (int t = 0; t < PP_NTABLES; t++) {
         res.partition[t] = p->shard[t];
         res.offset[t] = -1;
+    }
+    if (!p->ok) {
+        char msg[400];
+        snprintf(msg, sizeof(msg), "post %" PRId64 " (seq %" PRIu64 ") failed: %s", p->key,
+                 p->seq, p->error);
+        warn_limited(&k->fail_log, msg);
     }
     if (k->done)
         k->done(k->opaque, &res);
@@ -326,7 +343,7 @@ static void call_finished(kinesis_sink *k, kcall *c, CURLcode cc)
     if (cc != CURLE_OK) {
         k->down = 1;
         snprintf(why, sizeof(why), "%s: %s", k->url, curl_easy_strerror(cc));
-        warn_limited(k, c->stream, "PutRecords failed", why);
+        warn_retry(k, c->stream, "PutRecords failed", why);
         for (size_t i = 0; i < c->n; i++)
             rec_retry(k, c->recs[i], why);
         return;
@@ -344,7 +361,7 @@ static void call_finished(kinesis_sink *k, kcall *c, CURLcode cc)
         }
         if (status >= 500)
             k->down = 1;
-        warn_limited(k, c->stream, "PutRecords rejected", why);
+        warn_retry(k, c->stream, "PutRecords rejected", why);
         for (size_t i = 0; i < c->n; i++)
             rec_retry(k, c->recs[i], why);
         return;
@@ -355,7 +372,7 @@ static void call_finished(kinesis_sink *k, kcall *c, CURLcode cc)
     if (!cJSON_IsArray(records) || (size_t)cJSON_GetArraySize(records) != c->n) {
         /* Without one answer per record nothing can be said about any of them; sending
          * them again may duplicate, keeping quiet may lose: resend, and say so. */
-        warn_limited(k, c->stream, "PutRecords answer without one result per record",
+        warn_retry(k, c->stream, "PutRecords answer without one result per record",
                      "the whole call");
         for (size_t i = 0; i < c->n; i++)
             rec_retry(k, c->recs[i], "malformed PutRecords answer");
@@ -371,7 +388,7 @@ static void call_finished(kinesis_sink *k, kcall *c, CURLcode cc)
             const cJSON *m = cJSON_GetObjectItemCaseSensitive(r, "ErrorMessage");
             snprintf(why, sizeof(why), "%s: %s", code->valuestring,
                      cJSON_IsString(m) ? m->valuestring : "");
-            warn_limited(k, c->stream, "record not accepted (resent alone)", why);
+            warn_retry(k, c->stream, "record not accepted (resent alone)", why);
             rec_retry(k, c->recs[i], why);
         } else {
             const cJSON *shard = cJSON_GetObjectItemCaseSensitive(r, "ShardId");
@@ -439,7 +456,7 @@ static void start_call(kinesis_sink *k, int s)
     if (!c->easy || curl_multi_add_handle(k->multi, c->easy) != CURLM_OK) {
         if (c->headers)
             snprintf(err, sizeof(err), "cannot start an HTTP transfer (out of memory?)");
-        warn_limited(k, s, "PutRecords not sent", err);
+        warn_retry(k, s, "PutRecords not sent", err);
         for (size_t i = 0; i < c->n; i++)
             rec_retry(k, c->recs[i], err);
         call_free(c);

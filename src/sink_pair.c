@@ -1,5 +1,5 @@
-/* Two sinks as one: every post goes to both, and is reported once, when both have settled
- * it. The first report of a post waits in a table keyed by sequence number. */
+/* Kafka and Kinesis as one sink: every post goes to both, and is reported once, when both
+ * have settled it. The first report of a post waits in a table keyed by sequence number. */
 #include "pp_sink.h"
 
 #include <stdlib.h>
@@ -82,8 +82,7 @@ static void keep(pair_sink *ps, const pp_post_result *r, int from_a)
     snprintf(h->category, sizeof(h->category), "%s", r->category ? r->category : "");
     snprintf(h->country, sizeof(h->country), "%s", r->country ? r->country : "");
     if (r->error)
-        snprintf(h->error, sizeof(h->error), "%s: %s", from_a ? "first sink" : "second sink",
-                 r->error);
+        snprintf(h->error, sizeof(h->error), "%s", r->error);
     size_t j = slot(ps, h->seq);
     h->next = ps->bucket[j];
     ps->bucket[j] = h;
@@ -98,16 +97,21 @@ static void settled(pair_sink *ps, const pp_post_result *r, int from_a)
         return;
     }
     pp_post_result res = *r;
-    const half *ha = from_a ? NULL : other; /* a's report when it came first */
+    char error[300];
     res.ok = r->ok && other->ok;
-    if (ha) {
-        memcpy(res.partition, ha->partition, sizeof(res.partition));
-        memcpy(res.offset, ha->offset, sizeof(res.offset));
+    if (!from_a) { /* Kafka's report came first: its partitions and offsets */
+        memcpy(res.partition, other->partition, sizeof(res.partition));
+        memcpy(res.offset, other->offset, sizeof(res.offset));
     }
     if (other->latency_us > res.latency_us)
         res.latency_us = other->latency_us;
-    if (!other->ok)
-        res.error = other->error;
+    if (!res.ok) {
+        int a_failed = from_a ? !r->ok : !other->ok;
+        const char *why = from_a == a_failed ? r->error : other->error;
+        snprintf(error, sizeof(error), "%s: %s", a_failed ? "kafka" : "kinesis",
+                 why ? why : "failed");
+        res.error = error;
+    }
     if (ps->done)
         ps->done(ps->opaque, &res);
     free(other);

@@ -64,7 +64,7 @@ def read_stream(moto, name):
     return out
 
 
-def kinesis_config(env, endpoint, kafka=False, max_requests=1):
+def kinesis_config(env, endpoint, kafka=False, max_requests=1, extra=""):
     """With 8 PutRecords calls in flight to one shard, moto's server kept 3 to 6 fewer of
     4500 records than it acknowledged (unsynchronised record numbering, it seems). Runs
     straight against moto therefore keep one call in flight; the throttling proxy
@@ -72,7 +72,7 @@ def kinesis_config(env, endpoint, kafka=False, max_requests=1):
     env.write_config(
         extra_kafka="" if kafka else "  enabled: false\n",
         extra=f"kinesis:\n  enabled: true\n  region: {REGION}\n  endpoint: {endpoint}\n"
-              f"  linger: 0.02\n  max_requests: {max_requests}\n")
+              f"  linger: 0.02\n  max_requests: {max_requests}\n" + extra)
 
 
 def dry_run_posts(env, count, seed):
@@ -260,6 +260,26 @@ def test_paced_run_sleeps_between_posts(env, moto):
     # Measured: 0.09 s (0.17 s with ASan) in 3 s; a loop that returned early from the
     # sink's poll between posts used 0.54 s.
     assert cpu < 0.15 * wall, f"{cpu:.2f} s of CPU in {wall:.2f} s"
+
+
+def test_records_never_accepted_fail_their_posts_after_record_timeout(env, moto):
+    """Kafka takes every post, Kinesis throttles every record: with both sinks the posts
+    count as failed once kinesis.record_timeout has passed, and the run exits 1."""
+    env.load(20)
+    names = create_streams(moto, env)
+    proxy = ThrottlingKinesisProxy(moto.endpoint, reject=1.0)
+    try:
+        kinesis_config(env, proxy.endpoint, kafka=True, extra="  record_timeout: 2\n")
+        p, rep = env.run("--count", "4", "--rate", "0", env=aws_env())
+    finally:
+        proxy.close()
+    assert p.returncode == 1, p.stderr[-3000:]
+    assert rep["posts_failed"] == 4 and rep["posts_delivered"] == 0
+    assert "failed: gave up after" in p.stderr
+    assert "attempts (kinesis.record_timeout): ProvisionedThroughputExceededException" \
+        in p.stderr
+    assert all(not read_stream(moto, n) for n in names.values())
+    assert proxy.rejected >= 12 * 2  # every record, retried at least once
 
 
 def test_check_describes_streams_and_names_the_missing_one(env, moto):
