@@ -52,8 +52,11 @@ typedef struct pp_sink_ops {
     /* 0 when the sink can carry this post, PP_SINK_SKIPPED (errstr says why) when a row
      * is over its size limit. produce checks this itself. */
     int (*fits)(pp_sink *s, const pp_post *p, char *errstr, size_t n);
+    /* True while the local queue has no room for another post. Callers wait (serving
+     * pp_sink_poll, and their own duties such as the watchdog) before producing. */
+    int (*full)(pp_sink *s);
     /* Hand over one complete post. Waits (serving delivery reports) while the local
-     * queue is full. Returns 0; PP_SINK_SKIPPED; or -1 when the post could not be queued
+     * queue is full, should the caller not have. Returns 0; PP_SINK_SKIPPED; or -1 when the post could not be queued
      * (errstr says why; the post was counted as failed). */
     int (*produce)(pp_sink *s, const pp_post *p, uint64_t seq, char *errstr, size_t n);
     /* Serve delivery reports, waiting up to timeout_ms for the first; in exactly-once
@@ -111,6 +114,10 @@ static inline int pp_sink_prepare(pp_sink *s, int timeout_ms, char *e, size_t n)
 static inline int pp_sink_fits(pp_sink *s, const pp_post *p, char *e, size_t n)
 {
     return s->ops->fits(s, p, e, n);
+}
+static inline int pp_sink_full(pp_sink *s)
+{
+    return s->ops->full(s);
 }
 static inline int pp_sink_produce(pp_sink *s, const pp_post *p, uint64_t seq, char *e, size_t n)
 {

@@ -393,6 +393,12 @@ static int loop(runner *rn)
             pp_sink_poll(rn->sink, (int)(wait > 100000 ? 100 : (wait + 999) / 1000));
             continue;
         }
+        if (pp_sink_full(rn->sink)) {
+            /* Wait for deliveries here rather than inside produce: the watchdog, STATUS
+             * and signals keep being served while the brokers or streams lag. */
+            pp_sink_poll(rn->sink, 100);
+            continue;
+        }
         const pp_post *post = NULL;
         int rc = pp_sampler_next(rn->sampler, &post, err, sizeof(err));
         if (rc == PP_SRC_RETRY) {

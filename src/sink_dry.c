@@ -140,8 +140,14 @@ static int dry_fits(pp_sink *s, const pp_post *p, char *e, size_t n)
     return 0;
 }
 
+static int dry_full(pp_sink *s)
+{
+    (void)s;
+    return 0;
+}
+
 static const pp_sink_ops dry_ops = {
-    .prepare = dry_prepare, .fits = dry_fits,   .produce = dry_produce,
+    .prepare = dry_prepare, .fits = dry_fits,   .full = dry_full, .produce = dry_produce,
     .poll = dry_poll,       .flush = dry_flush, .abandon = dry_abandon,
     .healthy = dry_healthy, .fatal = dry_fatal, .check = dry_check,
     .destroy = dry_destroy,

@@ -47,6 +47,7 @@ typedef struct kafka_sink {
     char *topics[PP_NTABLES];
     char *instance;
     size_t max_message_bytes;
+    int max_queue_messages; /* queue.buffering.max.messages */
     pp_stats *stats;
     pp_post_done_cb done;
     void *opaque;
@@ -327,6 +328,12 @@ static int kafka_fits(pp_sink *s, const pp_post *p, char *e, size_t n)
         }
     }
     return 0;
+}
+
+static int kafka_full(pp_sink *s)
+{
+    kafka_sink *k = (kafka_sink *)s;
+    return rd_kafka_outq_len(k->rk) + PP_NTABLES > k->max_queue_messages;
 }
 
 static int kafka_produce(pp_sink *s, const pp_post *p, uint64_t seq, char *e, size_t n)
@@ -645,7 +652,8 @@ static void kafka_destroy(pp_sink *s)
 }
 
 static const pp_sink_ops kafka_ops = {
-    .prepare = kafka_prepare, .fits = kafka_fits,       .produce = kafka_produce,
+    .prepare = kafka_prepare, .fits = kafka_fits,       .full = kafka_full,
+    .produce = kafka_produce,
     .poll = kafka_poll,       .flush = kafka_flush,     .abandon = kafka_abandon,
     .healthy = kafka_healthy, .fatal = kafka_fatal,     .check = kafka_check,
     .destroy = kafka_destroy,
@@ -710,6 +718,10 @@ pp_sink *pp_sink_kafka_new(const pp_config *c, const char *const topics[PP_NTABL
     if (rd_kafka_conf_get(conf, "message.max.bytes", buf, &len) != RD_KAFKA_CONF_OK ||
         (k->max_message_bytes = strtoul(buf, NULL, 10)) == 0)
         k->max_message_bytes = 1000000;
+    len = sizeof(buf);
+    if (rd_kafka_conf_get(conf, "queue.buffering.max.messages", buf, &len) != RD_KAFKA_CONF_OK ||
+        (k->max_queue_messages = atoi(buf)) <= 0)
+        k->max_queue_messages = 100000;
     if (c->msk.enabled && !demo) {
         if (pp_msk_region(c, k->region, sizeof(k->region), e, n))
             goto fail;

@@ -533,13 +533,18 @@ static int kinesis_fits(pp_sink *s, const pp_post *p, char *e, size_t n)
     return 0;
 }
 
+static int kinesis_full(pp_sink *s)
+{
+    return ((kinesis_sink *)s)->queued + PP_NTABLES > MAX_QUEUED_RECORDS;
+}
+
 static int kinesis_produce(pp_sink *s, const pp_post *p, uint64_t seq, char *e, size_t n)
 {
     kinesis_sink *k = (kinesis_sink *)s;
     if (kinesis_fits(s, p, e, n))
         return PP_SINK_SKIPPED;
     /* A bounded backlog: wait while the streams are slower than the sampling. */
-    while (k->queued + PP_NTABLES > MAX_QUEUED_RECORDS && !k->fatal)
+    while (kinesis_full(s) && !k->fatal)
         io_round(k, 100, 0);
     kpost *kp = pp_xcalloc(1, sizeof(*kp));
     kp->seq = seq;
@@ -758,7 +763,8 @@ static void kinesis_destroy(pp_sink *s)
 }
 
 static const pp_sink_ops kinesis_ops = {
-    .prepare = kinesis_prepare, .fits = kinesis_fits, .produce = kinesis_produce,
+    .prepare = kinesis_prepare, .fits = kinesis_fits, .full = kinesis_full,
+    .produce = kinesis_produce,
     .poll = kinesis_poll, .flush = kinesis_flush, .abandon = kinesis_abandon,
     .healthy = kinesis_healthy, .fatal = kinesis_fatal, .check = kinesis_check,
     .destroy = kinesis_destroy,

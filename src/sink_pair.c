@@ -154,6 +154,12 @@ static int pair_fits(pp_sink *s, const pp_post *p, char *e, size_t n)
     return rc ? rc : pp_sink_fits(ps->b, p, e, n);
 }
 
+static int pair_full(pp_sink *s)
+{
+    pair_sink *ps = (pair_sink *)s;
+    return pp_sink_full(ps->a) || pp_sink_full(ps->b);
+}
+
 static int pair_produce(pp_sink *s, const pp_post *p, uint64_t seq, char *e, size_t n)
 {
     pair_sink *ps = (pair_sink *)s;
@@ -227,7 +233,8 @@ static void pair_destroy(pp_sink *s)
 }
 
 static const pp_sink_ops pair_ops = {
-    .prepare = pair_prepare, .fits = pair_fits,   .produce = pair_produce,
+    .prepare = pair_prepare, .fits = pair_fits,   .full = pair_full,
+    .produce = pair_produce,
     .poll = pair_poll,       .flush = pair_flush, .abandon = pair_abandon,
     .healthy = pair_healthy, .fatal = pair_fatal, .check = pair_check,
     .destroy = pair_destroy,

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import PINPOSTD
+from conftest import PINPOSTD, verify
 from notify_socket import NotifySocket
 from servers import free_port
 
@@ -131,6 +131,38 @@ def test_watchdog_stops_while_the_main_loop_is_wedged(env, tmp_path):
         if proc.poll() is None:
             proc.kill()
         notify.close()
+
+
+def test_watchdog_goes_on_while_a_stalled_broker_fills_the_queue(env, tmp_path):
+    """A full local queue is waited out in the main loop, not inside produce: with the
+    broker frozen, WATCHDOG=1 keeps coming; after it thaws, every post arrives."""
+    env.load(200)
+    env.write_config(extra_kafka="  settings:\n    queue.buffering.max.messages: 300\n")
+    notify = NotifySocket(tmp_path / "notify.sock")
+    proc, log = start(env, notify, "--rate", "0", "--count", "3000", "--report",
+                      str(tmp_path / "report.json"), watchdog_usec=1000000)
+    frozen = False
+    try:
+        notify.wait_for("READY=1", 60)
+        time.sleep(0.5)
+        os.kill(env.kafka.proc.pid, signal.SIGSTOP)
+        frozen = True
+        stop_at = time.monotonic()
+        time.sleep(5)
+        os.kill(env.kafka.proc.pid, signal.SIGCONT)
+        frozen = False
+        during = [t for t in notify.times("WATCHDOG=1") if stop_at + 1 < t < stop_at + 4.5]
+        assert len(during) >= 4, f"{len(during)} watchdog pings in 3.5 s of a frozen broker"
+        assert proc.wait(120) == 0, open(log.name).read()[-3000:]
+    finally:
+        if frozen:
+            os.kill(env.kafka.proc.pid, signal.SIGCONT)
+        if proc.poll() is None:
+            proc.kill()
+        notify.close()
+    rep = json.loads((tmp_path / "report.json").read_text())
+    assert rep["posts_delivered"] == 3000
+    verify(env, 3000, check_rows=False)
 
 
 def analyze(*args):
