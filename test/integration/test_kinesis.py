@@ -14,7 +14,7 @@ import boto3
 import pytest
 
 from aws_stubs import MotoServer, ThrottlingKinesisProxy, clean_aws_env
-from conftest import PINPOSTD, consume_all, verify
+from conftest import PINPOSTD, PINPOSTD_PLAIN, VALGRIND, consume_all, verify
 
 REGION = "eu-west-1"
 
@@ -280,6 +280,25 @@ def test_records_never_accepted_fail_their_posts_after_record_timeout(env, moto)
         in p.stderr
     assert all(not read_stream(moto, n) for n in names.values())
     assert proxy.rejected >= 12 * 2  # every record, retried at least once
+
+
+def test_both_sinks_under_valgrind_memcheck(env, moto):
+    import shutil
+    if not shutil.which("valgrind"):
+        pytest.fail("valgrind is missing: run `make deps`")
+    env.load(100)
+    names = create_streams(moto, env)
+    kinesis_config(env, moto.endpoint, kafka=True)
+    report = env.tmp / "valgrind-report.json"
+    p = subprocess.run([*VALGRIND, PINPOSTD_PLAIN, "-c", str(env.config), "--count", "300",
+                        "--rate", "0", "--seed", "5", "--report", str(report), "-q"],
+                       capture_output=True, text=True, timeout=600, env=aws_env())
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "ERROR SUMMARY: 0 errors from 0 contexts" in p.stderr, p.stderr[-3000:]
+    assert "definitely lost: 0 bytes" in p.stderr or "no leaks are possible" in p.stderr
+    assert json.loads(report.read_text())["posts_delivered"] == 300
+    verify(env, 300, check_rows=False)
+    assert sum(sum(c.values()) for c in stream_contents(moto, names).values()) == 900
 
 
 def test_check_describes_streams_and_names_the_missing_one(env, moto):
