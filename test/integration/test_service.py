@@ -101,21 +101,26 @@ def test_no_ready_while_mysql_is_down(env, tmp_path):
         notify.close()
 
 
+def freeze(pid, seconds):
+    """SIGSTOP a server for `seconds` (SIGCONT even on failure); returns when it froze."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        stop_at = time.monotonic()
+        time.sleep(seconds)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    return stop_at
+
+
 def test_watchdog_stops_while_the_main_loop_is_wedged(env, tmp_path):
     env.load(200)
     notify = NotifySocket(tmp_path / "notify.sock")
     # One fresh database round trip per post, so a frozen database blocks the loop.
     proc, log = start(env, notify, "--delay", "0.05:0.1", watchdog_usec=1000000)
-    frozen = False
     try:
         ready = notify.wait_for("READY=1", 60)
         time.sleep(3)
-        os.kill(env.db.proc.pid, signal.SIGSTOP)
-        frozen = True
-        stop_at = time.monotonic()
-        time.sleep(5)
-        os.kill(env.db.proc.pid, signal.SIGCONT)
-        frozen = False
+        stop_at = freeze(env.db.proc.pid, 5)
         resumed = notify.wait_for("WATCHDOG=1", 60, after=stop_at + 4.5)
         pings = notify.times("WATCHDOG=1")
         before = [t for t in pings if ready < t < stop_at]
@@ -126,8 +131,6 @@ def test_watchdog_stops_while_the_main_loop_is_wedged(env, tmp_path):
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0
     finally:
-        if frozen:
-            os.kill(env.db.proc.pid, signal.SIGCONT)
         if proc.poll() is None:
             proc.kill()
         notify.close()
@@ -141,24 +144,16 @@ def test_watchdog_goes_on_while_a_stalled_broker_fills_the_queue(env, tmp_path):
     notify = NotifySocket(tmp_path / "notify.sock")
     proc, log = start(env, notify, "--rate", "0", "--report", str(tmp_path / "report.json"),
                       watchdog_usec=1000000)
-    frozen = False
     try:
         notify.wait_for("READY=1", 60)
         time.sleep(0.5)
-        os.kill(env.kafka.proc.pid, signal.SIGSTOP)
-        frozen = True
-        stop_at = time.monotonic()
-        time.sleep(5)
-        os.kill(env.kafka.proc.pid, signal.SIGCONT)
-        frozen = False
+        stop_at = freeze(env.kafka.proc.pid, 5)
         during = [t for t in notify.times("WATCHDOG=1") if stop_at + 1 < t < stop_at + 4.5]
         assert len(during) >= 4, f"{len(during)} watchdog pings in 3.5 s of a frozen broker"
         time.sleep(2)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(120) == 0, open(log.name).read()[-3000:]
     finally:
-        if frozen:
-            os.kill(env.kafka.proc.pid, signal.SIGCONT)
         if proc.poll() is None:
             proc.kill()
         notify.close()
