@@ -912,24 +912,26 @@ int pp_config_validate(const pp_config *c, char *errstr, size_t errstr_size)
     return 0;
 }
 
+/* The name given, or lead + prefix + sep + the table's short name. */
+static char *name_for(const char *given, const char *lead, const char *prefix, char sep,
+                      enum pp_table t)
+{
+    if (given)
+        return pp_xstrdup(given);
+    size_t n = strlen(lead) + strlen(prefix) + strlen(pp_table_names[t]) + 2;
+    char *s = pp_xmalloc(n);
+    snprintf(s, n, "%s%s%c%s", lead, prefix, sep, pp_table_names[t]);
+    return s;
+}
+
 char *pp_config_stream(const pp_config *c, enum pp_table t)
 {
-    if (c->kinesis.streams[t])
-        return pp_xstrdup(c->kinesis.streams[t]);
-    size_t n = strlen(c->kafka.topic_prefix) + strlen(pp_table_names[t]) + 12;
-    char *s = pp_xmalloc(n);
-    snprintf(s, n, "streaming-%s-%s", c->kafka.topic_prefix, pp_table_names[t]);
-    return s;
+    return name_for(c->kinesis.streams[t], "streaming-", c->kafka.topic_prefix, '-', t);
 }
 
 char *pp_config_topic(const pp_config *c, enum pp_table t)
 {
-    if (c->kafka.topics[t])
-        return pp_xstrdup(c->kafka.topics[t]);
-    size_t n = strlen(c->kafka.topic_prefix) + strlen(pp_table_names[t]) + 2;
-    char *s = pp_xmalloc(n);
-    snprintf(s, n, "%s.%s", c->kafka.topic_prefix, pp_table_names[t]);
-    return s;
+    return name_for(c->kafka.topics[t], "", c->kafka.topic_prefix, '.', t);
 }
 
 void pp_config_print(const pp_config *c, FILE *out)
