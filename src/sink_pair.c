@@ -7,15 +7,14 @@
 
 #include "pp_util.h"
 
+/* The first report of a post, kept until the other sink's arrives (which carries the
+ * key, category and country too). */
 typedef struct half {
     uint64_t seq;
-    int64_t key;
     int ok;
-    int from_a;
     int32_t partition[PP_NTABLES];
     int64_t offset[PP_NTABLES];
     int64_t latency_us;
-    char category[64], country[64];
     char error[256];
     struct half *next;
 } half;
@@ -67,20 +66,16 @@ static half *take(pair_sink *ps, uint64_t seq)
     return NULL;
 }
 
-static void keep(pair_sink *ps, const pp_post_result *r, int from_a)
+static void keep(pair_sink *ps, const pp_post_result *r)
 {
     if (ps->count >= ps->nbuckets)
         grow(ps);
     half *h = pp_xcalloc(1, sizeof(*h));
     h->seq = r->seq;
-    h->key = r->key;
     h->ok = r->ok;
-    h->from_a = from_a;
     memcpy(h->partition, r->partition, sizeof(h->partition));
     memcpy(h->offset, r->offset, sizeof(h->offset));
     h->latency_us = r->latency_us;
-    snprintf(h->category, sizeof(h->category), "%s", r->category ? r->category : "");
-    snprintf(h->country, sizeof(h->country), "%s", r->country ? r->country : "");
     if (r->error)
         snprintf(h->error, sizeof(h->error), "%s", r->error);
     size_t j = slot(ps, h->seq);
@@ -93,7 +88,7 @@ static void settled(pair_sink *ps, const pp_post_result *r, int from_a)
 {
     half *other = take(ps, r->seq);
     if (!other) {
-        keep(ps, r, from_a);
+        keep(ps, r);
         return;
     }
     pp_post_result res = *r;
