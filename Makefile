@@ -150,7 +150,7 @@ test-integration: all $(ASAN_BINS) kafka-jars venv
 	ASAN_OPTIONS=log_path=$(SANITIZER_LOGS)/asan:detect_leaks=1:abort_on_error=0 \
 	LSAN_OPTIONS=suppressions=$(abspath test/lsan.supp):print_suppressions=0 \
 	UBSAN_OPTIONS=log_path=$(SANITIZER_LOGS)/ubsan:print_stacktrace=1:halt_on_error=1 \
-	    $(VENV)/bin/python -m pytest -v test/integration
+	    $(VENV)/bin/python -m pytest -v $(or $(PYTEST_ARGS),test/integration)
 
 # ---- benchmarks (measurements, not tests) ----
 

@@ -24,7 +24,9 @@
 typedef struct pp_post_result {
     uint64_t seq;
     int64_t key;
-    int ok; /* all three messages delivered */
+    int ok;      /* all three messages delivered */
+    int unknown; /* !ok, but no message is known lost: the broker may have persisted
+                  * them (a client-side timeout after the request was sent) */
     const char *category, *country;
     int32_t partition[PP_NTABLES];
     int64_t offset[PP_NTABLES];

@@ -36,7 +36,9 @@ typedef struct pp_topic_stats {
 typedef struct pp_stats {
     uint64_t posts_sampled;   /* complete posts handed to the sink */
     uint64_t posts_delivered; /* all three messages acknowledged */
-    uint64_t posts_failed;    /* at least one message failed */
+    uint64_t posts_failed;    /* at least one message failed and none may have been kept */
+    uint64_t posts_unknown;   /* not acknowledged, but the broker may have persisted them
+                               * (rd_kafka_message_status: possibly persisted) */
     uint64_t posts_skipped;   /* refused unsent: a row over the sink's size limit */
     uint64_t posts_unmatched; /* sampled keys lacking a row (from the sampler) */
     uint64_t invalid_utf8;    /* bytes replaced by U+FFFD */

@@ -67,6 +67,8 @@ static void on_post_done(void *opaque, const pp_post_result *r)
     runner *rn = opaque;
     if (r->ok)
         rn->stats.posts_delivered++;
+    else if (r->unknown)
+        rn->stats.posts_unknown++;
     else
         rn->stats.posts_failed++;
     if (!r->ok || !rn->per_post_lines)

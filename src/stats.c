@@ -80,7 +80,8 @@ void pp_stats_finish(pp_stats *s, int64_t now_us)
 
 uint64_t pp_stats_in_flight(const pp_stats *s)
 {
-    return s->posts_sampled - s->posts_delivered - s->posts_failed - s->posts_skipped;
+    return s->posts_sampled - s->posts_delivered - s->posts_failed - s->posts_unknown -
+           s->posts_skipped;
 }
 
 void pp_stats_summary(const pp_stats *s, const pp_stats *prev, int64_t now_us, char *out,
