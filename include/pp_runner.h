@@ -14,7 +14,7 @@
 typedef struct pp_runner_opts {
     int demo, dry_run;
     uint64_t seed;
-    volatile sig_atomic_t *stop;   /* set by SIGTERM/SIGINT */
+    volatile sig_atomic_t *stop;   /* SIGTERM/SIGINT count: 1 stop and flush, 2 give up */
     volatile sig_atomic_t *reload; /* set by SIGHUP */
     /* Build a fresh configuration for a reload; NULL after logging why. */
     pp_config *(*load_config)(void *opaque);

@@ -4,6 +4,7 @@
 #include "pp_keyspace.h"
 #include "pp_msk.h"
 #include "pp_runner.h"
+#include "pp_sampler.h"
 #include "pp_sink.h"
 #include "pp_source.h"
 #include "pp_stats.h"
@@ -13,6 +14,57 @@
 
 #define EXIT_RUNTIME 1
 #define EXIT_CONFIG 78
+/* Keys --check samples to say how many posts are whole (about 1% resolution). */
+#define CHECK_SAMPLE_KEYS 200
+#define CHECK_SEED 1
+
+/* Sample CHECK_SAMPLE_KEYS keys as a run would and say which share has all three rows.
+ * Returns 0, or the exit status when there is nothing a run could send. */
+static int check_matches(const pp_config *c, pp_source *src, FILE *out)
+{
+    char err[1024];
+    int status = 0;
+    /* One key per round trip, so the counts are exact when the loop ends. */
+    pp_sampler *s = pp_sampler_new(src, CHECK_SEED, 1, 1e6);
+    pp_sampler_stats st = {0};
+    uint64_t whole = 0;
+    int rc = PP_SRC_OK;
+    while (st.fetched < CHECK_SAMPLE_KEYS) {
+        const pp_post *p;
+        rc = pp_sampler_next(s, &p, err, sizeof(err));
+        if (rc == PP_SRC_OK)
+            whole++;
+        else if (rc != PP_SAMPLER_UNMATCHED)
+            break;
+        pp_sampler_get_stats(s, &st);
+    }
+    if (rc == PP_SAMPLER_EMPTY) {
+        fprintf(out, "source: FAILED: the post table %s holds no row with a key in %s: there "
+                     "is nothing to sample\n",
+                c->source.tables[PP_PIN].table, c->source.tables[PP_PIN].key);
+        status = EXIT_CONFIG;
+    } else if (rc == PP_SRC_RETRY || rc == PP_SRC_FATAL) {
+        fprintf(out, "source: FAILED: sampling: %s\n", err);
+        status = rc == PP_SRC_FATAL ? EXIT_CONFIG : EXIT_RUNTIME;
+    } else {
+        fprintf(out, "source: %llu of %llu sampled keys (%.1f%%) have all three rows",
+                (unsigned long long)whole, (unsigned long long)st.fetched,
+                100.0 * (double)whole / (double)st.fetched);
+        for (int t = 0; t < PP_NTABLES; t++)
+            if (st.missing[t])
+                fprintf(out, "; %s lacks %.1f%%", c->source.tables[t].table,
+                        100.0 * (double)st.missing[t] / (double)st.fetched);
+        fputc('\n', out);
+        if (!whole) {
+            fprintf(out, "source: FAILED: no sampled post has its rows in all three tables: "
+                         "check source.tables (table and key column names) and that the "
+                         "tables hold the same posts\n");
+            status = EXIT_CONFIG;
+        }
+    }
+    pp_sampler_destroy(s);
+    return status;
+}
 
 int pp_check_run(const pp_config *c, int demo, int dry_run, FILE *out)
 {
@@ -32,6 +84,7 @@ int pp_check_run(const pp_config *c, int demo, int dry_run, FILE *out)
         pp_source_describe(src, desc, sizeof(desc));
         fprintf(out, "source: %s reachable, %llu post keys in %llu run(s)\n", desc,
                (unsigned long long)pp_keyspace_count(ks), (unsigned long long)pp_keyspace_runs(ks));
+        status = check_matches(c, src, out);
     } else {
         fprintf(out, "source: FAILED: %s\n", err);
         status = rc == PP_SRC_FATAL ? EXIT_CONFIG : EXIT_RUNTIME;

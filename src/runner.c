@@ -25,6 +25,16 @@
 #define PER_POST_LINES_MAX_RATE 5.0
 #define STATUS_INTERVAL_US 5000000
 #define BACKOFF_MAX_US 30000000
+/* When this many sampled keys in a row had no complete post, sampling pauses between
+ * round trips (doubling up to UNMATCHED_PAUSE_MAX_US) instead of hammering the database
+ * with queries that find nothing. */
+#define UNMATCHED_BACKOFF_KEYS 1000
+#define UNMATCHED_PAUSE_MIN_US 10000
+#define UNMATCHED_PAUSE_MAX_US 1000000
+/* The unmatched-share warning: looked at with each STATUS, at most once a minute, when at
+ * least half of at least this many keys sampled since the last look had no whole post. */
+#define UNMATCHED_WARN_MIN_KEYS 20
+#define UNMATCHED_WARN_INTERVAL_US 60000000
 
 typedef struct runner {
     const pp_runner_opts *o;
@@ -41,6 +51,9 @@ typedef struct runner {
     int64_t deadline_us;
     int64_t watchdog_usec, last_watchdog_us;
     int64_t next_status_us, next_summary_us;
+    int64_t unmatched_pause; /* current pause between fruitless round trips */
+    pp_sampler_stats unmatched_mark; /* sampler counters at the last warning (or window) */
+    int64_t unmatched_mark_us, unmatched_warned_us;
 } runner;
 
 pp_source *pp_runner_source_new(const pp_config *c, int demo)
@@ -152,11 +165,49 @@ static void write_metrics(runner *rn)
                     strerror(errno));
 }
 
+/* Say so when most sampled keys lack a row, naming the tables that lack them: a wrong
+ * table or key column, or tables loaded from different data sets, look like this. */
+static void warn_unmatched(runner *rn, int64_t now)
+{
+    pp_sampler_stats cur;
+    pp_sampler_get_stats(rn->sampler, &cur);
+    const pp_sampler_stats *m = &rn->unmatched_mark;
+    uint64_t keys = cur.fetched - m->fetched, miss = cur.unmatched - m->unmatched;
+    if (keys < UNMATCHED_WARN_MIN_KEYS || miss * 2 < keys) {
+        if (now - rn->unmatched_mark_us >= UNMATCHED_WARN_INTERVAL_US) {
+            rn->unmatched_mark = cur; /* a sliding window of about a minute */
+            rn->unmatched_mark_us = now;
+        }
+        return;
+    }
+    if (rn->unmatched_warned_us && now - rn->unmatched_warned_us < UNMATCHED_WARN_INTERVAL_US)
+        return;
+    char why[512];
+    size_t len = 0;
+    for (int t = 0; t < PP_NTABLES && len < sizeof(why); t++) {
+        uint64_t mt = cur.missing[t] - m->missing[t];
+        if (mt)
+            len += (size_t)snprintf(why + len, sizeof(why) - len, "%s%s lacks %.1f%%",
+                                    len ? ", " : "", rn->c->source.tables[t].table,
+                                    100.0 * (double)mt / (double)keys);
+    }
+    pp_log_warn("%.1f%% of the %llu post keys sampled in the last %.0f s had no complete post "
+                "(%s of them); such posts are never sent and count as posts_unmatched. "
+                "Check source.tables (table and key column names) and that the three tables "
+                "hold the same posts",
+                100.0 * (double)miss / (double)keys, (unsigned long long)keys,
+                (double)(now - rn->unmatched_mark_us) / 1e6, why);
+    rn->unmatched_warned_us = now;
+    rn->unmatched_mark = cur;
+    rn->unmatched_mark_us = now;
+}
+
 /* STATUS=, the summary line and the metrics file, each on its own interval. */
 static void periodic(runner *rn, int64_t now)
 {
     watchdog(rn, now);
     if (now >= rn->next_status_us) {
+        warn_unmatched(rn, now);
         double dt = (double)(now - rn->prev.end_us) / 1e6;
         refresh_unmatched(rn);
         pp_notify_status("delivered %llu, failed %llu, unmatched %llu, in flight %llu, "
@@ -182,14 +233,14 @@ static void periodic(runner *rn, int64_t now)
     }
 }
 
-/* Serve deliveries and notifications until `until_us` or a stop request. */
+/* Serve deliveries and notifications until `until_us`, a stop or a reload request. */
 static void wait_until(runner *rn, int64_t until_us)
 {
     for (;;) {
         int64_t now = pp_now_us();
         periodic(rn, now);
         int64_t left = until_us - now;
-        if (left <= 0 || *rn->o->stop)
+        if (left <= 0 || *rn->o->stop || *rn->o->reload)
             return;
         pp_sink_poll(rn->sink, (int)(left > 100000 ? 100 : (left + 999) / 1000));
     }
@@ -198,50 +249,6 @@ static void wait_until(runner *rn, int64_t until_us)
 static int64_t backoff_next(int64_t b)
 {
     return b * 2 > BACKOFF_MAX_US ? BACKOFF_MAX_US : b * 2;
-}
-
-/* Both ends reachable: topics checked (metadata arrived), transactions initialised,
- * the post keys loaded. Returns 0, or an exit status. */
-static int wait_ready(runner *rn)
-{
-    char err[1024];
-    int64_t backoff = 100000;
-    int sink_ready = 0;
-    while (!*rn->o->stop) {
-        if (rn->deadline_us && pp_now_us() >= rn->deadline_us) {
-            pp_log_warn("--duration reached before both ends were reachable");
-            return EXIT_RUNTIME;
-        }
-        if (!sink_ready) {
-            int pr = pp_sink_prepare(rn->sink, 5000, err, sizeof(err));
-            if (pr == PP_SINK_BROKEN) {
-                pp_log_err("configuration error: %s", err);
-                return EXIT_CONFIG;
-            }
-            sink_ready = pr == PP_SINK_READY;
-            if (!sink_ready) {
-                pp_log_warn("%s not ready, retrying in %.1f s: %s", sink_name(rn),
-                            (double)backoff / 1e6, err);
-                pp_notify_status("waiting for %s: %s", sink_name(rn), err);
-            }
-        }
-        if (sink_ready) {
-            int rc = pp_sampler_refresh(rn->sampler, err, sizeof(err));
-            if (rc == PP_SRC_FATAL) {
-                pp_log_err("configuration error: %s", err);
-                return EXIT_CONFIG;
-            }
-            if (rc == PP_SRC_OK) {
-                rn->source_up = 1;
-                return 0;
-            }
-            pp_log_warn("source unavailable, retrying in %.1f s: %s", (double)backoff / 1e6, err);
-            pp_notify_status("waiting for MySQL: %s", err);
-        }
-        wait_until(rn, pp_now_us() + backoff);
-        backoff = backoff_next(backoff);
-    }
-    return 0;
 }
 
 /* Where a table's messages go, as reports and logs name it: the Kafka topic, or the
@@ -268,14 +275,23 @@ static pp_sink *sink_new(runner *rn, const pp_config *c, char *const topics[PP_N
 }
 
 /* Deliver what is in flight on the current sink, in slices so the watchdog keeps being
- * fed; what is left after the timeout is counted failed. */
+ * fed; what is left after the timeout, or when a second stop signal says not to wait, is
+ * given up and reported failed (or unknown, where the broker may have it). */
 static void drain(runner *rn, double timeout_s)
 {
     int64_t deadline = pp_now_us() + (int64_t)(timeout_s * 1e6);
     for (;;) {
         watchdog(rn, pp_now_us());
-        if (pp_sink_flush(rn->sink, 1000) == 0)
+        if (pp_sink_flush(rn->sink, 200) == 0)
             return;
+        if (*rn->o->stop >= 2) {
+            pp_log_warn("second stop signal: giving up on the %llu post(s) still in flight; "
+                        "they are counted as failed (or unknown where the broker may have "
+                        "them)",
+                        (unsigned long long)pp_stats_in_flight(&rn->stats));
+            pp_sink_abandon(rn->sink);
+            return;
+        }
         if (pp_now_us() >= deadline) {
             pp_log_err("%llu post(s) still undelivered after kafka.flush_timeout (%g s); "
                        "counting them as failed",
@@ -284,6 +300,107 @@ static void drain(runner *rn, double timeout_s)
             return;
         }
     }
+}
+
+/* A reload before both ends were ever reachable (start-up is waiting for the database
+ * or the brokers, often because of the very setting the operator just fixed): nothing is
+ * in flight, so the new configuration replaces the old at once, without the connectivity
+ * checks a running reload makes. Returns 1 when it was swapped in. */
+static int reload_waiting(runner *rn)
+{
+    char err[1024];
+    char *topics[PP_NTABLES] = {NULL, NULL, NULL};
+    pp_log_notice("SIGHUP: reloading the configuration (still starting: nothing in flight)");
+    pp_config *c = rn->o->load_config(rn->o->opaque);
+    if (!c)
+        goto keep;
+    for (int t = 0; t < PP_NTABLES; t++)
+        topics[t] = destination(c, rn->o->dry_run, t);
+    pp_sink *sink = sink_new(rn, c, topics, err, sizeof(err));
+    if (!sink) {
+        pp_log_err("reload: %s", err);
+        goto keep;
+    }
+    pp_source *src = pp_runner_source_new(c, rn->o->demo);
+    pp_sink_destroy(rn->sink);
+    rn->sink = sink;
+    pp_sampler_set_source(rn->sampler, src, c->source.batch, c->source.keyspace_refresh_s);
+    pp_source_destroy(rn->src);
+    rn->src = src;
+    free_topics(rn->topics);
+    memcpy(rn->topics, topics, sizeof(topics));
+    pp_config_destroy(rn->c);
+    rn->c = c;
+    apply_emulation(rn, pp_now_us());
+    pp_log_notice("configuration reloaded%s%s", c->path ? " from " : "", c->path ? c->path : "");
+    return 1;
+keep:
+    pp_log_err("reload failed: keeping the configuration read at start-up");
+    free_topics(topics);
+    pp_config_destroy(c);
+    return 0;
+}
+
+/* Both ends reachable: topics checked (metadata arrived), transactions initialised,
+ * the post keys loaded. Stop and reload requests are served while waiting. Returns 0, or
+ * an exit status. */
+static int wait_ready(runner *rn)
+{
+    char err[1024];
+    int64_t backoff = 100000;
+    int sink_ready = 0;
+    while (!*rn->o->stop) {
+        if (*rn->o->reload) {
+            *rn->o->reload = 0;
+            if (reload_waiting(rn)) {
+                sink_ready = 0;
+                backoff = 100000;
+            }
+        }
+        if (rn->deadline_us && pp_now_us() >= rn->deadline_us) {
+            pp_log_warn("--duration reached before both ends were reachable");
+            return EXIT_RUNTIME;
+        }
+        if (!sink_ready) {
+            int pr = pp_sink_prepare(rn->sink, 5000, err, sizeof(err));
+            if (pr == PP_SINK_BROKEN) {
+                pp_log_err("configuration error: %s", err);
+                return EXIT_CONFIG;
+            }
+            sink_ready = pr == PP_SINK_READY;
+            if (!sink_ready) {
+                pp_log_warn("%s not ready, retrying in %.1f s: %s", sink_name(rn),
+                            (double)backoff / 1e6, err);
+                pp_notify_status("waiting for %s: %s", sink_name(rn), err);
+            }
+        }
+        if (sink_ready) {
+            int rc = pp_sampler_refresh(rn->sampler, err, sizeof(err));
+            if (rc == PP_SRC_FATAL) {
+                pp_log_err("configuration error: %s", err);
+                return EXIT_CONFIG;
+            }
+            if (rc == PP_SRC_OK) {
+                pp_sampler_stats ss;
+                pp_sampler_get_stats(rn->sampler, &ss);
+                if (ss.keys == 0) {
+                    pp_log_err("configuration error: the post table %s holds no row with a "
+                               "key in %s: there is nothing to sample (load the data, or "
+                               "correct source.tables.pin)",
+                               rn->c->source.tables[PP_PIN].table,
+                               rn->c->source.tables[PP_PIN].key);
+                    return EXIT_CONFIG;
+                }
+                rn->source_up = 1;
+                return 0;
+            }
+            pp_log_warn("source unavailable, retrying in %.1f s: %s", (double)backoff / 1e6, err);
+            pp_notify_status("waiting for MySQL: %s", err);
+        }
+        wait_until(rn, pp_now_us() + backoff);
+        backoff = backoff_next(backoff);
+    }
+    return 0;
 }
 
 /* Build-and-swap: a new configuration, source and sink are built and checked while the
@@ -308,17 +425,20 @@ static void reload(runner *rn)
         pp_log_err("reload: %s", err);
         goto keep;
     }
-    if (pp_sink_prepare(sink, 10000, err, sizeof(err)) != PP_SINK_READY) {
-        pp_log_err("reload: %s with the new configuration: %s", sink_name(rn), err);
-        goto keep;
-    }
     src = pp_runner_source_new(c, rn->o->demo);
     if (pp_source_connect(src, err, sizeof(err)) != PP_SRC_OK) {
         pp_log_err("reload: the source with the new configuration: %s", err);
         goto keep;
     }
-
+    /* The old producer finishes first: in exactly-once mode the new one's
+     * init_transactions (same transactional.id) would fence it and abort its open
+     * transaction, losing posts it had already sent. If the new sink then cannot get
+     * ready, the old one, drained but intact, goes on. */
     drain(rn, rn->c->kafka.flush_timeout_s);
+    if (pp_sink_prepare(sink, 10000, err, sizeof(err)) != PP_SINK_READY) {
+        pp_log_err("reload: %s with the new configuration: %s", sink_name(rn), err);
+        goto keep;
+    }
     pp_sink_destroy(rn->sink);
     rn->sink = sink;
     pp_sampler_set_source(rn->sampler, src, c->source.batch, c->source.keyspace_refresh_s);
@@ -368,6 +488,21 @@ static int write_report(runner *rn)
     return rc;
 }
 
+/* A round trip found no whole post. Go on at once (back to the loop, which serves
+ * signals and limits) until many keys in a row found nothing; then pause, longer each
+ * time, so data that never matches does not turn into a query storm. */
+static void unmatched_pause(runner *rn)
+{
+    pp_sampler_stats ss;
+    pp_sampler_get_stats(rn->sampler, &ss);
+    if (ss.unmatched_streak < UNMATCHED_BACKOFF_KEYS)
+        return;
+    rn->unmatched_pause = rn->unmatched_pause ? rn->unmatched_pause * 2 : UNMATCHED_PAUSE_MIN_US;
+    if (rn->unmatched_pause > UNMATCHED_PAUSE_MAX_US)
+        rn->unmatched_pause = UNMATCHED_PAUSE_MAX_US;
+    wait_until(rn, pp_now_us() + rn->unmatched_pause);
+}
+
 /* The sampling loop. Returns 0 or an exit status. */
 static int loop(runner *rn)
 {
@@ -385,7 +520,9 @@ static int loop(runner *rn)
             reload(rn);
             continue;
         }
-        if (rn->c->emulation.count && rn->stats.posts_sampled >= rn->c->emulation.count)
+        /* --count N: N posts sent, numbered 1..N; unmatched keys and skipped posts do not
+         * count, and the exit status says whether all N were delivered. */
+        if (rn->c->emulation.count && rn->seq >= rn->c->emulation.count)
             return 0;
         if (rn->deadline_us && now >= rn->deadline_us)
             return 0;
@@ -419,11 +556,16 @@ static int loop(runner *rn)
             rn->source_up = 1;
         }
         backoff = 100000;
-        if (rc == 1) {
+        if (rc == PP_SAMPLER_EMPTY) {
             pp_log_warn("the post table is empty; waiting for rows");
             wait_until(rn, pp_now_us() + 1000000);
             continue;
         }
+        if (rc == PP_SAMPLER_UNMATCHED) {
+            unmatched_pause(rn);
+            continue;
+        }
+        rn->unmatched_pause = 0;
         rn->stats.posts_sampled++;
         rn->seq++;
         int pr = pp_sink_produce(rn->sink, post, rn->seq, err, sizeof(err));

@@ -5,6 +5,7 @@
 #include "pp_util.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #define KEY_RNG_STREAM 1
 
@@ -14,12 +15,31 @@ struct pp_sampler {
     pp_rng rng;
     int max_batch, batch;
     int64_t refresh_us, last_refresh_us;
+    size_t cap;     /* room in keys[] and posts[] */
     int64_t *keys;  /* drawn keys of the current batch */
     pp_post *posts; /* their rows */
     size_t n, next; /* batch size, index of the next post to hand out */
-    int pending;    /* keys drawn but not fetched yet (a fetch failed or is due) */
+    int pending;    /* keys drawn but not fetched yet (a fetch failed, or a reload) */
     pp_sampler_stats stats;
 };
+
+static void set_limits(pp_sampler *s, int max_batch, double refresh_s)
+{
+    s->max_batch = max_batch < 1 ? 1 : max_batch;
+    s->batch = s->max_batch;
+    s->refresh_us = (int64_t)(refresh_s * 1e6);
+}
+
+/* Room for at least want keys; the posts' buffers are kept for reuse. */
+static void reserve(pp_sampler *s, size_t want)
+{
+    if (want <= s->cap)
+        return;
+    s->keys = pp_xrealloc(s->keys, want * sizeof(int64_t));
+    s->posts = pp_xrealloc(s->posts, want * sizeof(pp_post));
+    memset(s->posts + s->cap, 0, (want - s->cap) * sizeof(pp_post));
+    s->cap = want;
+}
 
 pp_sampler *pp_sampler_new(pp_source *source, uint64_t seed, int max_batch, double refresh_s)
 {
@@ -27,11 +47,8 @@ pp_sampler *pp_sampler_new(pp_source *source, uint64_t seed, int max_batch, doub
     s->source = source;
     s->ks = pp_keyspace_new();
     pp_rng_seed(&s->rng, seed, KEY_RNG_STREAM);
-    s->max_batch = max_batch < 1 ? 1 : max_batch;
-    s->batch = s->max_batch;
-    s->refresh_us = (int64_t)(refresh_s * 1e6);
-    s->keys = pp_xcalloc((size_t)s->max_batch, sizeof(int64_t));
-    s->posts = pp_xcalloc((size_t)s->max_batch, sizeof(pp_post));
+    set_limits(s, max_batch, refresh_s);
+    reserve(s, (size_t)s->max_batch);
     return s;
 }
 
@@ -39,7 +56,7 @@ void pp_sampler_destroy(pp_sampler *s)
 {
     if (!s)
         return;
-    for (int i = 0; i < s->max_batch; i++)
+    for (size_t i = 0; i < s->cap; i++)
         pp_post_release(&s->posts[i]);
     free(s->posts);
     free(s->keys);
@@ -49,21 +66,19 @@ void pp_sampler_destroy(pp_sampler *s)
 
 void pp_sampler_set_source(pp_sampler *s, pp_source *source, int max_batch, double refresh_s)
 {
-    for (int i = 0; i < s->max_batch; i++)
-        pp_post_release(&s->posts[i]);
-    free(s->posts);
-    free(s->keys);
+    /* Keys drawn but not handed out stay first in line: they are fetched again from the
+     * new source, so the posts a seed gives do not depend on when reloads happen. */
+    size_t keep = s->pending ? s->n : s->n - s->next;
+    memmove(s->keys, s->keys + (s->n - keep), keep * sizeof(int64_t));
+    s->n = keep;
+    s->next = 0;
+    s->pending = keep > 0;
     pp_keyspace_destroy(s->ks);
-    s->source = source;
     s->ks = pp_keyspace_new();
-    s->max_batch = max_batch < 1 ? 1 : max_batch;
-    s->batch = s->max_batch;
-    s->refresh_us = (int64_t)(refresh_s * 1e6);
+    s->source = source;
     s->last_refresh_us = 0;
-    s->keys = pp_xcalloc((size_t)s->max_batch, sizeof(int64_t));
-    s->posts = pp_xcalloc((size_t)s->max_batch, sizeof(pp_post));
-    s->n = s->next = 0;
-    s->pending = 0;
+    set_limits(s, max_batch, refresh_s);
+    reserve(s, (size_t)s->max_batch);
 }
 
 void pp_sampler_set_batch(pp_sampler *s, int batch)
@@ -89,45 +104,58 @@ int pp_sampler_refresh(pp_sampler *s, char *e, size_t n)
     return PP_SRC_OK;
 }
 
+/* The next complete post of the current batch, counting the others as unmatched. */
+static const pp_post *take_complete(pp_sampler *s)
+{
+    while (s->next < s->n) {
+        const pp_post *p = &s->posts[s->next++];
+        if (p->found == PP_POST_COMPLETE) {
+            s->stats.invalid_utf8 += p->invalid_utf8;
+            s->stats.unmatched_streak = 0;
+            return p;
+        }
+        s->stats.unmatched++;
+        s->stats.unmatched_streak++;
+        for (int t = 0; t < PP_NTABLES; t++)
+            if (!(p->found & (1u << t)))
+                s->stats.missing[t]++;
+        if (pp_log_enabled(LOG_DEBUG))
+            pp_log_debug("post %lld unmatched: pin %s, geo %s, user %s", (long long)p->key,
+                         p->found & 1 ? "found" : "missing", p->found & 2 ? "found" : "missing",
+                         p->found & 4 ? "found" : "missing");
+    }
+    return NULL;
+}
+
 int pp_sampler_next(pp_sampler *s, const pp_post **out, char *e, size_t n)
 {
-    for (;;) {
-        while (s->next < s->n) {
-            const pp_post *p = &s->posts[s->next++];
-            if (p->found == PP_POST_COMPLETE) {
-                s->stats.invalid_utf8 += p->invalid_utf8;
-                *out = p;
-                return PP_SRC_OK;
-            }
-            s->stats.unmatched++;
-            if (pp_log_enabled(LOG_DEBUG))
-                pp_log_debug("post %lld unmatched: pin %s, geo %s, user %s", (long long)p->key,
-                             p->found & 1 ? "found" : "missing", p->found & 2 ? "found" : "missing",
-                             p->found & 4 ? "found" : "missing");
-        }
-        int64_t now = pp_now_us();
-        if (s->last_refresh_us == 0 || now - s->last_refresh_us >= s->refresh_us) {
-            int rc = pp_sampler_refresh(s, e, n);
-            if (rc != PP_SRC_OK)
-                return rc;
-        }
-        uint64_t count = pp_keyspace_count(s->ks);
-        if (count == 0)
-            return 1;
-        /* Keys are drawn only once per batch and kept across a failed fetch, so a retry
-         * after a lost connection fetches the same keys and the sequence is unchanged. */
-        if (!s->pending) {
-            s->n = (size_t)s->batch;
-            for (size_t i = 0; i < s->n; i++)
-                s->keys[i] = pp_keyspace_at(s->ks, pp_rng_below(&s->rng, count));
-            s->pending = 1;
-        }
-        int rc = pp_source_fetch(s->source, s->keys, s->n, s->posts, e, n);
+    if (!s->pending && (*out = take_complete(s)) != NULL)
+        return PP_SRC_OK;
+    int64_t now = pp_now_us();
+    if (s->last_refresh_us == 0 || now - s->last_refresh_us >= s->refresh_us) {
+        int rc = pp_sampler_refresh(s, e, n);
         if (rc != PP_SRC_OK)
             return rc;
-        s->pending = 0;
-        s->next = 0;
     }
+    /* Keys are drawn only once per batch and kept across a failed fetch, so a retry
+     * after a lost connection fetches the same keys and the sequence is unchanged. */
+    if (!s->pending) {
+        uint64_t count = pp_keyspace_count(s->ks);
+        if (count == 0)
+            return PP_SAMPLER_EMPTY;
+        s->n = (size_t)s->batch;
+        for (size_t i = 0; i < s->n; i++)
+            s->keys[i] = pp_keyspace_at(s->ks, pp_rng_below(&s->rng, count));
+        s->pending = 1;
+    }
+    int rc = pp_source_fetch(s->source, s->keys, s->n, s->posts, e, n);
+    if (rc != PP_SRC_OK)
+        return rc;
+    s->pending = 0;
+    s->next = 0;
+    s->stats.fetched += s->n;
+    *out = take_complete(s);
+    return *out ? PP_SRC_OK : PP_SAMPLER_UNMATCHED;
 }
 
 void pp_sampler_get_stats(const pp_sampler *s, pp_sampler_stats *st)

@@ -1,0 +1,221 @@
+"""The daemon's life at its edges: data that never matches, reloads while waiting and
+under load (exactly-once included), a second stop signal, what --count counts, and the
+sequence a seed gives across reloads. Each test failed on the code before its fix."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+from conftest import PINPOSTD, PINPOST_VERIFY, consume_all, group_posts, verify
+from servers import wait_until
+
+
+def orphan_everything(env):
+    """Keys 1, 2, 3 in the post table; geo rows for 1 and 2, a user row for 3: no post is
+    ever whole."""
+    env.load(3)
+    env.sql("DELETE FROM geolocation_data WHERE ind = 3")
+    env.sql("DELETE FROM user_data WHERE ind IN (1, 2)")
+
+
+def stmt_executions(env):
+    rows = env.sql("SHOW GLOBAL STATUS LIKE 'Com_stmt_execute'")
+    return int(rows[0][1])
+
+
+def test_data_that_never_matches_honours_stop_limits_and_backs_off(env):
+    orphan_everything(env)
+    log = open(env.tmp / "orphans.log", "w+")
+    proc = subprocess.Popen([PINPOSTD, "-c", str(env.config), "--dry-run", "--count", "5"],
+                            stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        # A warning says what share is unmatched and which tables lack the rows.
+        wait_until("the unmatched warning", lambda: "had no complete post" in
+                   open(log.name).read(), 30, proc=proc)
+        text = open(log.name).read()
+        assert "100.0% of the" in text, text[-2000:]
+        assert "geolocation_data lacks" in text and "user_data lacks" in text
+        assert "pinterest_data lacks" not in text
+        # Sampling backs off: a few statements a second, not thousands.
+        time.sleep(3)  # past the first 1000 fruitless keys and the pause ramp
+        before = stmt_executions(env)
+        time.sleep(3)
+        rate = (stmt_executions(env) - before) / 3
+        assert rate < 30, f"{rate:.0f} statements/s against data that never matches"
+        # SIGTERM is honoured although no post was ever produced.
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_duration_ends_a_run_on_data_that_never_matches(env):
+    orphan_everything(env)
+    t0 = time.monotonic()
+    p, rep = env.run("--dry-run", "--count", "5", "--duration", "2", timeout=60)
+    assert time.monotonic() - t0 < 30
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert rep["posts_delivered"] == 0 and rep["posts_unmatched"] > 0
+
+
+def test_check_reports_the_matched_share(env):
+    orphan_everything(env)
+    p = subprocess.run([PINPOSTD, "-c", str(env.config), "--check"], capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 78, p.stdout + p.stderr
+    assert "source: 0 of " in p.stdout and "sampled keys (0.0%) have all three rows" in p.stdout
+    assert "geolocation_data lacks" in p.stdout and "user_data lacks" in p.stdout
+    assert "check: FAILED" in p.stdout
+    # Half the posts whole: reported, and fine.
+    env.load(400, "--missing-geo", "0.5")
+    p = subprocess.run([PINPOSTD, "-c", str(env.config), "--check"], capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    line = next(l for l in p.stdout.splitlines() if "have all three rows" in l)
+    share = float(line.split("(")[1].split("%")[0])
+    assert 35 < share < 65, line
+
+
+def test_empty_post_table_is_a_configuration_error(env):
+    env.load(5)
+    env.sql("DELETE FROM pinterest_data")
+    p = subprocess.run([PINPOSTD, "-c", str(env.config), "--check"], capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 78, p.stdout + p.stderr
+    assert "holds no row with a key in index: there is nothing to sample" in p.stdout
+    p, _ = env.run("--count", "1", timeout=120)
+    assert p.returncode == 78, p.stderr[-2000:]
+    assert "the post table pinterest_data holds no row with a key in index" in p.stderr
+
+
+def test_sighup_while_waiting_for_the_database_applies_the_fixed_config(env):
+    env.load(50)
+    good = env.creds.read_text()
+    env.creds.write_text(good.replace(f"RDS_PORT: {env.db.port}", "RDS_PORT: 1"))
+    proc, report = env.popen("--count", "20", "--rate", "0")
+    try:
+        err = []
+
+        def waiting():
+            err.append(proc.stderr.readline())
+            return "source unavailable" in err[-1]
+        wait_until("pinpostd waiting for the database", waiting, 60, interval=0)
+        env.creds.write_text(good)
+        proc.send_signal(signal.SIGHUP)
+        out, rest = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, "".join(err) + rest[-3000:]
+    assert "configuration reloaded" in rest
+    verify(env, 20)
+
+
+def test_exactly_once_reloads_under_load_lose_and_duplicate_nothing(env):
+    env.load(2000)
+    txid = f"pp-reload-{env.instance}"
+    eo = f"  delivery: exactly_once\n  transactional_id: {txid}\n  transaction_interval: 0.2\n"
+    env.write_config(extra_kafka=eo)
+    proc, report = env.popen("--count", "3000", "--rate", "500")
+    try:
+        time.sleep(1.5)
+        for _ in range(3):
+            proc.send_signal(signal.SIGHUP)
+            time.sleep(1.0)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err[-4000:]
+    assert err.count("configuration reloaded") == 3, err[-4000:]
+    rep = json.loads(report.read_text())
+    assert rep["posts_delivered"] == 3000 and rep["posts_failed"] == 0, rep
+    # read_committed: every post once, whole; the report's message count is what Kafka holds.
+    posts = verify(env, 3000, check_rows=False)
+    assert rep["messages_delivered"] == 3 * len(posts)
+    v = subprocess.run([PINPOST_VERIFY, "-c", str(env.config), "--timeout", "30",
+                        "--run-report", str(report)], capture_output=True, text=True)
+    assert v.returncode == 0, v.stdout + v.stderr
+
+
+def dry_run_keys(env, *args, hups=0):
+    """{seq: key} of a dry run, optionally with SIGHUPs (no-op reloads) while it runs."""
+    proc = subprocess.Popen([PINPOSTD, "-c", str(env.config), "--dry-run", "--seed", "7",
+                             *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        for _ in range(hups):
+            time.sleep(0.7)
+            proc.send_signal(signal.SIGHUP)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err.decode()[-3000:]
+    if hups:
+        assert err.decode().count("configuration reloaded") == hups, err.decode()[-3000:]
+    keys = {}
+    for line in out.decode().splitlines():
+        m = json.loads(line)
+        keys[int(m["headers"]["pinpostd.seq"])] = int(m["key"])
+    return keys
+
+
+def test_reloads_keep_the_sequence_a_seed_gives(env):
+    env.load(5000)
+    plain = dry_run_keys(env, "--count", "1500", "--rate", "0")
+    reloaded = dry_run_keys(env, "--count", "1500", "--rate", "500", hups=3)
+    assert len(plain) == len(reloaded) == 1500
+    diff = [s for s in plain if plain[s] != reloaded[s]]
+    assert not diff, f"first differing seq {diff[0]}: {plain[diff[0]]} vs {reloaded[diff[0]]}"
+
+
+def test_count_counts_posts_sent_not_posts_skipped(env):
+    env.load(30)
+    # Two thirds of the posts are over the sink's limit and skipped.
+    env.sql("UPDATE pinterest_data SET description = REPEAT('x', 60000) WHERE `index` % 3 <> 0")
+    env.write_config(extra_kafka="  settings:\n    message.max.bytes: 50000\n")
+    p, rep = env.run("--count", "30", "--rate", "0", "--seed", "3", check_exit=0)
+    assert rep["posts_delivered"] == 30 and rep["posts_skipped"] > 0, rep
+    posts = verify(env, 30, check_rows=False)
+    assert all(int(p["pin"][0]) % 3 == 0 for p in posts.values())
+
+
+def test_second_sigterm_during_a_broker_outage_stops_promptly(env):
+    env.load(200)
+    env.write_config(extra_kafka="  flush_timeout: 600\n")
+    proc, report = env.popen("--rate", "200")
+    broker = env.kafka.proc.pid
+    try:
+        time.sleep(2)
+        os.kill(broker, signal.SIGSTOP)
+        time.sleep(1)
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(2)
+        assert proc.poll() is None, "stopped without waiting for the frozen broker"
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+        waited = time.monotonic() - t0
+    finally:
+        os.kill(broker, signal.SIGCONT)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert waited < 15, f"took {waited:.1f} s after the second SIGTERM"
+    assert "second stop signal: giving up on the" in err, err[-3000:]
+    assert proc.returncode == 1
+    rep = json.loads(report.read_text())
+    assert rep["posts_failed"] + rep.get("posts_unknown", 0) > 0, rep
+    assert rep["posts_sampled"] == (rep["posts_delivered"] + rep["posts_failed"] +
+                                    rep.get("posts_unknown", 0) + rep["posts_skipped"]), rep
+    # Everything counted delivered is in Kafka whole.
+    posts = group_posts(consume_all(env.kafka.bootstrap, env.topics), env.instance)
+    whole = {s for s, p in posts.items() if len(p) == 3}
+    assert len(whole) >= rep["posts_delivered"]
