@@ -1,5 +1,6 @@
 /* pp_metrics: the run's counters and delivery-latency histogram in the Prometheus text
- * format, written atomically (temporary file, then rename) for node_exporter's textfile
+ * format, written atomically through pp_file_write (an exclusive temporary beside the
+ * file, fsync, rename; a device or pipe written directly) for node_exporter's textfile
  * collector. */
 #ifndef PP_METRICS_H
 #define PP_METRICS_H
@@ -11,7 +12,8 @@ typedef struct pp_metrics_health {
     const char *sink; /* the end label of the sink: "kafka", "kinesis", "kafka+kinesis" */
 } pp_metrics_health;
 
-/* Write the metrics of s for this instance to path. Returns 0, or -1 with errno set. */
+/* Write the metrics of s for this instance to path (pp_file_write). Returns 0, or -1
+ * with errno set. */
 int pp_metrics_write(const char *path, const char *instance, const pp_stats *s,
                      const char *const topics[PP_NTABLES], const pp_metrics_health *h);
 

@@ -1,6 +1,7 @@
 /* metrics: Prometheus textfile export of the run's counters. */
 #define _POSIX_C_SOURCE 200809L
 #include "pp_metrics.h"
+#include "pp_file.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -50,22 +51,21 @@ int pp_metrics_write(const char *path, const char *instance, const pp_stats *s,
 {
     static const double bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                     0.25,  0.5,    1,     2.5,  5,     10,   30};
-    size_t n = strlen(path) + 8;
-    char *tmp = malloc(n);
-    if (!tmp)
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
         return -1;
-    snprintf(tmp, n, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        free(tmp);
-        return -1;
-    }
     counter(f, "pinpostd_posts_sampled_total", "Complete posts handed to Kafka.", instance,
             (unsigned long long)s->posts_sampled);
     counter(f, "pinpostd_posts_delivered_total", "Posts whose three messages were delivered.",
             instance, (unsigned long long)s->posts_delivered);
     counter(f, "pinpostd_posts_failed_total", "Posts with at least one failed message.",
             instance, (unsigned long long)s->posts_failed);
+    counter(f, "pinpostd_posts_unknown_total",
+            "Posts not acknowledged that the broker may have persisted (a client-side "
+            "timeout after the request was sent).",
+            instance, (unsigned long long)s->posts_unknown);
     counter(f, "pinpostd_posts_skipped_total",
             "Posts refused unsent: a row over the sink's maximum message size.", instance,
             (unsigned long long)s->posts_skipped);
@@ -113,10 +113,12 @@ int pp_metrics_write(const char *path, const char *instance, const pp_stats *s,
     int rc = ferror(f) ? -1 : 0;
     if (fclose(f) != 0)
         rc = -1;
-    if (rc == 0 && rename(tmp, path) != 0)
-        rc = -1;
-    if (rc)
-        remove(tmp);
-    free(tmp);
+    if (rc == 0) {
+        char err[512];
+        rc = pp_file_write(path, text, len, err, sizeof(err));
+    } else {
+        errno = ENOMEM;
+    }
+    free(text);
     return rc;
 }

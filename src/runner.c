@@ -1,6 +1,7 @@
 /* runner: start-up, the sampling loop, service notifications, reload and shutdown. */
 #define _POSIX_C_SOURCE 200809L
 #include "pp_runner.h"
+#include "pp_file.h"
 #include "pp_log.h"
 #include "pp_metrics.h"
 #include "pp_notify.h"
@@ -466,25 +467,27 @@ static int write_report(runner *rn)
 {
     const char *path = rn->c->service.report;
     const char *tp[PP_NTABLES] = {rn->topics[0], rn->topics[1], rn->topics[2]};
+    char err[1024], *text = NULL;
+    size_t len = 0;
     if (!path)
         return 0;
-    if (!strcmp(path, "-"))
-        return pp_stats_write_report(&rn->stats, rn->c, rn->o->seed, tp, stdout);
-    size_t n = strlen(path) + 8;
-    char *tmp = pp_xmalloc(n);
-    snprintf(tmp, n, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    int rc = -1;
-    if (f) {
-        rc = pp_stats_write_report(&rn->stats, rn->c, rn->o->seed, tp, f);
-        if (fclose(f) != 0)
-            rc = -1;
-        if (rc == 0 && rename(tmp, path) != 0)
-            rc = -1;
+    /* Rendered whole first: then one write(2) to stdout, or one safely replaced file
+     * (never a fixed "<path>.tmp" that a planted symlink could redirect). */
+    FILE *f = open_memstream(&text, &len);
+    int rc = f ? pp_stats_write_report(&rn->stats, rn->c, rn->o->seed, tp, f) : -1;
+    if (f && fclose(f) != 0)
+        rc = -1;
+    if (rc) {
+        pp_errf(err, sizeof(err), "%s: out of memory formatting it", path);
+    } else if (!strcmp(path, "-")) {
+        fflush(stdout);
+        rc = pp_file_write_fd(fileno(stdout), text, len, err, sizeof(err));
+    } else {
+        rc = pp_file_write(path, text, len, err, sizeof(err));
     }
     if (rc)
-        pp_log_err("cannot write the report to %s: %s", path, strerror(errno));
-    free(tmp);
+        pp_log_err("cannot write the report (--report, service.report): %s", err);
+    free(text);
     return rc;
 }
 
@@ -562,6 +565,7 @@ static int loop(runner *rn)
             continue;
         }
         if (rc == PP_SAMPLER_UNMATCHED) {
+            pp_sink_poll(rn->sink, 0); /* deliveries and commits go on meanwhile */
             unmatched_pause(rn);
             continue;
         }

@@ -1,4 +1,5 @@
-/* sink_dry: --dry-run; each message as a JSON line on stdout, delivered when written. */
+/* sink_dry: --dry-run; each message as a JSON line on stdout, delivered once written. */
+#include "pp_file.h"
 #include "pp_sink.h"
 #include "pp_util.h"
 
@@ -8,7 +9,7 @@
 
 typedef struct dry_sink {
     pp_sink base;
-    FILE *out;
+    int fd; /* written with write(2): a post is delivered when the kernel has its bytes */
     char *topics[PP_NTABLES];
     char *instance;
     pp_stats *stats;
@@ -16,6 +17,7 @@ typedef struct dry_sink {
     void *opaque;
     pp_buf line;
     int failed; /* out became unwritable */
+    char error[256]; /* why, once failed */
 } dry_sink;
 
 static int dry_prepare(pp_sink *s, int timeout_ms, char *e, size_t n)
@@ -54,22 +56,28 @@ static int dry_produce(pp_sink *s, const pp_post *p, uint64_t seq, char *e, size
         pp_json_obj_end(&d->line);
         pp_buf_append(&d->line, "\n", 1);
     }
-    int ok = !d->failed && fwrite(d->line.data, 1, d->line.len, d->out) == d->line.len;
-    if (!ok)
+    /* One write per post, no stdio buffer: a full disk, a closed pipe or a closed stdout
+     * fails this post now rather than some later fflush that no post answers for. */
+    int ok = !d->failed;
+    if (ok && pp_file_write_fd(d->fd, d->line.data, d->line.len, d->error,
+                               sizeof(d->error)) != 0) {
+        ok = 0;
         d->failed = 1;
+    }
     int64_t lat = pp_now_us() - t0;
     for (int t = 0; t < PP_NTABLES; t++) {
         if (ok) {
             d->stats->topic[t].delivered++;
             d->stats->topic[t].bytes += p->value[t].len;
+            /* Latency percentiles describe deliveries; failures are counted apart. */
+            pp_hist_record(&d->stats->latency_us, (uint64_t)lat);
         } else {
             d->stats->topic[t].failed++;
         }
-        pp_hist_record(&d->stats->latency_us, (uint64_t)lat);
     }
     pp_post_result r = {.seq = seq, .key = p->key, .ok = ok, .category = p->category,
                         .country = p->country, .latency_us = lat,
-                        .error = ok ? NULL : "cannot write to standard output"};
+                        .error = ok ? NULL : d->error};
     for (int t = 0; t < PP_NTABLES; t++) {
         r.partition[t] = -1;
         r.offset[t] = -1;
@@ -77,7 +85,7 @@ static int dry_produce(pp_sink *s, const pp_post *p, uint64_t seq, char *e, size
     if (d->done)
         d->done(d->opaque, &r);
     if (!ok) {
-        pp_errf(e, n, "dry run: cannot write to standard output");
+        pp_errf(e, n, "dry run: %s", d->error);
         return -1;
     }
     return 0;
@@ -91,11 +99,9 @@ static void dry_poll(pp_sink *s, int timeout_ms)
 
 static int dry_flush(pp_sink *s, int timeout_ms)
 {
-    dry_sink *d = (dry_sink *)s;
+    (void)s;
     (void)timeout_ms;
-    if (fflush(d->out) != 0)
-        d->failed = 1;
-    return 0;
+    return 0; /* nothing is buffered */
 }
 
 static void dry_abandon(pp_sink *s)
@@ -112,7 +118,7 @@ static int dry_fatal(pp_sink *s, char *e, size_t n)
 {
     dry_sink *d = (dry_sink *)s;
     if (d->failed)
-        pp_errf(e, n, "cannot write to standard output");
+        pp_errf(e, n, "dry run: %s", d->error);
     return d->failed;
 }
 
@@ -158,7 +164,9 @@ pp_sink *pp_sink_dry_new(FILE *out, const char *const topics[PP_NTABLES], const 
 {
     dry_sink *d = pp_xcalloc(1, sizeof(*d));
     d->base.ops = &dry_ops;
-    d->out = out;
+    /* Whatever stdio holds goes first, so the lines follow it in order. */
+    fflush(out);
+    d->fd = fileno(out);
     for (int t = 0; t < PP_NTABLES; t++)
         d->topics[t] = pp_xstrdup(topics[t]);
     d->instance = pp_xstrdup(instance);
