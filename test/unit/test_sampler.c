@@ -95,7 +95,10 @@ static void draw(uint64_t seed, int batch, size_t n, int64_t *out, uint64_t *unm
     pp_sampler_set_batch(s, batch);
     for (size_t i = 0; i < n; i++) {
         const pp_post *p;
-        assert_int_equal(pp_sampler_next(s, &p, err, sizeof(err)), PP_SRC_OK);
+        int rc;
+        while ((rc = pp_sampler_next(s, &p, err, sizeof(err))) == PP_SAMPLER_UNMATCHED)
+            ;
+        assert_int_equal(rc, PP_SRC_OK);
         assert_int_equal(p->found, PP_POST_COMPLETE);
         out[i] = p->key;
     }
@@ -118,6 +121,106 @@ static void sampler__same_seed__same_posts_for_any_batch(void **state)
     assert_memory_equal(a, c, sizeof(a));
     draw(43, 64, 500, b, NULL);
     assert_true(memcmp(a, b, sizeof(a)) != 0);
+}
+
+/* A source whose keys 1..keys have a post and a geo row but never a user row, counting
+ * its round trips. */
+typedef struct orphan_source {
+    pp_source base;
+    int64_t keys;
+    int fetches;
+} orphan_source;
+
+static int orphan_connect(pp_source *s, char *e, size_t n)
+{
+    (void)s, (void)e, (void)n;
+    return PP_SRC_OK;
+}
+
+static int orphan_load_keys(pp_source *s, pp_keyspace *ks, char *e, size_t n)
+{
+    (void)e, (void)n;
+    orphan_source *o = (orphan_source *)s;
+    for (int64_t k = pp_keyspace_count(ks) ? pp_keyspace_max(ks) + 1 : 1; k <= o->keys; k++)
+        pp_keyspace_add(ks, k);
+    return PP_SRC_OK;
+}
+
+static int orphan_fetch(pp_source *s, const int64_t *keys, size_t nkeys, pp_post *posts,
+                        char *e, size_t n)
+{
+    (void)e, (void)n;
+    ((orphan_source *)s)->fetches++;
+    for (size_t i = 0; i < nkeys; i++) {
+        posts[i].key = keys[i];
+        posts[i].found = (1u << PP_PIN) | (1u << PP_GEO);
+    }
+    return PP_SRC_OK;
+}
+
+static void orphan_describe(pp_source *s, char *out, size_t n)
+{
+    (void)s;
+    snprintf(out, n, "orphans");
+}
+
+static void orphan_destroy(pp_source *s)
+{
+    (void)s;
+}
+
+static const pp_source_ops orphan_ops = {orphan_connect, orphan_load_keys, orphan_fetch,
+                                         orphan_describe, orphan_destroy};
+
+static void sampler__never_whole__one_round_trip_per_call(void **state)
+{
+    (void)state;
+    char err[256];
+    orphan_source src = {{&orphan_ops}, 3, 0};
+    pp_sampler *s = pp_sampler_new(&src.base, 1, 16, 10);
+    for (int i = 1; i <= 50; i++) {
+        const pp_post *p = NULL;
+        assert_int_equal(pp_sampler_next(s, &p, err, sizeof(err)), PP_SAMPLER_UNMATCHED);
+        assert_int_equal(src.fetches, i);
+    }
+    pp_sampler_stats st;
+    pp_sampler_get_stats(s, &st);
+    assert_int_equal(st.fetched, 50 * 16);
+    assert_int_equal(st.unmatched, 50 * 16);
+    assert_int_equal(st.unmatched_streak, 50 * 16);
+    assert_int_equal(st.missing[PP_PIN], 0);
+    assert_int_equal(st.missing[PP_GEO], 0);
+    assert_int_equal(st.missing[PP_USER], 50 * 16);
+    pp_sampler_destroy(s);
+}
+
+/* Switching sources (a reload) at any point keeps the sequence: keys drawn but not yet
+ * handed out are fetched again from the new source. */
+static void sampler__set_source_midway__same_sequence(void **state)
+{
+    (void)state;
+    char err[256];
+    int64_t plain[300];
+    draw(9, 64, 300, plain, NULL);
+    pp_source *a = pp_source_demo_new(1, 1000);
+    pp_sampler *s = pp_sampler_new(a, 9, 64, 10);
+    pp_source *cur = a;
+    for (size_t i = 0; i < 300; i++) {
+        if (i % 37 == 5) {
+            pp_source *b = pp_source_demo_new(1, 1000);
+            pp_sampler_set_source(s, b, (int)(i % 50) + 1, 10);
+            pp_source_destroy(cur);
+            cur = b;
+        }
+        const pp_post *p;
+        int rc;
+        while ((rc = pp_sampler_next(s, &p, err, sizeof(err))) == PP_SAMPLER_UNMATCHED)
+            ;
+        assert_int_equal(rc, PP_SRC_OK);
+        assert_int_equal(p->key, plain[i]);
+    }
+    pp_sampler_destroy(s);
+    pp_source_destroy(cur);
 }
 
 static void sampler__missing_user_rows__skipped_and_counted(void **state)
@@ -194,6 +297,8 @@ int main(void)
         cmocka_unit_test(rng__below__in_range_and_unbiased),
         cmocka_unit_test(sampler__same_seed__same_posts_for_any_batch),
         cmocka_unit_test(sampler__missing_user_rows__skipped_and_counted),
+        cmocka_unit_test(sampler__never_whole__one_round_trip_per_call),
+        cmocka_unit_test(sampler__set_source_midway__same_sequence),
         cmocka_unit_test(sampler__uniform_over_existing_keys__chi_square),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
