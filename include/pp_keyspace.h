@@ -1,6 +1,7 @@
 /* pp_keyspace: the set of keys that exist in the post table, as sorted runs of
  * consecutive integers. Memory grows with the number of gaps, not with the number of
- * keys; the i-th key is found by binary search, so sampling cost is O(log runs). */
+ * keys; the i-th key is found by binary search, so sampling cost is O(log runs).
+ * Every int64_t is a valid key, INT64_MIN and INT64_MAX included: no call overflows. */
 #ifndef PP_KEYSPACE_H
 #define PP_KEYSPACE_H
 

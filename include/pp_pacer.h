@@ -1,7 +1,9 @@
 /* pp_pacer: when the next post is due. Two modes: a random delay between posts drawn
  * uniformly from [min, max] seconds (like the original script), or a fixed rate on an
  * absolute schedule so that the average rate is exact over any long interval.
- * Times are monotonic microseconds (pp_now_us). */
+ * Times are monotonic microseconds (pp_now_us). Any input is safe: a wait too long to
+ * represent saturates at INT64_MAX (never due), and a NaN or non-positive rate or delay
+ * means no wait; the option parser is what refuses such values. */
 #ifndef PP_PACER_H
 #define PP_PACER_H
 

@@ -5,6 +5,7 @@
 #ifndef PP_SOURCE_H
 #define PP_SOURCE_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,6 +51,11 @@ struct pp_source {
 
 /* A MySQL source for the config's source section; connects lazily. c must outlive it. */
 pp_source *pp_source_mysql_new(const pp_config *c);
+
+/* Every wait on a MySQL server (connect, query, fetch) gives up within about 0.6 s once
+ * *stop is set: libmariadb retries poll() on EINTR, so a signal alone does not end it.
+ * Process-wide (libmariadb's wait hook has no context pointer); NULL turns it off. */
+void pp_source_mysql_set_stop(volatile sig_atomic_t *stop);
 
 /* The generated demo data set: keys 1..posts, rows from pp_gen with this seed. */
 pp_source *pp_source_demo_new(uint64_t data_seed, uint64_t posts);

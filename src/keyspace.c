@@ -10,6 +10,20 @@ typedef struct run {
     uint64_t len;     /* keys first .. first+len-1 */
 } run;
 
+/* first + off without signed overflow: keys span INT64_MIN..INT64_MAX, so offsets within
+ * a run can exceed INT64_MAX. The sum is computed in uint64_t, where wrapping is defined,
+ * and the result is always a key of the run, so it converts back exactly. */
+static int64_t key_plus(int64_t first, uint64_t off)
+{
+    uint64_t u = (uint64_t)first + off;
+    return u <= (uint64_t)INT64_MAX ? (int64_t)u : -(int64_t)(UINT64_MAX - u) - 1;
+}
+
+static int64_t run_last(const run *r)
+{
+    return key_plus(r->first, r->len - 1);
+}
+
 struct pp_keyspace {
     run *runs;
     uint64_t nruns, cap;
@@ -33,10 +47,10 @@ int pp_keyspace_add(pp_keyspace *ks, int64_t key)
 {
     if (ks->nruns) {
         run *last = &ks->runs[ks->nruns - 1];
-        int64_t max = last->first + (int64_t)last->len - 1;
+        int64_t max = run_last(last);
         if (key <= max)
             return -1;
-        if (key == max + 1) {
+        if (key - 1 == max) { /* key > max >= INT64_MIN: key - 1 cannot overflow */
             last->len++;
             ks->count++;
             return 0;
@@ -63,8 +77,7 @@ uint64_t pp_keyspace_runs(const pp_keyspace *ks)
 
 int64_t pp_keyspace_max(const pp_keyspace *ks)
 {
-    const run *last = &ks->runs[ks->nruns - 1];
-    return last->first + (int64_t)last->len - 1;
+    return run_last(&ks->runs[ks->nruns - 1]);
 }
 
 int64_t pp_keyspace_at(const pp_keyspace *ks, uint64_t idx)
@@ -77,5 +90,5 @@ int64_t pp_keyspace_at(const pp_keyspace *ks, uint64_t idx)
         else
             hi = mid - 1;
     }
-    return ks->runs[lo].first + (int64_t)(idx - ks->runs[lo].before);
+    return key_plus(ks->runs[lo].first, idx - ks->runs[lo].before);
 }

@@ -544,6 +544,8 @@ static int loop(runner *rn)
         const pp_post *post = NULL;
         int rc = pp_sampler_next(rn->sampler, &post, err, sizeof(err));
         if (rc == PP_SRC_RETRY) {
+            if (*rn->o->stop)
+                continue; /* a wait given up because of the stop request */
             pp_log_warn("source unavailable, retrying in %.1f s: %s", (double)backoff / 1e6, err);
             rn->source_up = 0;
             wait_until(rn, pp_now_us() + backoff);

@@ -6,11 +6,21 @@
 #include "pp_util.h"
 
 #include <errmsg.h>
+#include <errno.h>
 #include <mysql.h>
 #include <mysqld_error.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+/* How often a wait on the server looks at the stop flag, and how long after a stop
+ * request a wait goes on: a healthy server answers within the grace, so an ordinary stop
+ * neither aborts a round trip nor leaves an aborted connection in the server's log. */
+#define STOP_POLL_MS 100
+#define STOP_GRACE_US 500000
 
 /* A fetched column: its metadata and the buffers the binding writes into. */
 typedef struct column {
@@ -48,6 +58,62 @@ typedef struct mysql_source {
     int batch; /* keys per statement */
     table_query q[PP_NTABLES];
 } mysql_source;
+
+/* The stop request seen by every wait on the server, or NULL. Process-wide because
+ * libmariadb's wait hook (MARIADB_OPT_IO_WAIT) takes no context pointer. */
+static volatile sig_atomic_t *stop_flag;
+static int64_t stop_seen_us; /* when a wait first saw the stop request; 0 before */
+static int stop_abandoned;   /* a wait gave up because of it */
+
+void pp_source_mysql_set_stop(volatile sig_atomic_t *stop)
+{
+    stop_flag = stop;
+    stop_seen_us = 0;
+    stop_abandoned = 0;
+}
+
+static int stop_requested(void)
+{
+    return stop_flag && *stop_flag;
+}
+
+/* libmariadb's wait for a socket to become readable or writable, replaced so that a stop
+ * request ends it: libmariadb's own wait restarts poll() on EINTR with the full timeout,
+ * so a SIGTERM while the server is frozen would wait out the whole read timeout (30 s).
+ * Returns > 0 when ready, 0 on timeout, -1 on error or stop: libmariadb then fails the
+ * call as a lost connection. timeout_ms <= 0 means no timeout. */
+static int io_wait(my_socket fd, my_bool is_read, int timeout_ms)
+{
+    struct pollfd p = {.fd = fd, .events = is_read ? POLLIN : POLLOUT};
+    int64_t deadline = timeout_ms > 0 ? pp_now_us() + (int64_t)timeout_ms * 1000 : 0;
+    for (;;) {
+        if (stop_requested()) {
+            int64_t now = pp_now_us();
+            if (!stop_seen_us)
+                stop_seen_us = now;
+            if (now - stop_seen_us >= STOP_GRACE_US) {
+                stop_abandoned = 1;
+                errno = EINTR;
+                return -1;
+            }
+        }
+        int slice = STOP_POLL_MS;
+        if (deadline) {
+            int64_t left_ms = (deadline - pp_now_us() + 999) / 1000;
+            if (left_ms <= 0) {
+                errno = ETIMEDOUT;
+                return 0;
+            }
+            if (left_ms < slice)
+                slice = (int)left_ms;
+        }
+        int rc = poll(&p, 1, slice);
+        if (rc > 0)
+            return rc;
+        if (rc < 0 && errno != EINTR)
+            return -1;
+    }
+}
 
 /* Connection-level trouble is retried; anything an operator must fix is fatal. */
 static int classify(unsigned err)
@@ -103,7 +169,11 @@ static int fail_db(mysql_source *m, const char *what, char *e, size_t n)
     else if (err == ER_DBACCESS_DENIED_ERROR || err == ER_BAD_DB_ERROR)
         hint = " (check the database name, RDS_DATABASE or source.database, and that the "
                "account was granted access to it)";
-    pp_errf(e, n, "%s: MySQL error %u: %s%s", what, err, mysql_error(m->db), hint);
+    if (rc == PP_SRC_RETRY && stop_abandoned)
+        pp_errf(e, n, "%s: abandoned: the server did not answer within %g s of the stop "
+                      "request", what, STOP_GRACE_US / 1e6);
+    else
+        pp_errf(e, n, "%s: MySQL error %u: %s%s", what, err, mysql_error(m->db), hint);
     if (rc == PP_SRC_RETRY)
         disconnect(m);
     return rc;
@@ -113,7 +183,11 @@ static int fail_stmt(mysql_source *m, MYSQL_STMT *st, const char *what, char *e,
 {
     unsigned err = mysql_stmt_errno(st);
     int rc = classify(err);
-    pp_errf(e, n, "%s: MySQL error %u: %s", what, err, mysql_stmt_error(st));
+    if (rc == PP_SRC_RETRY && stop_abandoned)
+        pp_errf(e, n, "%s: abandoned: the server did not answer within %g s of the stop "
+                      "request", what, STOP_GRACE_US / 1e6);
+    else
+        pp_errf(e, n, "%s: MySQL error %u: %s", what, err, mysql_stmt_error(st));
     if (rc == PP_SRC_RETRY)
         disconnect(m);
     return rc;
@@ -154,12 +228,40 @@ static void bind_column(column *c, MYSQL_BIND *b)
     }
 }
 
+/* The key column's name as its table defines it, into *out (caller frees). The server
+ * resolves the configured name as it resolves any identifier (columns case-insensitively,
+ * tables as lower_case_table_names says), so pinpostd never compares identifiers itself. */
+static int key_column_name(mysql_source *m, enum pp_table t, char **out, char *e, size_t n)
+{
+    const pp_table_conf *tc = &m->c->source.tables[t];
+    char what[256];
+    pp_buf sql = {0};
+    snprintf(what, sizeof(what), "reading the key column of table %s", tc->table);
+    pp_buf_puts(&sql, "SELECT ");
+    pp_mysql_quote_ident(&sql, tc->key);
+    pp_buf_puts(&sql, " FROM ");
+    pp_mysql_quote_ident(&sql, tc->table);
+    pp_buf_puts(&sql, " LIMIT 0");
+    int failed = mysql_real_query(m->db, sql.data, sql.len);
+    pp_buf_free(&sql);
+    if (failed)
+        return fail_db(m, what, e, n);
+    MYSQL_RES *res = mysql_store_result(m->db);
+    if (!res)
+        return fail_db(m, what, e, n);
+    MYSQL_FIELD *f = mysql_fetch_field(res);
+    *out = pp_xstrdup(f && f->org_name && *f->org_name ? f->org_name : tc->key);
+    mysql_free_result(res);
+    return PP_SRC_OK;
+}
+
 static int prepare_table(mysql_source *m, enum pp_table t, char *e, size_t n)
 {
     const pp_table_conf *tc = &m->c->source.tables[t];
     table_query *q = &m->q[t];
     pp_buf sql = {0};
     MYSQL_RES *meta = NULL;
+    char *key_name = NULL;
     int rc = PP_SRC_FATAL;
 
     pp_buf_puts(&sql, "SELECT * FROM ");
@@ -191,6 +293,10 @@ static int prepare_table(mysql_source *m, enum pp_table t, char *e, size_t n)
         rc = fail_stmt(m, q->stmt, what, e, n);
         goto out;
     }
+    rc = key_column_name(m, t, &key_name, e, n);
+    if (rc != PP_SRC_OK)
+        goto out;
+    rc = PP_SRC_FATAL;
     meta = mysql_stmt_result_metadata(q->stmt);
     if (!meta) {
         rc = fail_stmt(m, q->stmt, "reading result metadata", e, n);
@@ -212,10 +318,13 @@ static int prepare_table(mysql_source *m, enum pp_table t, char *e, size_t n)
             c->text = pp_xmalloc(c->text_cap);
         }
         bind_column(c, &q->binds[i]);
-        if (!strcmp(c->name, tc->key))
+        const char *real = fields[i].org_name && *fields[i].org_name ? fields[i].org_name
+                                                                      : fields[i].name;
+        if (q->key_col < 0 && !strcmp(real, key_name))
             q->key_col = i;
-        if ((t == PP_PIN && !strcmp(c->name, "category")) ||
-            (t == PP_GEO && !strcmp(c->name, "country")))
+        /* Column names compare as MySQL compares them: without regard to case. */
+        if ((t == PP_PIN && !strcasecmp(c->name, "category")) ||
+            (t == PP_GEO && !strcasecmp(c->name, "country")))
             q->label_col = i;
     }
     if (q->key_col < 0 || q->cols[q->key_col].kind != PP_BIND_INT) {
@@ -239,6 +348,7 @@ static int prepare_table(mysql_source *m, enum pp_table t, char *e, size_t n)
 out:
     if (meta)
         mysql_free_result(meta);
+    free(key_name);
     pp_buf_free(&sql);
     return rc;
 }
@@ -301,6 +411,7 @@ static int mysql_connect_source(pp_source *s, char *e, size_t n)
     mysql_options(m->db, MYSQL_OPT_READ_TIMEOUT, &io_timeout);
     mysql_options(m->db, MYSQL_OPT_WRITE_TIMEOUT, &io_timeout);
     mysql_options(m->db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    mysql_optionsv(m->db, MARIADB_OPT_IO_WAIT, io_wait);
     set_tls(m->db, c);
     if (!mysql_real_connect(m->db, c->source.socket ? NULL : c->source.host, c->source.user,
                             c->source.password, c->source.database,
@@ -362,8 +473,19 @@ static int mysql_load_keys(pp_source *s, pp_keyspace *ks, char *e, size_t n)
     MYSQL_ROW row;
     while ((row = mysql_fetch_row(res))) {
         int64_t key;
-        if (!row[0] || pp_parse_int64(row[0], &key))
+        if (!row[0])
             continue;
+        if (pp_parse_int64(row[0], &key)) {
+            /* An integer column: only BIGINT UNSIGNED holds what int64_t cannot. Sampling
+             * around such keys would skip them silently; refuse the column instead. */
+            pp_errf(e, n, "source.tables.pin.key: column '%s' of table '%s' holds the key %.24s, "
+                          "above 9223372036854775807 (2^63-1), the largest key pinpostd "
+                          "samples; keep the keys of this BIGINT UNSIGNED column below 2^63, "
+                          "or point source.tables.pin.key at a signed BIGINT column",
+                    tc->key, tc->table, row[0]);
+            mysql_free_result(res);
+            return PP_SRC_FATAL;
+        }
         pp_keyspace_add(ks, key); /* duplicates of a non-unique key column are skipped */
     }
     if (mysql_errno(m->db)) {
@@ -443,8 +565,8 @@ static int fetch_table(mysql_source *m, enum pp_table t, const int64_t *keys, si
                 return fail_stmt(m, q->stmt, what, e, n);
         }
         column *kc = &q->cols[q->key_col];
-        if (kc->is_null)
-            continue;
+        if (kc->is_null || (kc->is_unsigned && kc->i < 0))
+            continue; /* no key, or an unsigned one above INT64_MAX: never a sampled key */
         pp_post *first = NULL;
         for (size_t i = 0; i < nkeys; i++) {
             pp_post *p = &posts[i];

@@ -2,6 +2,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "unit.h"
 
+#include <math.h>
+
 #include "pp_pacer.h"
 #include "pp_stats.h"
 
@@ -82,6 +84,85 @@ static void delay__same_seed__same_delays(void **state)
     }
 }
 
+/* Waits too long to represent saturate at INT64_MAX (never due) instead of overflowing;
+ * under UBSan (make test-unit) an overflow or an out-of-range conversion aborts. */
+static void rate__tiny__never_due_again(void **state)
+{
+    (void)state;
+    static const double rates[] = {1e-13, 1e-300, 5e-324};
+    static const int64_t starts[] = {0, 1000000, INT64_MAX - 5, INT64_MIN};
+    for (size_t r = 0; r < sizeof(rates) / sizeof(rates[0]); r++)
+        for (size_t s = 0; s < sizeof(starts) / sizeof(starts[0]); s++) {
+            pp_pacer p;
+            pp_pacer_init_rate(&p, rates[r], starts[s]);
+            assert_true(pp_pacer_due(&p) == starts[s]); /* the first post is due at once */
+            pp_pacer_posted(&p, starts[s]);
+            assert_true(pp_pacer_due(&p) == INT64_MAX);
+            pp_pacer_posted(&p, starts[s]);
+            assert_true(pp_pacer_due(&p) == INT64_MAX);
+        }
+}
+
+static void rate__near_the_end_of_time__saturates(void **state)
+{
+    (void)state;
+    pp_pacer p;
+    pp_pacer_init_rate(&p, 1, INT64_MAX - 10);
+    pp_pacer_posted(&p, INT64_MAX - 10);
+    assert_true(pp_pacer_due(&p) == INT64_MAX);
+}
+
+static void rate__stall_across_the_whole_range__restarts_without_overflow(void **state)
+{
+    (void)state;
+    pp_pacer p;
+    pp_pacer_init_rate(&p, 1, INT64_MIN);
+    /* now - due is about 2^64: it must read as a stall, not wrap to a negative lag. */
+    pp_pacer_posted(&p, INT64_MAX - 2000000);
+    assert_true(pp_pacer_due(&p) == INT64_MAX - 2000000);
+    pp_pacer_posted(&p, INT64_MAX - 2000000);
+    assert_true(pp_pacer_due(&p) == INT64_MAX - 1000000);
+}
+
+static void rate__nan_or_infinite__no_wait(void **state)
+{
+    (void)state;
+    pp_pacer p;
+    pp_pacer_init_rate(&p, NAN, 5);
+    pp_pacer_posted(&p, 7);
+    assert_int_equal(pp_pacer_due(&p), 7);
+    pp_pacer_init_rate(&p, INFINITY, 5);
+    pp_pacer_posted(&p, 7);
+    assert_true(pp_pacer_due(&p) <= 7);
+}
+
+static void delay__huge_infinite_nan_negative__saturated_or_no_wait(void **state)
+{
+    (void)state;
+    static const struct {
+        double min, max;
+        int64_t now, due;
+    } cases[] = {
+        {1e300, 1e300, 0, INT64_MAX},
+        {1e13, 1e13, 0, INT64_MAX},               /* 1e19 us: just past INT64_MAX */
+        {9e12, 9e12, 300000000000000000, INT64_MAX}, /* fits alone, not added to now */
+        {INFINITY, INFINITY, 0, INT64_MAX},
+        {0, INFINITY, 0, INT64_MAX},
+        {NAN, NAN, 42, 42},
+        {-5, -1, 42, 42},
+        {0, 0, INT64_MAX, INT64_MAX},
+        {2, 2, INT64_MIN, INT64_MIN + 2000000},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        pp_pacer p;
+        pp_pacer_init_delay(&p, cases[i].min, cases[i].max, 1, cases[i].now);
+        pp_pacer_posted(&p, cases[i].now);
+        if (pp_pacer_due(&p) != cases[i].due)
+            fail_msg("case %zu: due %lld, want %lld", i, (long long)pp_pacer_due(&p),
+                     (long long)cases[i].due);
+    }
+}
+
 static void hist__quantiles__within_resolution(void **state)
 {
     (void)state;
@@ -121,6 +202,11 @@ int main(void)
         cmocka_unit_test(rate__zero__always_due),
         cmocka_unit_test(delay__uniform__within_bounds_and_mean),
         cmocka_unit_test(delay__same_seed__same_delays),
+        cmocka_unit_test(rate__tiny__never_due_again),
+        cmocka_unit_test(rate__near_the_end_of_time__saturates),
+        cmocka_unit_test(rate__stall_across_the_whole_range__restarts_without_overflow),
+        cmocka_unit_test(rate__nan_or_infinite__no_wait),
+        cmocka_unit_test(delay__huge_infinite_nan_negative__saturated_or_no_wait),
         cmocka_unit_test(hist__quantiles__within_resolution),
         cmocka_unit_test(hist__small_and_huge__exact_and_capped),
     };
