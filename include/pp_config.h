@@ -115,7 +115,24 @@ void pp_config_destroy(pp_config *c); /* accepts NULL and half-built configs */
  * to "file:line: message". */
 int pp_config_load_file(pp_config *c, const char *path, char *errstr, size_t errstr_size);
 
-/* Parse "MIN:MAX" seconds. Returns 0 or -1. */
+/* A numeric setting's value: whole-number keys fill i (and u), emulation.seed fills u (the
+ * whole uint64 range), real keys fill d, emulation.delay fills d (MIN) and d2 (MAX). */
+typedef struct pp_number {
+    int64_t i;
+    uint64_t u;
+    double d, d2;
+} pp_number;
+
+/* Parse text as the value of the numeric key (a YAML path such as "emulation.rate"), with
+ * the limits of the key table: the one place where the file and the command line are
+ * checked. Strict decimal (see pp_parse_double); out-of-range values refused. Returns 0,
+ * or -1 with errstr set to the reason ("'1e-13' is not a number from 0.001 to 1e+09
+ * posts/s, or 0 (as fast as possible)"), which the caller prefixes with the key or the
+ * option. */
+int pp_config_parse_number(const char *key, const char *text, pp_number *out, char *errstr,
+                           size_t errstr_size);
+
+/* Parse "MIN:MAX" seconds, with emulation.delay's limits. Returns 0 or -1. */
 int pp_config_parse_delay(const char *s, double *min_s, double *max_s);
 
 /* Add or replace one librdkafka setting. */

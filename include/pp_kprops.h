@@ -22,8 +22,10 @@ int pp_kprops_translate(pp_config *c, const pp_kv *entries, size_t n, const char
                         char *errstr, size_t errstr_size);
 
 /* Parse a JAAS configuration "Module flag key=value ...;". Calls cb for each option with
- * the unquoted value. Returns 0, or -1 with errstr set. The module name is copied into
- * module (module_size bytes). */
+ * the unquoted value. Returns 0, or -1 with errstr set; an error from cb is prefixed with
+ * "sasl.jaas.config: option N: ". Errors never quote option values, nor a name or flag
+ * that may be part of one (a value with an unquoted space or quote splits into words).
+ * The module name is copied into module (module_size bytes). */
 typedef int (*pp_jaas_option_cb)(void *opaque, const char *key, const char *value,
                                  char *errstr, size_t errstr_size);
 int pp_kprops_parse_jaas(const char *text, char *module, size_t module_size,

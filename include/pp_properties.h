@@ -1,7 +1,9 @@
 /* pp_properties: reader for Java .properties files (java.util.Properties.load rules):
  * '=', ':' or whitespace separators; '#'/'!' comment lines; backslash line continuations;
  * \t \n \r \f \uXXXX and \<any> escapes; surrounding whitespace ignored; duplicate keys
- * reported in file order (the caller lets the last win). Values are UTF-8. */
+ * reported in file order (the caller lets the last win). Values are UTF-8. A leading
+ * UTF-8 byte order mark is skipped; a NUL character (raw or \u0000) is an error, since
+ * keys and values are handed on as C strings. */
 #ifndef PP_PROPERTIES_H
 #define PP_PROPERTIES_H
 

@@ -22,8 +22,12 @@ void pp_sleep_us(int64_t usec);
 char *pp_errf(char *errstr, size_t errstr_size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Strict number parsing of a whole string: returns 0 on success, -1 otherwise. */
+/* Strict decimal parsing of a whole string: an optional sign ('+' only for uint64), digits,
+ * and for doubles an optional fraction and exponent. No leading or trailing spaces, no hex,
+ * no inf or nan; a value the type cannot hold (INT64_MAX + 1, 1e400, 1e-400) is refused;
+ * -0 reads as 0. Returns 0 on success, -1 otherwise; range checks are the caller's. */
 int pp_parse_int64(const char *s, int64_t *out);
+int pp_parse_uint64(const char *s, uint64_t *out);
 int pp_parse_double(const char *s, double *out);
 
 /* Directory part of path, for resolving relative paths; caller frees. */

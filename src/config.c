@@ -142,23 +142,6 @@ const char *pp_config_get_kafka(const pp_config *c, const char *key)
     return NULL;
 }
 
-int pp_config_parse_delay(const char *s, double *min_s, double *max_s)
-{
-    const char *colon = strchr(s, ':');
-    char lo[64];
-    double a, b;
-    if (!colon || (size_t)(colon - s) >= sizeof(lo))
-        return -1;
-    memcpy(lo, s, (size_t)(colon - s));
-    lo[colon - s] = '\0';
-    if (pp_parse_double(lo, &a) || pp_parse_double(colon + 1, &b) || a < 0 || b < a ||
-        b > 86400)
-        return -1;
-    *min_s = a;
-    *max_s = b;
-    return 0;
-}
-
 int pp_config_is_secret_key(const char *key)
 {
     return strstr(key, "password") || strstr(key, "secret") || strstr(key, "sasl.jaas") ||
@@ -198,35 +181,51 @@ static const char *scalar(const yaml_node_t *n)
     return n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
 }
 
+/* YAML's "\0" escape puts a NUL inside a scalar, where C would silently cut it short. */
+static int has_nul(const yaml_node_t *n)
+{
+    return n->type == YAML_SCALAR_NODE &&
+           strlen((const char *)n->data.scalar.value) != n->data.scalar.length;
+}
+
 /* A scalar value or an error naming the key. */
 static int want_scalar(load_ctx *x, const yaml_node_t *n, const char *key, const char **out)
 {
     *out = scalar(n);
     if (!*out)
         return fail(x, n, "%s: expected a single value, not a list or mapping", key);
+    if (has_nul(n))
+        return fail(x, n, "%s: the value holds a NUL character (\\0); remove it", key);
     return 0;
 }
 
-static int get_int(load_ctx *x, const yaml_node_t *n, const char *key, int64_t lo, int64_t hi,
-                   int64_t *out)
+/* A mapping key: a plain name, or an error. */
+static int want_key(load_ctx *x, const yaml_node_t *kn, const char *where, const char **out)
 {
-    const char *s;
-    if (want_scalar(x, n, key, &s))
-        return -1;
-    if (pp_parse_int64(s, out) || *out < lo || *out > hi)
-        return fail(x, n, "%s: '%s' is not an integer between %lld and %lld", key, s,
-                    (long long)lo, (long long)hi);
+    *out = scalar(kn);
+    if (!*out || has_nul(kn))
+        return fail(x, kn, "%s%skeys must be plain names", where, *where ? ": " : "");
     return 0;
 }
 
-static int get_double(load_ctx *x, const yaml_node_t *n, const char *key, double lo, double hi,
-                      double *out)
+/* YAML forbids two equal keys in one mapping; libyaml keeps both and a loader that takes
+ * either one hides a mistake. Called for each key p before it is applied, so that a file of
+ * unknown keys fails at its first one instead of costing n^2 comparisons. Returns 0, or -1
+ * naming both lines. */
+static int check_duplicate(load_ctx *x, const yaml_node_t *map, const yaml_node_pair_t *p,
+                           const char *prefix)
 {
-    const char *s;
-    if (want_scalar(x, n, key, &s))
-        return -1;
-    if (pp_parse_double(s, out) || *out < lo || *out > hi)
-        return fail(x, n, "%s: '%s' is not a number between %g and %g", key, s, lo, hi);
+    const yaml_node_t *kn = yaml_document_get_node(x->doc, p->key);
+    if (kn->type != YAML_SCALAR_NODE)
+        return 0;
+    for (const yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
+        const yaml_node_t *qn = yaml_document_get_node(x->doc, q->key);
+        if (qn->type == YAML_SCALAR_NODE && qn->data.scalar.length == kn->data.scalar.length &&
+            !memcmp(qn->data.scalar.value, kn->data.scalar.value, kn->data.scalar.length))
+            return fail(x, kn, "duplicate key '%s%s%s' (first at line %lu): keep one of them",
+                        prefix, *prefix ? "." : "", scalar(kn),
+                        (unsigned long)qn->start_mark.line + 1);
+    }
     return 0;
 }
 
@@ -374,6 +373,40 @@ static char *read_secret_file(const char *path, char *err, size_t errn)
     return s;
 }
 
+/* The one document of a YAML file (an empty file gives a document without a root node).
+ * A second document would be ignored silently, so it is an error. Returns 0, or -1 with
+ * errstr set and nothing left to delete. */
+static int load_document(yaml_parser_t *parser, yaml_document_t *doc, const char *path,
+                         char *errstr, size_t errstr_size)
+{
+    yaml_document_t next;
+    if (!yaml_parser_load(parser, doc))
+        goto syntax;
+    if (!yaml_document_get_root_node(doc))
+        return 0; /* the end of the stream */
+    if (!yaml_parser_load(parser, &next)) {
+        yaml_document_delete(doc);
+        goto syntax;
+    }
+    yaml_node_t *second = yaml_document_get_root_node(&next);
+    unsigned long line = second ? (unsigned long)next.start_mark.line + 1 : 0;
+    yaml_document_delete(&next);
+    if (!second)
+        return 0;
+    yaml_document_delete(doc);
+    pp_errf(errstr, errstr_size,
+            "%s:%lu: a second YAML document starts here; pinpostd reads one document per "
+            "file: remove it, or merge it into the first",
+            path, line);
+    return -1;
+syntax:
+    pp_errf(errstr, errstr_size, "%s:%lu: YAML syntax error: %s%s%s", path,
+            (unsigned long)parser->problem_mark.line + 1,
+            parser->problem ? parser->problem : "unknown", parser->context ? " " : "",
+            parser->context ? parser->context : "");
+    return -1;
+}
+
 /* Seed-format credentials: a YAML mapping of RDS_HOST, RDS_PORT, RDS_USER, RDS_PASSWORD,
  * RDS_DATABASE (all required), exactly as users already have it. */
 static int load_credentials(load_ctx *outer, const yaml_node_t *at, const char *path)
@@ -392,10 +425,7 @@ static int load_credentials(load_ctx *outer, const yaml_node_t *at, const char *
     yaml_parser_set_input_file(&parser, f);
     load_ctx x = {.c = outer->c, .file = path, .dir = NULL, .doc = &doc,
                   .errstr = outer->errstr, .errstr_size = outer->errstr_size};
-    if (!yaml_parser_load(&parser, &doc)) {
-        pp_errf(outer->errstr, outer->errstr_size, "%s:%lu: YAML syntax error: %s", path,
-                (unsigned long)parser.problem_mark.line + 1,
-                parser.problem ? parser.problem : "unknown");
+    if (load_document(&parser, &doc, path, outer->errstr, outer->errstr_size)) {
         yaml_parser_delete(&parser);
         fclose(f);
         return -1;
@@ -410,28 +440,31 @@ static int load_credentials(load_ctx *outer, const yaml_node_t *at, const char *
          p++) {
         yaml_node_t *kn = yaml_document_get_node(&doc, p->key);
         yaml_node_t *vn = yaml_document_get_node(&doc, p->value);
-        const char *k = scalar(kn);
+        const char *k, *s;
         pp_config *c = outer->c;
-        int64_t port;
-        if (!k) {
-            fail(&x, kn, "keys must be plain names");
+        pp_number port;
+        char why[256];
+        if (want_key(&x, kn, "", &k) || check_duplicate(&x, root, p, ""))
             goto out;
-        }
         if (!strcmp(k, "RDS_HOST")) {
             if (get_str(&x, vn, k, &c->source.host))
                 goto out;
             have |= 1;
         } else if (!strcmp(k, "RDS_PORT")) {
-            if (get_int(&x, vn, k, 1, 65535, &port))
+            if (want_scalar(&x, vn, k, &s))
                 goto out;
-            c->source.port = (int)port;
+            /* The same limits as source.port. */
+            if (pp_config_parse_number("source.port", s, &port, why, sizeof(why))) {
+                fail(&x, vn, "%s: %s", k, why);
+                goto out;
+            }
+            c->source.port = (int)port.i;
             have |= 2;
         } else if (!strcmp(k, "RDS_USER")) {
             if (get_str(&x, vn, k, &c->source.user))
                 goto out;
             have |= 4;
         } else if (!strcmp(k, "RDS_PASSWORD")) {
-            const char *s;
             if (want_scalar(&x, vn, k, &s))
                 goto out;
             set_str(&c->source.password, s);
@@ -499,114 +532,245 @@ enum kind {
     K_TLS_MODE
 };
 
+/* Numeric keys carry their limits here, the one place they live: the command line's
+ * --count, --duration, --rate, --delay and --seed are parsed against the same rows
+ * (pp_config_parse_number). A limit keeps the arithmetic done with the value safe: a rate
+ * of at least 0.001 posts/s and a duration of at most 1e12 s keep every schedule in
+ * microseconds far inside int64. */
 typedef struct key_def {
     const char *path;
     enum kind kind;
     size_t offset;
-    double lo, hi;
+    double lo, hi;    /* numeric keys: the accepted range */
+    const char *also; /* numeric keys: a value outside the range that means something */
+    const char *unit; /* set for every numeric key (it marks them): for error messages */
 } key_def;
 
 #define OFF(field) offsetof(pp_config, field)
+#define KEY(path, kind, offset) {path, kind, offset, 0, 0, NULL, NULL}
+#define NUM(path, kind, offset, lo, hi, also, unit) {path, kind, offset, lo, hi, also, unit}
 static const key_def keys[] = {
-    {"source.credentials", K_CREDS, 0, 0, 0},
-    {"source.host", K_STR, OFF(source.host), 0, 0},
-    {"source.port", K_INT, OFF(source.port), 1, 65535},
-    {"source.socket", K_PATH, OFF(source.socket), 0, 0},
-    {"source.user", K_STR, OFF(source.user), 0, 0},
-    {"source.password", K_PASSWORD_INLINE, 0, 0, 0},
-    {"source.password_file", K_PASSWORD_FILE, 0, 0, 0},
-    {"source.database", K_STR, OFF(source.database), 0, 0},
-    {"source.tls", K_TLS_MODE, 0, 0, 0},
-    {"source.tls_ca", K_PATH, OFF(source.tls_ca), 0, 0},
-    {"source.connect_timeout", K_INT, OFF(source.connect_timeout_s), 1, 3600},
-    {"source.batch", K_INT, OFF(source.batch), 1, 1000},
-    {"source.keyspace_refresh", K_DOUBLE, OFF(source.keyspace_refresh_s), 0.1, 86400},
-    {"source.tables.pin.table", K_STR, OFF(source.tables[PP_PIN].table), 0, 0},
-    {"source.tables.pin.key", K_STR, OFF(source.tables[PP_PIN].key), 0, 0},
-    {"source.tables.geo.table", K_STR, OFF(source.tables[PP_GEO].table), 0, 0},
-    {"source.tables.geo.key", K_STR, OFF(source.tables[PP_GEO].key), 0, 0},
-    {"source.tables.user.table", K_STR, OFF(source.tables[PP_USER].table), 0, 0},
-    {"source.tables.user.key", K_STR, OFF(source.tables[PP_USER].key), 0, 0},
-    {"kafka.enabled", K_BOOL, OFF(kafka.enabled), 0, 0},
-    {"kafka.properties", K_PROPS, 0, 0, 0},
-    {"kafka.bootstrap_servers", K_BOOTSTRAP, 0, 0, 0},
-    {"kafka.topic_prefix", K_STR, OFF(kafka.topic_prefix), 0, 0},
-    {"kafka.topics.pin", K_STR, OFF(kafka.topics[PP_PIN]), 0, 0},
-    {"kafka.topics.geo", K_STR, OFF(kafka.topics[PP_GEO]), 0, 0},
-    {"kafka.topics.user", K_STR, OFF(kafka.topics[PP_USER]), 0, 0},
-    {"kafka.flush_timeout", K_DOUBLE, OFF(kafka.flush_timeout_s), 0, 86400},
-    {"kafka.delivery", K_DELIVERY, 0, 0, 0},
-    {"kafka.aws_region", K_STR, OFF(kafka.aws_region), 0, 0},
-    {"kafka.transactional_id", K_STR, OFF(kafka.transactional_id), 0, 0},
-    {"kafka.transaction_interval", K_DOUBLE, OFF(kafka.transaction_interval_s), 0.001, 60},
-    {"kafka.create_topics", K_BOOL, OFF(kafka.create_topics), 0, 0},
-    {"kafka.partitions", K_INT, OFF(kafka.partitions), -1, 100000},
-    {"kafka.replication_factor", K_INT, OFF(kafka.replication_factor), -1, 1000},
-    {"kafka.settings", K_SETTINGS, 0, 0, 0},
-    {"kinesis.enabled", K_BOOL, OFF(kinesis.enabled), 0, 0},
-    {"kinesis.streams.pin", K_STR, OFF(kinesis.streams[PP_PIN]), 0, 0},
-    {"kinesis.streams.geo", K_STR, OFF(kinesis.streams[PP_GEO]), 0, 0},
-    {"kinesis.streams.user", K_STR, OFF(kinesis.streams[PP_USER]), 0, 0},
-    {"kinesis.region", K_STR, OFF(kinesis.region), 0, 0},
-    {"kinesis.endpoint", K_STR, OFF(kinesis.endpoint), 0, 0},
-    {"kinesis.aws_profile", K_STR, OFF(kinesis.profile), 0, 0},
-    {"kinesis.linger", K_DOUBLE, OFF(kinesis.linger_s), 0, 10},
-    {"kinesis.record_timeout", K_DOUBLE, OFF(kinesis.record_timeout_s), 1, 86400},
-    {"kinesis.max_requests", K_INT, OFF(kinesis.max_requests), 1, 64},
-    {"emulation.delay", K_DELAY, 0, 0, 0},
-    {"emulation.rate", K_RATE, 0, 0, 1e9},
-    {"emulation.seed", K_SEED, 0, 0, 0},
-    {"emulation.count", K_U64, OFF(emulation.count), 0, 0},
-    {"emulation.duration", K_DOUBLE, OFF(emulation.duration_s), 0, 1e12},
-    {"service.instance", K_STR, OFF(service.instance), 0, 0},
-    {"service.summary_interval", K_DOUBLE, OFF(service.summary_interval_s), 0, 86400},
-    {"service.report", K_REPORT, 0, 0, 0},
-    {"service.metrics_file", K_PATH, OFF(service.metrics_file), 0, 0},
+    KEY("source.credentials", K_CREDS, 0),
+    KEY("source.host", K_STR, OFF(source.host)),
+    NUM("source.port", K_INT, OFF(source.port), 1, 65535, NULL, ""),
+    KEY("source.socket", K_PATH, OFF(source.socket)),
+    KEY("source.user", K_STR, OFF(source.user)),
+    KEY("source.password", K_PASSWORD_INLINE, 0),
+    KEY("source.password_file", K_PASSWORD_FILE, 0),
+    KEY("source.database", K_STR, OFF(source.database)),
+    KEY("source.tls", K_TLS_MODE, 0),
+    KEY("source.tls_ca", K_PATH, OFF(source.tls_ca)),
+    NUM("source.connect_timeout", K_INT, OFF(source.connect_timeout_s), 1, 3600, NULL,
+        " seconds"),
+    NUM("source.batch", K_INT, OFF(source.batch), 1, 1000, NULL, " keys"),
+    NUM("source.keyspace_refresh", K_DOUBLE, OFF(source.keyspace_refresh_s), 0.1, 86400, NULL,
+        " seconds"),
+    KEY("source.tables.pin.table", K_STR, OFF(source.tables[PP_PIN].table)),
+    KEY("source.tables.pin.key", K_STR, OFF(source.tables[PP_PIN].key)),
+    KEY("source.tables.geo.table", K_STR, OFF(source.tables[PP_GEO].table)),
+    KEY("source.tables.geo.key", K_STR, OFF(source.tables[PP_GEO].key)),
+    KEY("source.tables.user.table", K_STR, OFF(source.tables[PP_USER].table)),
+    KEY("source.tables.user.key", K_STR, OFF(source.tables[PP_USER].key)),
+    KEY("kafka.enabled", K_BOOL, OFF(kafka.enabled)),
+    KEY("kafka.properties", K_PROPS, 0),
+    KEY("kafka.bootstrap_servers", K_BOOTSTRAP, 0),
+    KEY("kafka.topic_prefix", K_STR, OFF(kafka.topic_prefix)),
+    KEY("kafka.topics.pin", K_STR, OFF(kafka.topics[PP_PIN])),
+    KEY("kafka.topics.geo", K_STR, OFF(kafka.topics[PP_GEO])),
+    KEY("kafka.topics.user", K_STR, OFF(kafka.topics[PP_USER])),
+    NUM("kafka.flush_timeout", K_DOUBLE, OFF(kafka.flush_timeout_s), 0, 86400, NULL,
+        " seconds"),
+    KEY("kafka.delivery", K_DELIVERY, 0),
+    KEY("kafka.aws_region", K_STR, OFF(kafka.aws_region)),
+    KEY("kafka.transactional_id", K_STR, OFF(kafka.transactional_id)),
+    NUM("kafka.transaction_interval", K_DOUBLE, OFF(kafka.transaction_interval_s), 0.001, 60,
+        NULL, " seconds"),
+    KEY("kafka.create_topics", K_BOOL, OFF(kafka.create_topics)),
+    NUM("kafka.partitions", K_INT, OFF(kafka.partitions), 1, 100000, "-1 (the broker's default)",
+        ""),
+    NUM("kafka.replication_factor", K_INT, OFF(kafka.replication_factor), 1, 1000,
+        "-1 (the broker's default)", ""),
+    KEY("kafka.settings", K_SETTINGS, 0),
+    KEY("kinesis.enabled", K_BOOL, OFF(kinesis.enabled)),
+    KEY("kinesis.streams.pin", K_STR, OFF(kinesis.streams[PP_PIN])),
+    KEY("kinesis.streams.geo", K_STR, OFF(kinesis.streams[PP_GEO])),
+    KEY("kinesis.streams.user", K_STR, OFF(kinesis.streams[PP_USER])),
+    KEY("kinesis.region", K_STR, OFF(kinesis.region)),
+    KEY("kinesis.endpoint", K_STR, OFF(kinesis.endpoint)),
+    KEY("kinesis.aws_profile", K_STR, OFF(kinesis.profile)),
+    NUM("kinesis.linger", K_DOUBLE, OFF(kinesis.linger_s), 0, 10, NULL, " seconds"),
+    NUM("kinesis.record_timeout", K_DOUBLE, OFF(kinesis.record_timeout_s), 1, 86400, NULL,
+        " seconds"),
+    NUM("kinesis.max_requests", K_INT, OFF(kinesis.max_requests), 1, 64, NULL, ""),
+    NUM("emulation.delay", K_DELAY, 0, 0, 86400, NULL, " seconds"),
+    NUM("emulation.rate", K_RATE, 0, 0.001, 1e9, "0 (as fast as possible)", " posts/s"),
+    NUM("emulation.seed", K_SEED, 0, 0, 0, NULL, ""),
+    NUM("emulation.count", K_U64, OFF(emulation.count), 0, 1e18, NULL, " posts"),
+    NUM("emulation.duration", K_DOUBLE, OFF(emulation.duration_s), 0.001, 1e12, "0 (no limit)",
+        " seconds"),
+    KEY("service.instance", K_STR, OFF(service.instance)),
+    NUM("service.summary_interval", K_DOUBLE, OFF(service.summary_interval_s), 0, 86400, NULL,
+        " seconds"),
+    KEY("service.report", K_REPORT, 0),
+    KEY("service.metrics_file", K_PATH, OFF(service.metrics_file)),
 };
+
+/* A value from outside, fit to quote in an error: at most 40 printable ASCII characters,
+ * anything else shown as '?'. */
+static const char *shown(const char *s, char *buf, size_t n)
+{
+    size_t i = 0;
+    for (; s[i] && i + 4 < n && i < 40; i++)
+        buf[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+    if (s[i]) {
+        memcpy(buf + i, "...", 3);
+        i += 3;
+    }
+    buf[i] = '\0';
+    return buf;
+}
+
+/* The row of a numeric key, or NULL. */
+static const key_def *numeric_key(const char *path)
+{
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (!strcmp(keys[i].path, path))
+            return keys[i].unit ? &keys[i] : NULL;
+    return NULL;
+}
+
+/* What d accepts, in words: "a whole number from 1 to 65535", "a number from 0.001 to
+ * 1e+09 posts/s, or 0 (as fast as possible)". */
+static void describe(const key_def *d, char *buf, size_t n)
+{
+    if (d->kind == K_INT || d->kind == K_U64)
+        snprintf(buf, n, "a whole number from %.0f to %.0f%s%s%s", d->lo, d->hi, d->unit,
+                 d->also ? ", or " : "", d->also ? d->also : "");
+    else
+        snprintf(buf, n, "a number from %g to %g%s%s%s", d->lo, d->hi, d->unit,
+                 d->also ? ", or " : "", d->also ? d->also : "");
+}
+
+static int in_range(const key_def *d, double v)
+{
+    return (v >= d->lo && v <= d->hi) || (d->also && v == strtod(d->also, NULL));
+}
+
+/* Parse text as the value of the numeric key d; err gets the reason, without the key. */
+static int parse_number(const key_def *d, const char *text, pp_number *out, char *err,
+                        size_t n)
+{
+    char q[48], want[160];
+    memset(out, 0, sizeof(*out));
+    describe(d, want, sizeof(want));
+    switch (d->kind) {
+    case K_SEED:
+        if (pp_parse_uint64(text, &out->u))
+            return pp_errf(err, n, "'%s' is not a whole number from 0 to %llu",
+                           shown(text, q, sizeof(q)), (unsigned long long)UINT64_MAX),
+                   -1;
+        return 0;
+    case K_INT:
+    case K_U64:
+        /* The limits are whole numbers a double holds exactly (at most 1e18). */
+        if (pp_parse_int64(text, &out->i) ||
+            !((out->i >= (int64_t)d->lo && out->i <= (int64_t)d->hi) ||
+              (d->also && out->i == (int64_t)strtod(d->also, NULL))))
+            return pp_errf(err, n, "'%s' is not %s", shown(text, q, sizeof(q)), want), -1;
+        out->u = out->i > 0 ? (uint64_t)out->i : 0;
+        return 0;
+    case K_DOUBLE:
+    case K_RATE:
+        if (pp_parse_double(text, &out->d) || !in_range(d, out->d))
+            return pp_errf(err, n, "'%s' is not %s", shown(text, q, sizeof(q)), want), -1;
+        return 0;
+    case K_DELAY: {
+        const char *colon = strchr(text, ':');
+        char lo[64];
+        if (!colon || (size_t)(colon - text) >= sizeof(lo))
+            goto bad_delay;
+        memcpy(lo, text, (size_t)(colon - text));
+        lo[colon - text] = '\0';
+        if (pp_parse_double(lo, &out->d) || pp_parse_double(colon + 1, &out->d2) ||
+            !in_range(d, out->d) || !in_range(d, out->d2))
+            goto bad_delay;
+        if (out->d > out->d2)
+            return pp_errf(err, n, "'%s': MIN is greater than MAX; write MIN:MAX with MIN <= MAX",
+                           shown(text, q, sizeof(q))),
+                   -1;
+        return 0;
+    bad_delay:
+        return pp_errf(err, n, "'%s' is not MIN:MAX, two numbers from %g to %g%s",
+                       shown(text, q, sizeof(q)), d->lo, d->hi, d->unit),
+               -1;
+    }
+    default:
+        return pp_errf(err, n, "not a numeric setting"), -1;
+    }
+}
+
+int pp_config_parse_number(const char *key, const char *text, pp_number *out, char *errstr,
+                           size_t errstr_size)
+{
+    const key_def *d = numeric_key(key);
+    if (!d)
+        return pp_errf(errstr, errstr_size, "%s is not a numeric setting", key), -1;
+    return parse_number(d, text, out, errstr, errstr_size);
+}
+
+int pp_config_parse_delay(const char *s, double *min_s, double *max_s)
+{
+    pp_number v;
+    char err[256];
+    if (pp_config_parse_number("emulation.delay", s, &v, err, sizeof(err)))
+        return -1;
+    *min_s = v.d;
+    *max_s = v.d2;
+    return 0;
+}
 
 static int apply_key(load_ctx *x, const key_def *d, yaml_node_t *vn)
 {
     pp_config *c = x->c;
     void *field = (char *)c + d->offset;
     const char *k = d->path;
-    int64_t i64;
+    pp_number num = {0};
+    char why[256];
     const char *s;
 
+    if (d->unit) {
+        if (want_scalar(x, vn, k, &s))
+            return -1;
+        if (parse_number(d, s, &num, why, sizeof(why)))
+            return fail(x, vn, "%s: %s", k, why);
+    }
     switch (d->kind) {
     case K_STR:
         return get_str(x, vn, k, (char **)field);
     case K_PATH:
         return get_path(x, vn, k, (char **)field);
     case K_INT:
-        if (get_int(x, vn, k, (int64_t)d->lo, (int64_t)d->hi, &i64))
-            return -1;
-        *(int *)field = (int)i64;
+        *(int *)field = (int)num.i;
         return 0;
     case K_DOUBLE:
-        return get_double(x, vn, k, d->lo, d->hi, (double *)field);
+        *(double *)field = num.d;
+        return 0;
     case K_BOOL:
         return get_bool(x, vn, k, (int *)field);
     case K_U64:
-        if (get_int(x, vn, k, 0, INT64_MAX, &i64))
-            return -1;
-        *(uint64_t *)field = (uint64_t)i64;
+        *(uint64_t *)field = num.u;
         return 0;
     case K_SEED:
-        if (get_int(x, vn, k, 0, INT64_MAX, &i64))
-            return -1;
-        c->emulation.seed = (uint64_t)i64;
+        c->emulation.seed = num.u;
         c->emulation.has_seed = 1;
         return 0;
     case K_RATE:
-        if (get_double(x, vn, k, d->lo, d->hi, &c->emulation.rate))
-            return -1;
+        c->emulation.rate = num.d;
         c->emulation.fixed_rate = 1;
         return 0;
     case K_DELAY:
-        if (want_scalar(x, vn, k, &s))
-            return -1;
-        if (pp_config_parse_delay(s, &c->emulation.delay_min_s, &c->emulation.delay_max_s))
-            return fail(x, vn, "%s: '%s' is not MIN:MAX seconds with 0 <= MIN <= MAX", k, s);
+        c->emulation.delay_min_s = num.d;
+        c->emulation.delay_max_s = num.d2;
         c->emulation.fixed_rate = 0;
         return 0;
     case K_REPORT:
@@ -698,10 +862,10 @@ static int apply_key(load_ctx *x, const key_def *d, yaml_node_t *vn)
              p < vn->data.mapping.pairs.top; p++) {
             yaml_node_t *skn = yaml_document_get_node(x->doc, p->key);
             yaml_node_t *svn = yaml_document_get_node(x->doc, p->value);
-            const char *sk = scalar(skn), *sv;
+            const char *sk, *sv;
             char origin[PATH_MAX + 32];
-            if (!sk)
-                return fail(x, skn, "%s: keys must be plain names", k);
+            if (want_key(x, skn, k, &sk) || check_duplicate(x, vn, p, k))
+                return -1;
             if (want_scalar(x, svn, sk, &sv))
                 return -1;
             snprintf(origin, sizeof(origin), "%s:%lu", x->file,
@@ -774,13 +938,13 @@ static int walk(load_ctx *x, yaml_node_t *map, const char *prefix)
          p++) {
         yaml_node_t *kn = yaml_document_get_node(x->doc, p->key);
         yaml_node_t *vn = yaml_document_get_node(x->doc, p->value);
-        const char *k = scalar(kn);
+        const char *k;
         char path[256];
         int section = 0;
         const key_def *def = NULL;
 
-        if (!k)
-            return fail(x, kn, "keys must be plain names");
+        if (want_key(x, kn, prefix, &k) || check_duplicate(x, map, p, prefix))
+            return -1;
         snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", k);
         size_t plen = strlen(path);
         for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
@@ -830,11 +994,7 @@ int pp_config_load_file(pp_config *c, const char *path, char *errstr, size_t err
     set_str(&c->path, path);
     yaml_parser_initialize(&parser);
     yaml_parser_set_input_file(&parser, f);
-    if (!yaml_parser_load(&parser, &doc)) {
-        pp_errf(errstr, errstr_size, "%s:%lu: YAML syntax error: %s%s%s", path,
-                (unsigned long)parser.problem_mark.line + 1,
-                parser.problem ? parser.problem : "unknown", parser.context ? " " : "",
-                parser.context ? parser.context : "");
+    if (load_document(&parser, &doc, path, errstr, errstr_size)) {
         yaml_parser_delete(&parser);
         fclose(f);
         return -1;
@@ -858,18 +1018,39 @@ static int check_name(char *name, size_t max, const char *what, const char *kind
                       const char *key, int t, char *errstr, size_t errstr_size)
 {
     size_t n = strlen(name);
-    int bad = n == 0 || n > max;
+    /* Kafka refuses "." and ".." (they would be directory names on the broker), and a
+     * producer would retry them forever. */
+    int bad = n == 0 || n > max || !strcmp(name, ".") || !strcmp(name, "..");
     for (size_t i = 0; i < n && !bad; i++)
         bad = !(name[i] == '.' || name[i] == '_' || name[i] == '-' ||
                 (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
                 (name[i] >= '0' && name[i] <= '9'));
     if (bad)
         pp_errf(errstr, errstr_size,
-                "%s name '%s' for %s is not a valid %s name (1-%zu of [a-zA-Z0-9._-]); fix "
-                "kafka.topic_prefix or %s.%s",
+                "%s name '%s' for %s is not a valid %s name (1-%zu of [a-zA-Z0-9._-], not "
+                "'.' or '..'); fix kafka.topic_prefix or %s.%s",
                 what, name, pp_table_names[t], kind, max, key, pp_table_names[t]);
     free(name);
     return bad ? -1 : 0;
+}
+
+/* A bootstrap.servers that names no broker (empty, or only commas and spaces) leaves
+ * librdkafka with nothing to connect to, retrying forever. Unset is the sink's to report
+ * (the demo needs none). */
+static int check_bootstrap(const pp_config *c, char *errstr, size_t errstr_size)
+{
+    for (size_t i = 0; i < c->kafka.nsettings; i++) {
+        const pp_kv *kv = &c->kafka.settings[i];
+        if (strcmp(kv->key, "bootstrap.servers") != 0)
+            continue;
+        if (kv->value[strspn(kv->value, " \t,")] == '\0')
+            return pp_errf(errstr, errstr_size,
+                           "%s: bootstrap.servers is empty: name at least one broker as "
+                           "host:port (in client.properties, or kafka.bootstrap_servers)",
+                           kv->origin),
+                   -1;
+    }
+    return 0;
 }
 
 int pp_config_validate(const pp_config *c, char *errstr, size_t errstr_size)
@@ -897,6 +1078,8 @@ int pp_config_validate(const pp_config *c, char *errstr, size_t errstr_size)
                -1;
     if (c->emulation.fixed_rate && c->emulation.rate < 0)
         return pp_errf(errstr, errstr_size, "emulation.rate must be >= 0"), -1;
+    if (c->kafka.enabled && check_bootstrap(c, errstr, errstr_size))
+        return -1;
     for (int t = 0; t < PP_NTABLES; t++)
         if (check_name(pp_config_topic(c, t), 249, "topic", "Kafka topic", "kafka.topics", t,
                        errstr, errstr_size))

@@ -1,5 +1,6 @@
 /* gen_main: pinpost-gen, writes the synthetic data set as SQL for MySQL/MariaDB. */
 #define _POSIX_C_SOURCE 200809L
+#include "pp_file.h"
 #include "pp_gen.h"
 #include "pp_util.h"
 #include "pp_version.h"
@@ -28,13 +29,13 @@ static void usage(FILE *out)
             "  -V, --version, -h, --help\n");
 }
 
-static int frac(const char *s, double *out)
-{
-    return pp_parse_double(s, out) || *out < 0 || *out > 1 ? -1 : 0;
-}
+#define MAX_POSTS 2147483647 /* keys are INT columns */
 
 int main(int argc, char **argv)
 {
+    /* A closed stdout becomes a write error instead of a success with nothing written. */
+    if (pp_file_guard_stdio() != 0)
+        return 1;
     enum { OPT_GAPS = 1000, OPT_MGEO, OPT_MUSER, OPT_NOSCHEMA };
     static const struct option longopts[] = {
         {"posts", required_argument, NULL, 'n'},     {"seed", required_argument, NULL, 's'},
@@ -43,37 +44,45 @@ int main(int argc, char **argv)
         {"no-schema", no_argument, NULL, OPT_NOSCHEMA}, {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
     pp_gen_opts g = {.seed = 20200828, .posts = 11000};
-    int schema = 1, ch;
-    int64_t v;
+    int schema = 1, ch, li;
+    char name[32];
+    const char *why = NULL;
+    double *frac = NULL;
 
-    while ((ch = getopt_long(argc, argv, "n:s:Vh", longopts, NULL)) != -1) {
+    while (li = -1, (ch = getopt_long(argc, argv, "n:s:Vh", longopts, &li)) != -1) {
+        /* Errors name the option as typed (not argv[optind - 1], which is wrong for
+         * --posts=N and -nN). */
+        if (li >= 0)
+            snprintf(name, sizeof(name), "--%s", longopts[li].name);
+        else
+            snprintf(name, sizeof(name), "-%c", ch > 0 && ch < 128 ? ch : '?');
         switch (ch) {
         case 'n':
-            if (pp_parse_int64(optarg, &v) || v < 0)
+            if (pp_parse_uint64(optarg, &g.posts) || g.posts > MAX_POSTS) {
+                why = "a whole number from 0 to 2147483647 (keys are INT columns)";
                 goto bad;
-            g.posts = (uint64_t)v;
+            }
             break;
         case 's':
-            if (pp_parse_int64(optarg, &v) || v < 0)
+            if (pp_parse_uint64(optarg, &g.seed)) {
+                why = "a whole number from 0 to 18446744073709551615";
                 goto bad;
-            g.seed = (uint64_t)v;
+            }
             break;
         case OPT_GAPS:
-            if (frac(optarg, &g.gap_frac))
-                goto bad;
-            break;
         case OPT_MGEO:
-            if (frac(optarg, &g.missing_frac[PP_GEO]))
-                goto bad;
-            break;
         case OPT_MUSER:
-            if (frac(optarg, &g.missing_frac[PP_USER]))
+            frac = ch == OPT_GAPS ? &g.gap_frac
+                                  : &g.missing_frac[ch == OPT_MGEO ? PP_GEO : PP_USER];
+            if (pp_parse_double(optarg, frac) || *frac < 0 || *frac > 1) {
+                why = "a fraction from 0 to 1";
                 goto bad;
+            }
             break;
         case OPT_NOSCHEMA: schema = 0; break;
         case 'V': printf("pinpost-gen %s\n", PP_VERSION); return 0;
         case 'h': usage(stdout); return 0;
-        default: goto usage_error;
+        default: goto usage_error; /* getopt has named the option */
         }
     }
     if (optind < argc)
@@ -116,7 +125,7 @@ int main(int argc, char **argv)
     }
     return 0;
 bad:
-    fprintf(stderr, "pinpost-gen: invalid value '%s' for %s\n", optarg, argv[optind - 1]);
+    fprintf(stderr, "pinpost-gen: %s: '%.40s' is not %s\n", name, optarg, why);
 usage_error:
     usage(stderr);
     return 64;

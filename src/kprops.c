@@ -106,11 +106,27 @@ static const char *read_word(const char *p, pp_buf *out, int *quoted, char *err,
     return p;
 }
 
+/* A login module name is quoted in errors only when it has the shape of a Java class name
+ * (dotted identifiers): a malformed line may otherwise put part of a secret where the
+ * module should be. */
+static const char *module_shown(const char *module)
+{
+    int dot = 0;
+    for (const char *p = module; *p; p++) {
+        if (*p == '.')
+            dot = 1;
+        else if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                   (*p >= '0' && *p <= '9') || *p == '_' || *p == '$'))
+            return "(a word that is not a Java class name)";
+    }
+    return dot && module[0] != '.' ? module : "(a word that is not a Java class name)";
+}
+
 int pp_kprops_parse_jaas(const char *text, char *module, size_t module_size,
                          pp_jaas_option_cb cb, void *opaque, char *err, size_t n)
 {
     pp_buf key = {0}, val = {0};
-    int quoted, rc = -1;
+    int quoted, rc = -1, nopt = 0;
     const char *p = skip_ws(text);
 
     p = read_word(p, &key, &quoted, err, n);
@@ -125,8 +141,11 @@ int pp_kprops_parse_jaas(const char *text, char *module, size_t module_size,
         goto out;
     if (strcasecmp(val.data, "required") && strcasecmp(val.data, "requisite") &&
         strcasecmp(val.data, "sufficient") && strcasecmp(val.data, "optional")) {
-        pp_errf(err, n, "sasl.jaas.config: expected a control flag (required) after %s, got '%s'",
-                module, val.data);
+        /* Never quote what stands there: it may be a value (a password). */
+        pp_errf(err, n,
+                "sasl.jaas.config: expected a control flag (required, requisite, sufficient or "
+                "optional) after the login module %s",
+                module_shown(module));
         goto out;
     }
     for (;;) {
@@ -147,15 +166,26 @@ int pp_kprops_parse_jaas(const char *text, char *module, size_t module_size,
         if (!p)
             goto out;
         p = skip_ws(p);
+        nopt++;
         if (!key.len || quoted || *p != '=') {
-            pp_errf(err, n, "sasl.jaas.config: expected name=value, got '%s'", key.data);
+            /* What stands there is often the rest of a value that held a space or a quote:
+             * quoting it would show part of a password. */
+            pp_errf(err, n,
+                    "sasl.jaas.config: option %d is not name=value; put values with spaces, "
+                    "';' or '=' in double quotes (\\\" and \\\\ inside them)",
+                    nopt);
             goto out;
         }
         p = read_word(skip_ws(p + 1), &val, &quoted, err, n);
         if (!p)
             goto out;
-        if (cb(opaque, key.data, val.data, err, n))
+        if (cb(opaque, key.data, val.data, err, n)) {
+            /* Name the option by its position, as the callback may not quote it. */
+            char cberr[512];
+            snprintf(cberr, sizeof(cberr), "%s", err);
+            pp_errf(err, n, "sasl.jaas.config: option %d: %s", nopt, cberr);
             goto out;
+        }
     }
     rc = 0;
 out:
@@ -228,7 +258,13 @@ static int on_jaas_option(void *opaque, const char *key, const char *value, char
         pp_log_warn("%s: sasl.jaas.config option %s is not supported by pinpostd; ignored",
                     x->origin, key);
     else
-        return pp_errf(err, n, "sasl.jaas.config: unknown option '%s'", key), -1;
+        /* The name is not quoted: after a value with an unquoted space, the "name" is the
+         * rest of that value. */
+        return pp_errf(err, n,
+                       "unknown name; pinpostd knows username, password, awsRoleArn, "
+                       "awsRoleSessionName, awsRoleExternalId, awsStsRegion and awsProfileName "
+                       "(values with spaces need double quotes)"),
+               -1;
     return 0;
 }
 
@@ -356,7 +392,7 @@ static int translate_sasl(xlate *x, char *err, size_t n)
                         "sasl.jaas.config: login module %s is not supported (PlainLoginModule, "
                         "ScramLoginModule, IAMLoginModule and OAuthBearerLoginModule with "
                         "IAMOAuthBearerLoginCallbackHandler are)",
-                        module);
+                        module_shown(module));
     }
     int iam_oauth = login_cb && !strcmp(login_cb->value, IAM_OAUTH_HANDLER);
     if (login_cb && !iam_oauth)

@@ -1,11 +1,14 @@
 /* main: command line, lifecycle and the main loop of pinpostd. */
 #define _POSIX_C_SOURCE 200809L
 #include "pp_check.h"
+#include "pp_cli.h"
 #include "pp_config.h"
+#include "pp_file.h"
 #include "pp_log.h"
 #include "pp_msk.h"
 #include "pp_rng.h"
 #include "pp_runner.h"
+#include "pp_source.h"
 #include "pp_util.h"
 #include "pp_version.h"
 
@@ -25,11 +28,13 @@
 #define EXIT_USAGE 64
 #define EXIT_CONFIG 78
 
-#define DEFAULT_CONFIG "/etc/pinpostd/pinpostd.yaml"
+#define DEFAULT_CONFIG PP_CLI_DEFAULT_CONFIG
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reload_requested;
 
+/* The first SIGTERM/SIGINT stops sampling and flushes; a second one gives up on what is
+ * still in flight (the runner counts it). */
 static void on_stop_signal(int sig)
 {
     (void)sig;
@@ -43,134 +48,26 @@ static void on_hup(int sig)
     reload_requested = 1;
 }
 
-/* Command-line settings; "has_" fields say whether a flag was given. */
-typedef struct options {
-    const char *config;
-    int check, dry_run, demo, verbosity;
-    int has_count, has_duration, has_rate, has_delay, has_seed;
-    uint64_t count, seed;
-    double duration, rate, delay_min, delay_max;
-    const char *report;
-} options;
+typedef pp_cli_opts options;
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "Usage: pinpostd [-c FILE] [options]\n"
-            "Emulate Pinterest users posting: sample matching post, geolocation and user rows\n"
-            "from MySQL and produce them to three Kafka topics and/or Kinesis streams.\n"
-            "\n"
-            "  -c, --config FILE      configuration file (default " DEFAULT_CONFIG ")\n"
-            "  -t, --check            validate the config, connect to MySQL and the sinks, print a\n"
-            "                         redacted summary, exit\n"
-            "  -n, --count N          stop after N posts (0 = run forever)\n"
-            "      --duration SECS    stop after this long\n"
-            "  -r, --rate R           R posts per second (0 = as fast as possible)\n"
-            "      --delay MIN:MAX    random delay between posts, seconds (default 0:2)\n"
-            "      --seed N           deterministic sampling: same seed, same posts\n"
-            "      --dry-run          write one JSON line per message to stdout, no sink\n"
-            "      --demo             built-in sample data and an in-process Kafka cluster\n"
-            "      --report FILE      write a JSON run summary at exit (\"-\" for stdout)\n"
-            "  -v, --verbose          more logging (repeatable)\n"
-            "  -q, --quiet            less logging (repeatable)\n"
-            "  -V, --version          print the version and exit\n"
-            "  -h, --help             print this help and exit\n"
-            "\n"
-            "pinpostd msk-token --region R [--at 2015-08-30T12:36:00Z] [-c FILE]\n"
-            "                         print an MSK IAM token and its expiry (ms since the epoch)\n"
-            "\n"
-            "Exit status: 0 all posts delivered, 1 posts failed or runtime error, 64 usage,\n"
-            "78 configuration error. See pinpostd(8).\n");
-}
-
-static int parse_u64(const char *s, uint64_t *out)
-{
-    int64_t v;
-    if (pp_parse_int64(s, &v) || v < 0)
-        return -1;
-    *out = (uint64_t)v;
-    return 0;
-}
-
-/* Returns -1 to exit with `*status`. */
+/* Returns -1 to exit with `*status`: after --help or --version (0), or after printing a
+ * usage error (64). */
 static int parse_args(int argc, char **argv, options *o, int *status)
 {
-    enum { OPT_DURATION = 1000, OPT_DELAY, OPT_SEED, OPT_DRY_RUN, OPT_DEMO, OPT_REPORT };
-    static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},  {"check", no_argument, NULL, 't'},
-        {"count", required_argument, NULL, 'n'},   {"duration", required_argument, NULL, OPT_DURATION},
-        {"rate", required_argument, NULL, 'r'},    {"delay", required_argument, NULL, OPT_DELAY},
-        {"seed", required_argument, NULL, OPT_SEED}, {"dry-run", no_argument, NULL, OPT_DRY_RUN},
-        {"demo", no_argument, NULL, OPT_DEMO},     {"report", required_argument, NULL, OPT_REPORT},
-        {"verbose", no_argument, NULL, 'v'},       {"quiet", no_argument, NULL, 'q'},
-        {"version", no_argument, NULL, 'V'},       {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
-    int ch;
-    memset(o, 0, sizeof(*o));
-    opterr = 0;
-    while ((ch = getopt_long(argc, argv, ":c:tn:r:vqVh", longopts, NULL)) != -1) {
-        switch (ch) {
-        case 'c': o->config = optarg; break;
-        case 't': o->check = 1; break;
-        case 'n':
-            if (parse_u64(optarg, &o->count))
-                goto bad_value;
-            o->has_count = 1;
-            break;
-        case OPT_DURATION:
-            if (pp_parse_double(optarg, &o->duration) || o->duration < 0)
-                goto bad_value;
-            o->has_duration = 1;
-            break;
-        case 'r':
-            if (pp_parse_double(optarg, &o->rate) || o->rate < 0 || o->rate > 1e9)
-                goto bad_value;
-            o->has_rate = 1;
-            break;
-        case OPT_DELAY:
-            if (pp_config_parse_delay(optarg, &o->delay_min, &o->delay_max))
-                goto bad_value;
-            o->has_delay = 1;
-            break;
-        case OPT_SEED:
-            if (parse_u64(optarg, &o->seed))
-                goto bad_value;
-            o->has_seed = 1;
-            break;
-        case OPT_DRY_RUN: o->dry_run = 1; break;
-        case OPT_DEMO: o->demo = 1; break;
-        case OPT_REPORT: o->report = optarg; break;
-        case 'v': o->verbosity++; break;
-        case 'q': o->verbosity--; break;
-        case 'V':
-            printf("pinpostd %s\n", PP_VERSION);
-            *status = 0;
-            return -1;
-        case 'h':
-            usage(stdout);
-            *status = 0;
-            return -1;
-        case ':':
-            fprintf(stderr, "pinpostd: option %s needs a value\n", argv[optind - 1]);
-            goto bad;
-        default:
-            fprintf(stderr, "pinpostd: unknown option %s\n", argv[optind - 1]);
-            goto bad;
-        }
+    char msg[512];
+    switch (pp_cli_parse(argc, argv, o, msg, sizeof(msg))) {
+    case PP_CLI_RUN: return 0;
+    case PP_CLI_HELP:
+        pp_cli_usage(stdout);
+        *status = 0;
+        return -1;
+    case PP_CLI_VERSION:
+        printf("pinpostd %s\n", PP_VERSION);
+        *status = 0;
+        return -1;
+    case PP_CLI_USAGE: break;
     }
-    if (optind < argc) {
-        fprintf(stderr, "pinpostd: unexpected argument '%s'\n", argv[optind]);
-        goto bad;
-    }
-    if (o->has_rate && o->has_delay) {
-        fprintf(stderr, "pinpostd: --rate and --delay exclude each other\n");
-        goto bad;
-    }
-    return 0;
-bad_value:
-    fprintf(stderr, "pinpostd: invalid value '%s' for %s\n", optarg, argv[optind - 1]);
-bad:
-    fprintf(stderr, "Try 'pinpostd --help'.\n");
+    fprintf(stderr, "pinpostd: %s\nTry 'pinpostd --help'.\n", msg);
     *status = EXIT_USAGE;
     return -1;
 }
@@ -314,6 +211,9 @@ static void protect_secrets(void)
 
 int main(int argc, char **argv)
 {
+    /* Before anything opens a file or socket, which would take a closed fd 0-2. */
+    if (pp_file_guard_stdio() != 0)
+        return EXIT_RUNTIME;
     options o;
     int status = 0;
 
@@ -340,9 +240,12 @@ int main(int argc, char **argv)
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGTERM); /* one handler at a time counts the stop signals */
+    sigaddset(&sa.sa_mask, SIGINT);
     sa.sa_handler = on_stop_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    pp_source_mysql_set_stop(&stop_requested);
     sa.sa_handler = on_hup;
     sigaction(SIGHUP, &sa, NULL);
     sa.sa_handler = SIG_IGN;

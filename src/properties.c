@@ -52,7 +52,8 @@ static void put_utf8(pp_buf *out, unsigned cp)
 }
 
 /* Decode the escapes of one logical line part (continuations already joined) into out.
- * Returns 0, or -1 on a malformed \uXXXX or an unpaired UTF-16 surrogate. */
+ * Returns 0, -1 on a malformed \uXXXX or an unpaired UTF-16 surrogate, or -2 on a NUL
+ * character (raw or \u0000), which would cut the C string short without a word. */
 static int unescape(const char *s, size_t n, pp_buf *out)
 {
     unsigned high = 0; /* pending high surrogate */
@@ -64,6 +65,8 @@ static int unescape(const char *s, size_t n, pp_buf *out)
         if (s[i] != '\\') {
             if (high)
                 return -1;
+            if (!s[i])
+                return -2;
             pp_buf_append(out, &s[i], 1);
             continue;
         }
@@ -104,6 +107,8 @@ static int unescape(const char *s, size_t n, pp_buf *out)
         } else if (high) {
             return -1;
         }
+        if (cp == 0)
+            return -2;
         if (raw) {
             char c = (char)cp;
             pp_buf_append(out, &c, 1);
@@ -121,6 +126,9 @@ int pp_properties_parse(const char *name, const char *text, size_t len, pp_prope
     size_t pos = 0;
     int line = 0, rc = 0;
 
+    /* A UTF-8 byte order mark, as some Windows editors write one: not part of the first key. */
+    if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3))
+        pos = 3;
     while (pos < len && rc == 0) {
         int start_line = ++line;
         size_t p = pos;
@@ -186,8 +194,20 @@ int pp_properties_parse(const char *name, const char *text, size_t len, pp_prope
             while (v < n && is_ws(s[v]))
                 v++;
         }
-        if (unescape(s, k, &key) != 0 || unescape(s + v, n - v, &value) != 0) {
-            pp_errf(errstr, errstr_size, "%s:%d: malformed \\uXXXX escape or unpaired surrogate", name, start_line);
+        int bad = unescape(s, k, &key);
+        if (bad == 0)
+            bad = unescape(s + v, n - v, &value);
+        if (bad == -2) {
+            pp_errf(errstr, errstr_size,
+                    "%s:%d: a NUL character (a zero byte or \\u0000) cannot be part of a key or "
+                    "value; remove it",
+                    name, start_line);
+            rc = -1;
+            break;
+        }
+        if (bad != 0) {
+            pp_errf(errstr, errstr_size,
+                    "%s:%d: malformed \\uXXXX escape or unpaired surrogate", name, start_line);
             rc = -1;
             break;
         }

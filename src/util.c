@@ -74,10 +74,38 @@ char *pp_errf(char *errstr, size_t errstr_size, const char *fmt, ...)
     return errstr;
 }
 
+/* Decimal syntax only: [sign] digits, and for reals a fraction and an exponent. strtoll and
+ * strtod alone would also take leading spaces, hex, "inf" and "nan". Returns the length of
+ * the number at s when it is the whole string, else 0. */
+static size_t decimal_length(const char *s, int allow_sign, int real)
+{
+    const char *p = s;
+    size_t digits = 0;
+    if (*p == '+' || (allow_sign && *p == '-'))
+        p++;
+    for (; *p >= '0' && *p <= '9'; p++)
+        digits++;
+    if (real && *p == '.')
+        for (p++; *p >= '0' && *p <= '9'; p++)
+            digits++;
+    if (!digits)
+        return 0;
+    if (real && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (*p == '+' || *p == '-')
+            p++;
+        if (!(*p >= '0' && *p <= '9'))
+            return 0;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    return *p ? 0 : (size_t)(p - s);
+}
+
 int pp_parse_int64(const char *s, int64_t *out)
 {
     char *end;
-    if (!s || !*s)
+    if (!s || !decimal_length(s, 1, 0))
         return -1;
     errno = 0;
     long long v = strtoll(s, &end, 10);
@@ -87,16 +115,30 @@ int pp_parse_int64(const char *s, int64_t *out)
     return 0;
 }
 
+int pp_parse_uint64(const char *s, uint64_t *out)
+{
+    char *end;
+    if (!s || !decimal_length(s, 0, 0))
+        return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
 int pp_parse_double(const char *s, double *out)
 {
     char *end;
-    if (!s || !*s)
+    if (!s || !decimal_length(s, 1, 1))
         return -1;
     errno = 0;
     double v = strtod(s, &end);
+    /* ERANGE: beyond a double (1e400), or so small it lost its precision (1e-400). */
     if (errno || *end || !isfinite(v))
         return -1;
-    *out = v;
+    *out = v == 0 ? 0 : v; /* -0 is 0 */
     return 0;
 }
 

@@ -2,6 +2,7 @@
  * proves every post arrived once and whole (and, with --rows, equal to its DB rows). */
 #define _POSIX_C_SOURCE 200809L
 #include "pp_config.h"
+#include "pp_file.h"
 #include "pp_json.h"
 #include "pp_log.h"
 #include "pp_mysql_value.h"
@@ -93,45 +94,75 @@ static int parse_args(int argc, char **argv, opts *o)
         {"verbose", no_argument, NULL, 'v'}, {"quiet", no_argument, NULL, 'q'},
         {"version", no_argument, NULL, 'V'}, {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    int ch;
-    int64_t v;
+    int ch, li;
+    char name[32], why[256] = "";
+    pp_number num;
     memset(o, 0, sizeof(*o));
     o->timeout_s = 60;
-    while ((ch = getopt_long(argc, argv, "c:b:p:i:e:vqVh", longopts, NULL)) != -1) {
+    while (li = -1, (ch = getopt_long(argc, argv, "c:b:p:i:e:vqVh", longopts, &li)) != -1) {
+        /* Errors name the option as typed (not argv[optind - 1], which is wrong for
+         * --expect=N and -eN). */
+        if (li >= 0)
+            snprintf(name, sizeof(name), "--%s", longopts[li].name);
+        else
+            snprintf(name, sizeof(name), "-%c", ch > 0 && ch < 128 ? ch : '?');
         switch (ch) {
         case 'c': o->config = optarg; break;
-        case 'b': o->bootstrap = optarg; break;
-        case 'p': o->prefix = optarg; break;
+        case 'b':
+            if (!optarg[strspn(optarg, " \t,")]) {
+                snprintf(why, sizeof(why), "names no broker; give host:port[,host:port...]");
+                goto bad;
+            }
+            o->bootstrap = optarg;
+            break;
+        case 'p':
+            if (!*optarg) {
+                snprintf(why, sizeof(why), "the prefix is empty");
+                goto bad;
+            }
+            o->prefix = optarg;
+            break;
         case 'i': o->instance = optarg; break;
         case 'e':
-            if (pp_parse_int64(optarg, &v) || v < 0)
+            /* As many posts as pinpostd's --count can ask for. */
+            if (pp_config_parse_number("emulation.count", optarg, &num, why, sizeof(why)))
                 goto bad;
-            o->expect = (uint64_t)v;
+            o->expect = num.u;
             break;
         case O_SINCE:
-            if (pp_parse_int64(optarg, &o->since_ms) || o->since_ms < 0)
+            if (pp_parse_int64(optarg, &o->since_ms) || o->since_ms < 0) {
+                snprintf(why, sizeof(why), "'%.40s' is not a whole number of ms since the epoch",
+                         optarg);
                 goto bad;
+            }
             break;
         case O_REPORT: o->run_report = optarg; break;
         case O_ROWS: o->rows = 1; break;
         case O_UNCOMMITTED: o->read_uncommitted = 1; break;
         case O_TIMEOUT:
-            if (pp_parse_double(optarg, &o->timeout_s) || o->timeout_s <= 0)
+            /* At most a day: the timeout is handed to librdkafka in int milliseconds. */
+            if (pp_parse_double(optarg, &o->timeout_s) || o->timeout_s < 0.001 ||
+                o->timeout_s > 86400) {
+                snprintf(why, sizeof(why), "'%.40s' is not a number from 0.001 to 86400 seconds",
+                         optarg);
                 goto bad;
+            }
             break;
         case O_JSON: o->json = 1; break;
         case 'v': o->verbosity++; break;
         case 'q': o->verbosity--; break;
         case 'V': printf("pinpost-verify %s\n", PP_VERSION); exit(0);
         case 'h': usage(stdout); exit(0);
-        default: goto usage_error;
+        default: goto usage_error; /* getopt has named the option */
         }
     }
-    if (optind < argc)
+    if (optind < argc) {
+        fprintf(stderr, "pinpost-verify: unexpected argument '%.40s'\n", argv[optind]);
         goto usage_error;
+    }
     return 0;
 bad:
-    fprintf(stderr, "pinpost-verify: invalid value '%s' for %s\n", optarg, argv[optind - 1]);
+    fprintf(stderr, "pinpost-verify: %s: %s\n", name, why);
 usage_error:
     fprintf(stderr, "Try 'pinpost-verify --help'.\n");
     return -1;
@@ -426,6 +457,10 @@ static int table_of(const rd_kafka_message_t *m, char *const topics[PP_NTABLES])
 
 int main(int argc, char **argv)
 {
+    /* Before anything opens a file or socket, which would take a closed fd 0-2. */
+    if (pp_file_guard_stdio() != 0)
+        return EXIT_UNVERIFIED;
+    pp_log_set_program("pinpost-verify");
     opts o;
     char err[1024] = "";
     char *topics[PP_NTABLES] = {NULL, NULL, NULL};

@@ -5,6 +5,8 @@
 
 #include "pp_config.h"
 
+#include <math.h>
+
 static char *dir;
 
 static int setup(void **state)
@@ -150,7 +152,18 @@ static void load__malformed__precise_errors(void **state)
         {"source:\n  hostt: x\n", "pinpostd.yaml:2:", "unknown key 'source.hostt'"},
         {"sauce:\n  host: x\n", "pinpostd.yaml:1:", "unknown key 'sauce'"},
         {"source:\n  port: 99999\n", "pinpostd.yaml:2:", "source.port"},
-        {"source:\n  port: abc\n", "pinpostd.yaml:2:", "not an integer"},
+        {"source:\n  port: abc\n", "pinpostd.yaml:2:", "source.port: 'abc' is not a whole number"},
+        {"emulation:\n  rate: 5\n  seed: 1\n  rate: 6\n", "pinpostd.yaml:4:",
+         "duplicate key 'emulation.rate' (first at line 2)"},
+        {"emulation: {}\nsource: {}\nemulation: {}\n", "pinpostd.yaml:3:",
+         "duplicate key 'emulation' (first at line 1)"},
+        {"kafka:\n  settings:\n    linger.ms: 1\n    linger.ms: 2\n", "pinpostd.yaml:4:",
+         "duplicate key 'kafka.settings.linger.ms' (first at line 3)"},
+        {"emulation:\n  rate: 5\n---\nemulation:\n  rate: 6\n", "pinpostd.yaml:3:",
+         "a second YAML document"},
+        {"emulation:\n  rate: \"5\\0junk\"\n", "pinpostd.yaml:2:",
+         "emulation.rate: the value holds a NUL"},
+        {"emulation:\n  \"rate\\0x\": 5\n", "pinpostd.yaml:2:", "keys must be plain names"},
         {"emulation:\n  delay: 3:1\n", "pinpostd.yaml:2:", "MIN:MAX"},
         {"emulation:\n  rate: -1\n", "pinpostd.yaml:2:", "emulation.rate"},
         {"source:\n  password: x\n", "pinpostd.yaml:2:", "password_file"},
@@ -185,6 +198,13 @@ static void credentials__malformed__precise_errors(void **state)
         {"RDS_HOST: h\nRDS_PORTT: 1\n", "db_creds.yaml:2: unknown key 'RDS_PORTT'"},
         {"- a\n- b\n", "expected a mapping"},
         {"RDS_HOST: [h\n", "YAML syntax error"},
+        {"RDS_HOST: a\nRDS_PORT: 1\nRDS_HOST: b\n",
+         "db_creds.yaml:3: duplicate key 'RDS_HOST' (first at line 1)"},
+        {"RDS_HOST: h\nRDS_PORT: 1\nRDS_USER: u\nRDS_PASSWORD: p\nRDS_DATABASE: d\n---\n"
+         "RDS_HOST: other\n", "db_creds.yaml:6: a second YAML document"},
+        {"RDS_HOST: h\nRDS_PORT: 0x10\n", "db_creds.yaml:2: RDS_PORT: '0x10' is not a whole number "
+         "from 1 to 65535"},
+        {"RDS_HOST: h\nRDS_PASSWORD: \"pw\\0tail\"\n", "RDS_PASSWORD: the value holds a NUL"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char err[1024] = "";
@@ -238,6 +258,165 @@ static void kinesis__streams__default_names_and_checks(void **state)
     pp_config_destroy(c);
 }
 
+static void validate__dot_topics_and_empty_bootstrap__error(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *yaml;
+        const char *words;
+    } cases[] = {
+        {"kafka:\n  topics: {pin: '.'}\n", "topic name '.' for pin is not a valid Kafka topic"},
+        {"kafka:\n  topics: {user: '..'}\n", "topic name '..' for user"},
+        {"kafka:\n  bootstrap_servers: ''\n", "pinpostd.yaml:2: bootstrap.servers is empty"},
+        {"kafka:\n  bootstrap_servers: ' , '\n", "bootstrap.servers is empty"},
+        {"kafka:\n  properties: empty.properties\n",
+         "empty.properties:1: bootstrap.servers is empty"},
+        {"kafka:\n  enabled: false\nkinesis:\n  enabled: true\n  streams: {geo: '..'}\n",
+         "stream name '..' for geo"},
+    };
+    free(unit_write_file(dir, "empty.properties", "bootstrap.servers=\n"));
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char err[1024] = "";
+        pp_config *c = load(cases[i].yaml, err, sizeof(err));
+        if (!c)
+            fail_msg("case %zu did not load: %s", i, err);
+        if (pp_config_validate(c, err, sizeof(err)) == 0)
+            fail_msg("case %zu validated but should fail", i);
+        if (!strstr(err, cases[i].words))
+            fail_msg("case %zu: error '%s' lacks '%s'", i, err, cases[i].words);
+        pp_config_destroy(c);
+    }
+}
+
+static void load__utf8_bom__accepted(void **state)
+{
+    (void)state;
+    char err[1024] = "";
+    free(unit_write_file(dir, "db_creds.yaml",
+                         "\xEF\xBB\xBFRDS_HOST: h\nRDS_PORT: 3307\nRDS_USER: u\nRDS_PASSWORD: p\n"
+                         "RDS_DATABASE: d\n"));
+    pp_config *c = load("\xEF\xBB\xBFsource:\n  credentials: db_creds.yaml\n", err, sizeof(err));
+    if (!c)
+        fail_msg("%s", err);
+    assert_string_equal(c->source.host, "h");
+    assert_int_equal(c->source.port, 3307);
+    pp_config_destroy(c);
+}
+
+/* Every numeric key at its edge values: the boundaries are accepted, one step past them,
+ * NaN, infinities, hex, spaces and junk are refused with a reason. */
+static void numbers__edge_values__limits_of_the_key_table(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *key, *text;
+        int ok;
+        double d;     /* expected value when ok (d for reals, i for integers) */
+        double d2;    /* emulation.delay's MAX */
+    } cases[] = {
+        {"emulation.rate", "0", 1, 0, 0},
+        {"emulation.rate", "-0", 1, 0, 0},
+        {"emulation.rate", "0.001", 1, 0.001, 0},
+        {"emulation.rate", "1e9", 1, 1e9, 0},
+        {"emulation.rate", "+5", 1, 5, 0},
+        {"emulation.rate", "1e-13", 0, 0, 0},
+        {"emulation.rate", "0.0009", 0, 0, 0},
+        {"emulation.rate", "1000000001", 0, 0, 0},
+        {"emulation.rate", "-1", 0, 0, 0},
+        {"emulation.rate", "nan", 0, 0, 0},
+        {"emulation.rate", "inf", 0, 0, 0},
+        {"emulation.rate", "-inf", 0, 0, 0},
+        {"emulation.rate", "0x10", 0, 0, 0},
+        {"emulation.rate", " 5", 0, 0, 0},
+        {"emulation.rate", "5 ", 0, 0, 0},
+        {"emulation.rate", "5/s", 0, 0, 0},
+        {"emulation.rate", "", 0, 0, 0},
+        {"emulation.rate", "1e400", 0, 0, 0},
+        {"emulation.rate", "1e-400", 0, 0, 0},
+        {"emulation.duration", "0", 1, 0, 0},
+        {"emulation.duration", "0.001", 1, 0.001, 0},
+        {"emulation.duration", "1e12", 1, 1e12, 0},
+        {"emulation.duration", "1e300", 0, 0, 0},
+        {"emulation.duration", "1.000001e12", 0, 0, 0},
+        {"emulation.duration", "1e-300", 0, 0, 0},
+        {"emulation.count", "0", 1, 0, 0},
+        {"emulation.count", "1000000000000000000", 1, 1e18, 0},
+        {"emulation.count", "1000000000000000001", 0, 0, 0},
+        {"emulation.count", "9223372036854775807", 0, 0, 0},
+        {"emulation.count", "-9223372036854775808", 0, 0, 0},
+        {"emulation.count", "18446744073709551615", 0, 0, 0},
+        {"emulation.count", "1.5", 0, 0, 0},
+        {"emulation.count", "1e3", 0, 0, 0},
+        {"emulation.count", "-0", 1, 0, 0},
+        {"emulation.delay", "0:86400", 1, 0, 86400},
+        {"emulation.delay", "1.5:1.5", 1, 1.5, 1.5},
+        {"emulation.delay", "2:1", 0, 0, 0},
+        {"emulation.delay", "0:86401", 0, 0, 0},
+        {"emulation.delay", "nan:1", 0, 0, 0},
+        {"emulation.delay", "1:", 0, 0, 0},
+        {"emulation.delay", ":1", 0, 0, 0},
+        {"emulation.delay", "1:2:3", 0, 0, 0},
+        {"source.port", "1", 1, 1, 0},
+        {"source.port", "65535", 1, 65535, 0},
+        {"source.port", "0", 0, 0, 0},
+        {"source.port", "65536", 0, 0, 0},
+        {"source.port", "-9223372036854775808", 0, 0, 0},
+        {"source.port", "99999999999999999999", 0, 0, 0},
+        {"kafka.partitions", "-1", 1, -1, 0},
+        {"kafka.partitions", "0", 0, 0, 0},
+        {"kafka.partitions", "100000", 1, 100000, 0},
+        {"kafka.replication_factor", "-2", 0, 0, 0},
+        {"kafka.flush_timeout", "86400", 1, 86400, 0},
+        {"kafka.flush_timeout", "86400.1", 0, 0, 0},
+        {"kinesis.max_requests", "65", 0, 0, 0},
+        {"source.nonexistent", "1", 0, 0, 0},
+        {"source.host", "1", 0, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        pp_number v;
+        char err[256] = "";
+        int rc = pp_config_parse_number(cases[i].key, cases[i].text, &v, err, sizeof(err));
+        if ((rc == 0) != cases[i].ok)
+            fail_msg("case %zu (%s '%s'): rc %d, %s", i, cases[i].key, cases[i].text, rc, err);
+        if (!cases[i].ok && !err[0])
+            fail_msg("case %zu: no reason given", i);
+        if (!cases[i].ok)
+            continue;
+        int real = !strcmp(cases[i].key, "emulation.rate") ||
+                   !strcmp(cases[i].key, "emulation.duration") ||
+                   !strcmp(cases[i].key, "kafka.flush_timeout");
+        if (!strcmp(cases[i].key, "emulation.delay")) {
+            if (v.d != cases[i].d || v.d2 != cases[i].d2)
+                fail_msg("case %zu: got %g:%g", i, v.d, v.d2);
+        } else if (real) {
+            if (v.d != cases[i].d || signbit(v.d)) /* -0 reads as 0 */
+                fail_msg("case %zu: got %g", i, v.d);
+        } else if ((double)v.i != cases[i].d) {
+            fail_msg("case %zu: got %lld", i, (long long)v.i);
+        }
+    }
+    /* The seed takes every 64-bit value, as pinpostd logs random seeds from that range. */
+    pp_number v;
+    char err[256];
+    assert_int_equal(pp_config_parse_number("emulation.seed", "18446744073709551615", &v, err,
+                                            sizeof(err)),
+                     0);
+    assert_true(v.u == UINT64_MAX);
+    assert_int_equal(pp_config_parse_number("emulation.seed", "18446744073709551616", &v, err,
+                                            sizeof(err)),
+                     -1);
+    assert_int_equal(pp_config_parse_number("emulation.seed", "-1", &v, err, sizeof(err)), -1);
+    /* The reason quotes the value, the range and the unit. */
+    assert_int_equal(pp_config_parse_number("emulation.rate", "1e-13", &v, err, sizeof(err)), -1);
+    assert_string_equal(err, "'1e-13' is not a number from 0.001 to 1e+09 posts/s, or 0 (as fast "
+                             "as possible)");
+    /* The file refuses what the command line refuses, naming file:line and the key. */
+    char lerr[1024] = "";
+    assert_null(load("emulation:\n  duration: 1e300\n", lerr, sizeof(lerr)));
+    assert_non_null(strstr(lerr, "pinpostd.yaml:2: emulation.duration: '1e300' is not a number "
+                                 "from 0.001 to 1e+12 seconds, or 0 (no limit)"));
+}
+
 static void delay__parse__bounds(void **state)
 {
     (void)state;
@@ -263,6 +442,9 @@ int main(void)
         cmocka_unit_test(validate__bad_topic_prefix__error),
         cmocka_unit_test(kinesis__streams__default_names_and_checks),
         cmocka_unit_test(delay__parse__bounds),
+        cmocka_unit_test(validate__dot_topics_and_empty_bootstrap__error),
+        cmocka_unit_test(load__utf8_bom__accepted),
+        cmocka_unit_test(numbers__edge_values__limits_of_the_key_table),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -185,7 +185,7 @@ static void bad_files__precise_errors(void **state)
          "PlainLoginModule required username=\"a\"\n", "must end with ';'"},
         {"sasl.jaas.config=com.example.Custom required;\n", "login module com.example.Custom"},
         {"sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required "
-         "user=\"a\";\n", "unknown option 'user'"},
+         "user=\"a\";\n", "sasl.jaas.config: option 1: unknown name; pinpostd knows username"},
         {"sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required "
          "username=\"a;\n", "unterminated"},
         {"sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule maybe;\n",
@@ -203,6 +203,39 @@ static void bad_files__precise_errors(void **state)
             fail_msg("case %zu loaded but should fail", i);
         if (!strstr(err, cases[i].words))
             fail_msg("case %zu: '%s' lacks '%s'", i, err, cases[i].words);
+    }
+}
+
+/* However a JAAS line is malformed, no part of a value reaches the error message. */
+static void jaas__malformed__never_echoes_values(void **state)
+{
+    (void)state;
+    static const char *const jaas[] = {
+        /* an unquoted value with a space: "ret-PLANTED1" becomes an option without '=' */
+        "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u\" "
+        "password=sec ret-PLANTED1;",
+        /* ... or an option with '=' that pinpostd does not know */
+        "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u\" "
+        "password=sec ret-PLANTED1=x;",
+        /* a quote inside a quoted value ends it early */
+        "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u\" "
+        "password=\"sec\"ret-PLANTED1\";",
+        /* no control flag: the second word is a value */
+        "org.apache.kafka.common.security.plain.PlainLoginModule ret-PLANTED1 password=x;",
+        /* no module: the first word is a value */
+        "ret-PLANTED1 required;",
+        "password=ret-PLANTED1",
+    };
+    for (size_t i = 0; i < sizeof(jaas) / sizeof(jaas[0]); i++) {
+        char props[512], err[1024] = "";
+        snprintf(props, sizeof(props), "sasl.mechanism=PLAIN\nsasl.jaas.config=%s\n", jaas[i]);
+        pp_config *c = load(props, err, sizeof(err));
+        if (c)
+            fail_msg("case %zu loaded but should fail", i);
+        if (!strstr(err, "sasl.jaas.config"))
+            fail_msg("case %zu: '%s' does not name sasl.jaas.config", i, err);
+        if (strstr(err, "PLANTED"))
+            fail_msg("case %zu: '%s' echoes the value", i, err);
     }
 }
 
@@ -238,6 +271,7 @@ int main(void)
         cmocka_unit_test(java_keys__renamed_or_ignored),
         cmocka_unit_test(bad_files__precise_errors),
         cmocka_unit_test(jaas__quoting_and_whitespace__options),
+        cmocka_unit_test(jaas__malformed__never_echoes_values),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -74,6 +74,40 @@ static void parse__bad_escapes__error_with_line(void **state)
     }
 }
 
+/* A UTF-8 byte order mark is not part of the first key; a NUL (escaped or raw) would cut
+ * a key or value short without a word, so it is an error naming the line. */
+static void parse__bom_and_nul__skipped_or_refused(void **state)
+{
+    (void)state;
+    collected c = {""};
+    char err[256] = "";
+    const char *bom = "\xEF\xBB\xBF" "bootstrap.servers=b:9092\n";
+    assert_int_equal(pp_properties_parse("f.properties", bom, strlen(bom), collect, &c, err,
+                                         sizeof(err)),
+                     0);
+    assert_string_equal(c.text, "1[bootstrap.servers]=[b:9092]\n");
+
+    static const struct {
+        const char *in;
+        size_t len;
+    } bad[] = {
+        {"ok=1\nsasl.password=abc\\u0000def\n", 0},
+        {"ok=1\nk\\u0000ey=v\n", 0},
+        {"ok=1\nsasl.password=abc\0def\n", 27},
+        {"ok=1\nk=a\\\0b\n", 12},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        size_t len = bad[i].len ? bad[i].len : strlen(bad[i].in);
+        memset(&c, 0, sizeof(c));
+        err[0] = '\0';
+        if (pp_properties_parse("f.properties", bad[i].in, len, collect, &c, err,
+                                sizeof(err)) != -1)
+            fail_msg("case %zu accepted: %s", i, c.text);
+        if (!strstr(err, "f.properties:2: a NUL character"))
+            fail_msg("case %zu: %s", i, err);
+    }
+}
+
 static int reject(void *opaque, const char *key, const char *value, int line, char *err,
                   size_t n)
 {
@@ -110,6 +144,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parse__format_rules__entries),
         cmocka_unit_test(parse__bad_escapes__error_with_line),
+        cmocka_unit_test(parse__bom_and_nul__skipped_or_refused),
         cmocka_unit_test(parse__callback_error__prefixed_with_file_line),
         cmocka_unit_test(load__missing_file__error),
     };
