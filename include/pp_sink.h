@@ -25,8 +25,9 @@ typedef struct pp_post_result {
     uint64_t seq;
     int64_t key;
     int ok;      /* all three messages delivered */
-    int unknown; /* !ok, but no message is known lost: the broker may have persisted
-                  * them (a client-side timeout after the request was sent) */
+    int unknown; /* !ok, but some of it may be in the topics: a message was delivered or
+                  * may have been persisted (a client-side timeout after the request was
+                  * sent). !ok && !unknown: none of it can be there. */
     const char *category, *country;
     int32_t partition[PP_NTABLES];
     int64_t offset[PP_NTABLES];
@@ -104,8 +105,10 @@ pp_sink *pp_sink_open(const pp_config *c, const char *const topics[PP_NTABLES], 
                       int dry_run, pp_stats *stats, pp_post_done_cb done, void *opaque,
                       char *errstr, size_t errstr_size);
 
-/* Dry-run sink: one JSON line per message on out ({"topic","key","headers","value"});
- * a post is delivered once its lines are written. */
+/* Dry-run sink: one JSON line per message on out ({"topic","key","headers","value"}),
+ * written to its descriptor with write(2); a post is delivered once the kernel took its
+ * three lines, and failed otherwise (the sink is then fatal: a full disk, a closed pipe,
+ * a stdout closed at start). */
 pp_sink *pp_sink_dry_new(FILE *out, const char *const topics[PP_NTABLES], const char *instance,
                          pp_stats *stats, pp_post_done_cb done, void *opaque);
 

@@ -29,21 +29,24 @@ uint64_t pp_hist_quantile(const pp_hist *h, double q);
  * buckets whose upper end is <= bound). */
 uint64_t pp_hist_count_le(const pp_hist *h, uint64_t bound);
 
+/* Messages per topic. In exactly-once mode a message counts once its transaction's
+ * outcome is known: delivered when it committed, failed when it aborted. */
 typedef struct pp_topic_stats {
     uint64_t delivered, failed, bytes;
+    uint64_t unknown; /* not acknowledged, but possibly persisted by the broker */
 } pp_topic_stats;
 
 typedef struct pp_stats {
     uint64_t posts_sampled;   /* complete posts handed to the sink */
     uint64_t posts_delivered; /* all three messages acknowledged */
     uint64_t posts_failed;    /* at least one message failed and none may have been kept */
-    uint64_t posts_unknown;   /* not acknowledged, but the broker may have persisted them
-                               * (rd_kafka_message_status: possibly persisted) */
+    uint64_t posts_unknown;   /* not all acknowledged, but the broker may hold them, whole
+                               * or in part (rd_kafka_message_status: possibly persisted) */
     uint64_t posts_skipped;   /* refused unsent: a row over the sink's size limit */
     uint64_t posts_unmatched; /* sampled keys lacking a row (from the sampler) */
     uint64_t invalid_utf8;    /* bytes replaced by U+FFFD */
     pp_topic_stats topic[PP_NTABLES];
-    pp_hist latency_us;       /* produce call to delivery report, per message */
+    pp_hist latency_us;       /* produce call to delivery report, per delivered message */
     int64_t start_us;
     int64_t end_us;           /* set by pp_stats_finish */
     int64_t started_at_ms;    /* wall clock at start, ms since the epoch */
@@ -56,7 +59,8 @@ void pp_stats_finish(pp_stats *s, int64_t now_us);
 /* Posts produced but not yet acknowledged or failed. */
 uint64_t pp_stats_in_flight(const pp_stats *s);
 
-/* One human line: delivered/failed/unmatched counts and rates since the previous call. */
+/* One human line: delivered/failed/unknown/unmatched counts and rates since the previous
+ * call. */
 void pp_stats_summary(const pp_stats *s, const pp_stats *prev, int64_t now_us, char *out,
                       size_t out_size);
 

@@ -260,6 +260,11 @@ int main(int argc, char **argv)
                              .load_config = reload_config, .opaque = &o};
         status = pp_runner_run(c, &ro); /* takes c */
     }
+    /* --check's summary (and --dry-run's lines, checked by the sink) must reach a reader. */
+    if (fflush(stdout) != 0 && !status) {
+        pp_log_err("cannot write to standard output: %s", strerror(errno));
+        status = EXIT_RUNTIME;
+    }
     mysql_library_end();
     return status;
 }

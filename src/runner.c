@@ -650,7 +650,8 @@ stop:
             pp_log_warn("%llu invalid UTF-8 byte(s) in the source were replaced by U+FFFD",
                         (unsigned long long)rn.stats.invalid_utf8);
     }
-    if (!status && (rn.stats.posts_failed || pp_stats_in_flight(&rn.stats)))
+    if (!status && (rn.stats.posts_failed || rn.stats.posts_unknown ||
+                    pp_stats_in_flight(&rn.stats)))
         status = EXIT_RUNTIME;
     if (status != EXIT_CONFIG || rn.stats.posts_sampled) {
         if (write_report(&rn) != 0 && !status)

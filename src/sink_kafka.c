@@ -11,6 +11,7 @@
 #include <librdkafka/rdkafka_mock.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 typedef struct inflight inflight;
@@ -21,13 +22,18 @@ typedef struct msg_ref {
     int table;
 } msg_ref;
 
-/* A post between its produce call and its last delivery report. Recycled via a free
- * list; every record ever allocated is on the `all` chain so destroy frees them. */
+/* A post between its produce call and its settlement (its last delivery report, or in
+ * exactly-once mode the end of its transaction). Recycled via a free list; every record
+ * ever allocated is on the `all` chain so destroy frees them. */
 struct inflight {
     uint64_t seq;
     int64_t key;
     int remaining;
-    int ok;
+    int lost;  /* a message failed and was not persisted */
+    int maybe; /* a message failed but may have been persisted (rd_kafka_message_status) */
+    unsigned char delivered[PP_NTABLES];
+    int64_t latency_us[PP_NTABLES]; /* produce call to delivery report */
+    uint64_t txn;                   /* exactly-once: the transaction it was produced in */
     int64_t t0_us;
     char category[64], country[64];
     int32_t partition[PP_NTABLES];
@@ -57,24 +63,30 @@ typedef struct kafka_sink {
     int brokers_down; /* all brokers unreachable, until the next delivery */
     int auth_failed;  /* authentication or TLS rejected: retrying will not help */
     char auth_reason[512];
+    uint64_t posts_open; /* produced, not yet reported through done */
     rd_kafka_resp_err_t last_err;
     int64_t last_err_us;
     int64_t last_fail_log_us;
     uint64_t fails_suppressed;
     /* topics */
     int create_topics, partitions, replication_factor;
+    int client_auto_create; /* allow.auto.create.topics is not false */
     int topics_ok;
     /* exactly-once: posts are grouped into transactions committed every interval */
     int exactly_once;
     int txn_ready, txn_open;
+    int txn_failed;  /* a message of the open transaction failed: it must abort */
+    uint64_t txn_id; /* counts begun transactions */
     int64_t txn_started_us, txn_interval_us;
-    inflight *txn_done; /* delivered posts of the open transaction, settled at commit */
+    inflight *txn_done; /* finished posts of the open transaction, settled at its end */
     /* Amazon MSK IAM: OAUTHBEARER tokens signed from the AWS credential chain */
     pp_aws_chain *aws;
     char region[64];
 } kafka_sink;
 
 #define TXN_TIMEOUT_MS 60000
+
+static int topic_open(kafka_sink *k, int t, char *e, size_t n);
 
 static inflight *rec_get(kafka_sink *k)
 {
@@ -95,18 +107,25 @@ static void rec_put(kafka_sink *k, inflight *r)
     k->free_list = r;
 }
 
-static void post_settled(kafka_sink *k, inflight *r)
+/* What became of a message, a post or a transaction. */
+typedef enum outcome { DELIVERED, FAILED, UNKNOWN } outcome;
+
+/* Report a post through the done callback and recycle its record. */
+static void post_settled(kafka_sink *k, inflight *r, outcome o)
 {
     int64_t now = pp_now_us();
-    pp_post_result res = {.seq = r->seq, .key = r->key, .ok = r->ok, .category = r->category,
+    pp_post_result res = {.seq = r->seq, .key = r->key, .ok = o == DELIVERED,
+                          .unknown = o == UNKNOWN, .category = r->category,
                           .country = r->country, .latency_us = now - r->t0_us,
-                          .error = r->ok ? NULL : rd_kafka_err2str(r->err)};
+                          .error = o == DELIVERED ? NULL : rd_kafka_err2str(r->err)};
     memcpy(res.partition, r->partition, sizeof(res.partition));
     memcpy(res.offset, r->offset, sizeof(res.offset));
-    if (!r->ok) {
+    if (o != DELIVERED) {
         /* One line per failed post would flood the log during an outage. */
         if (now - k->last_fail_log_us >= 1000000) {
-            pp_log_warn("post %" PRId64 " (seq %" PRIu64 ") failed: %s%s", r->key, r->seq,
+            pp_log_warn("post %" PRId64 " (seq %" PRIu64 ") %s: %s%s", r->key, r->seq,
+                        o == UNKNOWN ? "not acknowledged whole, Kafka may hold it"
+                                     : "failed",
                         rd_kafka_err2str(r->err),
                         k->fails_suppressed ? " (and earlier failures not shown)" : "");
             k->last_fail_log_us = now;
@@ -115,91 +134,192 @@ static void post_settled(kafka_sink *k, inflight *r)
             k->fails_suppressed++;
         }
     }
+    k->posts_open--;
     if (k->done)
         k->done(k->opaque, &res);
     rec_put(k, r);
 }
 
-/* Settle one message of a post. */
+/* Count one message whose outcome is known. Latency percentiles describe deliveries;
+ * failures are counted apart. */
+static void count_message(kafka_sink *k, const inflight *r, int t, outcome o)
+{
+    pp_topic_stats *ts = &k->stats->topic[t];
+    if (o == DELIVERED) {
+        ts->delivered++;
+        ts->bytes += r->bytes[t];
+        pp_hist_record(&k->stats->latency_us, (uint64_t)r->latency_us[t]);
+    } else if (o == UNKNOWN) {
+        ts->unknown++;
+    } else {
+        ts->failed++;
+    }
+}
+
+/* Settle a post of an ended transaction: its delivered messages share the transaction's
+ * fate (o); its failed ones were counted when they failed. */
+static void txn_post_settled(kafka_sink *k, inflight *r, outcome o, rd_kafka_resp_err_t err)
+{
+    for (int t = 0; t < PP_NTABLES; t++)
+        if (r->delivered[t])
+            count_message(k, r, t, o);
+    if (r->lost) /* never with a commit: a failed message makes the transaction abort */
+        o = FAILED;
+    if (o != DELIVERED && !r->err)
+        r->err = err;
+    post_settled(k, r, o);
+}
+
+/* A settled post outside transactions: failed only when none of its messages can be in
+ * Kafka, so that a consumer never finds a post counted failed. A post some of whose
+ * messages were (or may have been) written is unknown: whole or partial, a consumer
+ * decides. */
+static outcome post_outcome(const inflight *r)
+{
+    int delivered = 0;
+    for (int t = 0; t < PP_NTABLES; t++)
+        delivered += r->delivered[t];
+    if (delivered == PP_NTABLES)
+        return DELIVERED;
+    return delivered || r->maybe ? UNKNOWN : FAILED;
+}
+
+/* Settle one message of a post; the post once its last message is settled. */
 static void message_settled(kafka_sink *k, msg_ref *ref, rd_kafka_resp_err_t err,
-                            int32_t partition, int64_t offset)
+                            rd_kafka_msg_status_t status, int32_t partition, int64_t offset)
 {
     inflight *r = ref->post;
     int t = ref->table;
-    pp_hist_record(&k->stats->latency_us, (uint64_t)(pp_now_us() - r->t0_us));
-    if (err) {
-        k->stats->topic[t].failed++;
-        if (r->ok) {
-            r->ok = 0;
-            r->err = err;
-        }
-    } else {
-        k->stats->topic[t].delivered++;
-        k->stats->topic[t].bytes += r->bytes[t];
-        k->brokers_down = 0;
-    }
+    int in_open_txn = k->exactly_once && k->txn_open && r->txn == k->txn_id;
+    r->latency_us[t] = pp_now_us() - r->t0_us;
     r->partition[t] = partition;
     r->offset[t] = offset;
+    if (!err) {
+        r->delivered[t] = 1;
+        k->brokers_down = 0;
+        /* In exactly-once mode a delivered message is still only part of a transaction
+         * that may abort: it is counted when the transaction ends. */
+        if (!k->exactly_once)
+            count_message(k, r, t, DELIVERED);
+    } else {
+        if (!r->err)
+            r->err = err;
+        /* An aborted transaction keeps nothing, so in exactly-once mode every failure
+         * is a loss. */
+        if (!k->exactly_once && status == RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED) {
+            r->maybe = 1;
+            count_message(k, r, t, UNKNOWN);
+        } else {
+            r->lost = 1;
+            count_message(k, r, t, FAILED);
+        }
+        if (in_open_txn)
+            k->txn_failed = 1; /* committing would expose a partial post */
+    }
     if (--r->remaining)
         return;
-    if (k->exactly_once && r->ok) {
-        /* Visible to read_committed consumers only once the transaction commits. */
-        r->txn_next = k->txn_done;
-        k->txn_done = r;
+    if (k->exactly_once) {
+        if (in_open_txn) {
+            /* Visible to read_committed consumers only once the transaction commits. */
+            r->txn_next = k->txn_done;
+            k->txn_done = r;
+        } else {
+            /* Its transaction ended without it; a commit waits for every delivery report,
+             * so that end was an abort. */
+            txn_post_settled(k, r, FAILED, RD_KAFKA_RESP_ERR__PURGE_QUEUE);
+        }
         return;
     }
-    post_settled(k, r);
+    post_settled(k, r, post_outcome(r));
 }
 
-/* Settle every post of the transaction: delivered when it committed, failed otherwise. */
-static void txn_settle(kafka_sink *k, int committed, rd_kafka_resp_err_t err)
+/* Settle every post of the transaction that just ended with outcome o. */
+static void txn_settle(kafka_sink *k, outcome o, rd_kafka_resp_err_t err)
 {
     inflight *r = k->txn_done;
     k->txn_done = NULL;
     while (r) {
         inflight *next = r->txn_next;
-        if (!committed) {
-            r->ok = 0;
-            r->err = err;
-        }
-        post_settled(k, r);
+        txn_post_settled(k, r, o, err);
         r = next;
     }
 }
 
-static void txn_abort(kafka_sink *k)
+static void txn_error(kafka_sink *k, const char *what, rd_kafka_error_t *e)
 {
+    pp_log_err("kafka: %s the transaction failed: %s", what, rd_kafka_error_string(e));
+    if (rd_kafka_error_is_fatal(e)) {
+        snprintf(k->fatal_reason, sizeof(k->fatal_reason), "%s", rd_kafka_error_string(e));
+        k->fatal = 1;
+    }
+}
+
+/* Abort the open transaction, so no partial post ever becomes visible; its posts count as
+ * failed, or as `unconfirmed` when the abort itself failed (after a commit attempt the
+ * transaction may have committed). */
+static void txn_abort(kafka_sink *k, outcome unconfirmed, rd_kafka_resp_err_t why)
+{
+    outcome o = FAILED;
     rd_kafka_error_t *e = rd_kafka_abort_transaction(k->rk, TXN_TIMEOUT_MS);
     if (e) {
-        pp_log_err("kafka: aborting the transaction failed: %s", rd_kafka_error_string(e));
-        if (rd_kafka_error_is_fatal(e)) {
-            snprintf(k->fatal_reason, sizeof(k->fatal_reason), "%s", rd_kafka_error_string(e));
-            k->fatal = 1;
-        }
+        txn_error(k, "aborting", e);
+        o = unconfirmed;
         rd_kafka_error_destroy(e);
     }
     /* Purged messages of the aborted transaction report back through poll. */
     rd_kafka_poll(k->rk, 0);
-    txn_settle(k, 0, RD_KAFKA_RESP_ERR__TRANSPORT);
+    txn_settle(k, o, why);
     k->txn_open = 0;
+    k->txn_failed = 0;
 }
 
-/* Commit the open transaction; on failure abort it, so no partial post ever becomes
- * visible, and count its posts failed. */
+/* Was the producer fenced by a newer one with its transactional.id? That one's
+ * init_transactions aborted our open transaction. */
+static int fenced(kafka_sink *k, const rd_kafka_error_t *e)
+{
+    char why[256];
+    rd_kafka_resp_err_t code = rd_kafka_error_code(e);
+    if (code == RD_KAFKA_RESP_ERR__FATAL)
+        code = rd_kafka_fatal_error(k->rk, why, sizeof(why));
+    return code == RD_KAFKA_RESP_ERR__FENCED || code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+           code == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH;
+}
+
+/* Commit the open transaction. When it cannot commit, abort it, so no partial post ever
+ * becomes visible: its posts count as failed, or as unknown when the commit may have
+ * reached the coordinator before the error. Returns with no transaction open. */
 static void txn_commit(kafka_sink *k, int timeout_ms)
 {
     if (!k->txn_open)
         return;
+    if (k->txn_failed) {
+        pp_log_warn("kafka: a message of the open transaction failed: aborting the "
+                    "transaction (its posts count as failed)");
+        txn_abort(k, FAILED, RD_KAFKA_RESP_ERR__STATE);
+        return;
+    }
+    char why[256];
+    rd_kafka_resp_err_t fatal_err = rd_kafka_fatal_error(k->rk, why, sizeof(why));
+    if (fatal_err) {
+        /* No commit can be sent any more: the coordinator aborts the transaction. */
+        rd_kafka_poll(k->rk, 0);
+        txn_settle(k, FAILED, fatal_err);
+        k->txn_open = 0;
+        k->txn_failed = 0;
+        return;
+    }
     for (int attempt = 1;; attempt++) {
         rd_kafka_error_t *e = rd_kafka_commit_transaction(k->rk, timeout_ms);
         if (!e) {
+            txn_settle(k, DELIVERED, RD_KAFKA_RESP_ERR_NO_ERROR);
             k->txn_open = 0;
-            txn_settle(k, 1, RD_KAFKA_RESP_ERR_NO_ERROR);
             return;
         }
+        rd_kafka_resp_err_t code = rd_kafka_error_code(e);
         int retriable = rd_kafka_error_is_retriable(e);
         int abortable = rd_kafka_error_txn_requires_abort(e);
         int fatal = rd_kafka_error_is_fatal(e);
+        int was_fenced = fatal && fenced(k, e);
         pp_log_warn("kafka: committing the transaction failed (attempt %d): %s", attempt,
                     rd_kafka_error_string(e));
         if (fatal) {
@@ -209,11 +329,17 @@ static void txn_commit(kafka_sink *k, int timeout_ms)
         rd_kafka_error_destroy(e);
         if (retriable && attempt < 3 && !fatal)
             continue;
-        if (abortable || !fatal) {
-            txn_abort(k);
+        if (!fatal) {
+            /* A commit that timed out may have been applied: unknown unless the abort
+             * goes through. */
+            txn_abort(k, abortable ? FAILED : UNKNOWN, code);
         } else {
-            txn_settle(k, 0, RD_KAFKA_RESP_ERR__FATAL);
+            /* A fatal error other than fencing may have struck after the coordinator
+             * took the commit. */
+            rd_kafka_poll(k->rk, 0);
+            txn_settle(k, was_fenced ? FAILED : UNKNOWN, code);
             k->txn_open = 0;
+            k->txn_failed = 0;
         }
         return;
     }
@@ -223,7 +349,8 @@ static void txn_commit(kafka_sink *k, int timeout_ms)
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
-    message_settled(opaque, m->_private, m->err, m->partition, m->offset);
+    message_settled(opaque, m->_private, m->err, rd_kafka_message_status(m), m->partition,
+                    m->offset);
 }
 
 /* @locality: the main loop (error events are served by rd_kafka_poll). */
@@ -346,38 +473,52 @@ static int kafka_produce(pp_sink *s, const pp_post *p, uint64_t seq, char *e, si
     /* Refuse the whole post up front rather than leave a partial one in Kafka. */
     if (kafka_fits(s, p, e, n))
         return PP_SINK_SKIPPED;
-
-    if (k->exactly_once && !k->txn_open) {
-        rd_kafka_error_t *te = rd_kafka_begin_transaction(k->rk);
-        if (te) {
-            snprintf(k->fatal_reason, sizeof(k->fatal_reason), "begin transaction: %s",
-                     rd_kafka_error_string(te));
-            k->fatal = 1;
-            rd_kafka_error_destroy(te);
-            pp_errf(e, n, "%s", k->fatal_reason);
-            return -1;
-        }
-        k->txn_open = 1;
-        k->txn_started_us = pp_now_us();
-    }
+    for (int t = 0; t < PP_NTABLES; t++)
+        if (topic_open(k, t, e, n)) /* only without prepare */
+            return PP_SINK_SKIPPED;
 
     inflight *r = rec_get(k);
     r->seq = seq;
     r->key = p->key;
     r->remaining = PP_NTABLES;
-    r->ok = 1;
+    r->lost = 0;
+    r->maybe = 0;
     r->err = RD_KAFKA_RESP_ERR_NO_ERROR;
     r->t0_us = pp_now_us();
     memcpy(r->category, p->category, sizeof(r->category));
     memcpy(r->country, p->country, sizeof(r->country));
-
-    int rc = 0;
     for (int t = 0; t < PP_NTABLES; t++) {
         r->ref[t] = (msg_ref){r, t};
         r->bytes[t] = p->value[t].len;
         r->partition[t] = -1;
         r->offset[t] = -1;
+        r->delivered[t] = 0;
+        r->latency_us[t] = 0;
     }
+    k->posts_open++;
+
+    if (k->exactly_once && !k->txn_open) {
+        rd_kafka_error_t *te = rd_kafka_begin_transaction(k->rk);
+        if (te) {
+            rd_kafka_resp_err_t code = rd_kafka_error_code(te);
+            snprintf(k->fatal_reason, sizeof(k->fatal_reason), "begin transaction: %s",
+                     rd_kafka_error_string(te));
+            k->fatal = 1;
+            rd_kafka_error_destroy(te);
+            pp_errf(e, n, "%s", k->fatal_reason);
+            /* The post was counted sampled: report it failed, never leave it in flight. */
+            for (int t = 0; t < PP_NTABLES; t++)
+                message_settled(k, &r->ref[t], code ? code : RD_KAFKA_RESP_ERR__STATE,
+                                RD_KAFKA_MSG_STATUS_NOT_PERSISTED, -1, -1);
+            return -1;
+        }
+        k->txn_open = 1;
+        k->txn_id++;
+        k->txn_started_us = pp_now_us();
+    }
+    r->txn = k->txn_id;
+
+    int rc = 0;
     for (int t = 0; t < PP_NTABLES; t++) {
         rd_kafka_resp_err_t err;
         int64_t wait_start = 0;
@@ -410,7 +551,7 @@ static int kafka_produce(pp_sink *s, const pp_post *p, uint64_t seq, char *e, si
         if (err) {
             pp_errf(e, n, "producing post %" PRId64 " to %s: %s", p->key, k->topics[t],
                     rd_kafka_err2str(err));
-            message_settled(k, &r->ref[t], err, -1, -1);
+            message_settled(k, &r->ref[t], err, RD_KAFKA_MSG_STATUS_NOT_PERSISTED, -1, -1);
             rc = -1;
         }
     }
@@ -425,6 +566,9 @@ static void kafka_poll(pp_sink *s, int timeout_ms)
         txn_commit(k, TXN_TIMEOUT_MS);
 }
 
+/* Returns 0 only when every post produced has been reported through done: in
+ * exactly-once mode that includes ending the open transaction (committed, or aborted and
+ * its posts counted failed). */
 static int kafka_flush(pp_sink *s, int timeout_ms)
 {
     kafka_sink *k = (kafka_sink *)s;
@@ -433,18 +577,19 @@ static int kafka_flush(pp_sink *s, int timeout_ms)
      * makes a commit time out and abort good posts. */
     if (k->exactly_once && rd_kafka_outq_len(k->rk) == 0)
         txn_commit(k, TXN_TIMEOUT_MS);
-    return rd_kafka_outq_len(k->rk) > 0 || pp_stats_in_flight(k->stats) > 0;
+    return rd_kafka_outq_len(k->rk) > 0 || k->posts_open > 0 || k->txn_open;
 }
 
 static void kafka_abandon(pp_sink *s)
 {
     kafka_sink *k = (kafka_sink *)s;
     if (k->txn_open)
-        txn_abort(k);
+        txn_abort(k, FAILED, RD_KAFKA_RESP_ERR__PURGE_QUEUE);
     rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     /* Purged messages get delivery reports (ERR__PURGE_*): serve them so every post is
-     * accounted for. */
-    for (int i = 0; i < 50 && pp_stats_in_flight(k->stats) > 0; i++)
+     * accounted for. A message purged in flight reports "possibly persisted", so its post
+     * counts as unknown. */
+    for (int i = 0; i < 50 && k->posts_open > 0; i++)
         rd_kafka_poll(k->rk, 100);
 }
 
@@ -499,6 +644,10 @@ static int create_topics(kafka_sink *k, int *missing, int timeout_ms, char *e, s
             if (te == RD_KAFKA_RESP_ERR_NO_ERROR || te == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
                 if (!te)
                     pp_log_notice("kafka: created topic %s", rd_kafka_topic_result_name(tr[i]));
+                else
+                    pp_log_warn("kafka: topic %s was created by someone else meanwhile; its "
+                                "partitions and replication factor are whatever they chose",
+                                rd_kafka_topic_result_name(tr[i]));
                 continue;
             }
             pp_errf(e, n, "creating topic %s: %s (set kafka.partitions and "
@@ -523,37 +672,95 @@ static int create_topics(kafka_sink *k, int *missing, int timeout_ms, char *e, s
     return rc;
 }
 
-/* Do the three topics exist? A broker that auto-creates topics creates them on this
- * metadata request, so "unknown" is believed only after a few tries. */
-static int check_topics(kafka_sink *k, int timeout_ms, char *e, size_t n)
+/* Metadata for every topic of the cluster. Unlike a request naming topics (and unlike a
+ * topic object, whose first leader query names it), this one never makes a broker with
+ * auto.create.topics.enable create a topic, so what it says missing is missing. */
+static rd_kafka_resp_err_t all_metadata(kafka_sink *k, const struct rd_kafka_metadata **md,
+                                        int timeout_ms)
 {
-    int missing[PP_NTABLES] = {0}, nmissing = 0;
+    return rd_kafka_metadata(k->rk, 1, NULL, md, timeout_ms);
+}
+
+static const rd_kafka_metadata_topic_t *find_topic(const struct rd_kafka_metadata *md,
+                                                   const char *name)
+{
+    for (int i = 0; i < md->topic_cnt; i++)
+        if (!strcmp(md->topics[i].topic, name))
+            return &md->topics[i];
+    return NULL;
+}
+
+/* How an existing topic differs from kafka.partitions / kafka.replication_factor (as
+ * requested with kafka.create_topics); "" when it does not. pinpostd never alters an
+ * existing topic. */
+static void topic_differs(const kafka_sink *k, const rd_kafka_metadata_topic_t *mt, char *out,
+                          size_t n)
+{
+    int rf = mt->partition_cnt ? mt->partitions[0].replica_cnt : 0;
+    int bad_p = k->partitions > 0 && mt->partition_cnt != k->partitions;
+    int bad_rf = k->replication_factor > 0 && rf != k->replication_factor;
+    out[0] = '\0';
+    if (!k->create_topics || (!bad_p && !bad_rf))
+        return;
+    snprintf(out, n,
+             "topic %s exists with %d partition(s) and replication factor %d, not the "
+             "kafka.partitions %d / kafka.replication_factor %d asked for: pinpostd does not "
+             "change existing topics (kafka-topics.sh --alter --partitions N adds partitions; "
+             "or delete the topic and let pinpostd create it)",
+             mt->topic, mt->partition_cnt, rf, k->partitions, k->replication_factor);
+}
+
+/* The topic objects for producing, made once the topics are known to exist (or when the
+ * cluster is asked to create them automatically). */
+static int topic_open(kafka_sink *k, int t, char *e, size_t n)
+{
+    if (k->rkt[t])
+        return 0;
+    k->rkt[t] = rd_kafka_topic_new(k->rk, k->topics[t], NULL);
+    if (!k->rkt[t]) {
+        pp_errf(e, n, "topic %s: %s", k->topics[t], rd_kafka_err2str(rd_kafka_last_error()));
+        return -1;
+    }
+    return 0;
+}
+
+/* The cluster may create the missing topics on a metadata request naming them (the
+ * broker's auto.create.topics.enable and the client's allow.auto.create.topics both
+ * true). Ask, a few times: creation takes a moment. */
+static int auto_create(kafka_sink *k, int *missing, int timeout_ms, char *e, size_t n)
+{
+    int nmissing = 0;
     for (int t = 0; t < PP_NTABLES; t++) {
-        rd_kafka_resp_err_t te = RD_KAFKA_RESP_ERR_NO_ERROR;
-        for (int attempt = 0; attempt < 4; attempt++) {
+        if (!missing[t])
+            continue;
+        if (topic_open(k, t, e, n))
+            return PP_SINK_BROKEN;
+        rd_kafka_resp_err_t te = RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+        int partitions = 0;
+        for (int attempt = 0; attempt < 4 && te; attempt++) {
+            if (attempt)
+                rd_kafka_poll(k->rk, 500);
             const struct rd_kafka_metadata *md = NULL;
             rd_kafka_resp_err_t err = rd_kafka_metadata(k->rk, 0, k->rkt[t], &md, timeout_ms);
             if (err) {
-                rd_kafka_poll(k->rk, 0); /* serve error events: was it authentication? */
-                if (k->auth_failed) {
-                    pp_errf(e, n, "Kafka rejected our credentials or TLS settings: %s",
-                            k->auth_reason);
-                    return PP_SINK_BROKEN;
-                }
                 pp_errf(e, n, "Kafka unreachable: metadata for %s: %s", k->topics[t],
                         rd_kafka_err2str(err));
                 return PP_SINK_NOT_YET;
             }
             te = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+            partitions = md->topic_cnt == 1 ? md->topics[0].partition_cnt : 0;
             rd_kafka_metadata_destroy(md);
-            if (!te || k->create_topics)
-                break;
-            rd_kafka_poll(k->rk, 500);
         }
-        if (te == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || te == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) {
-            missing[t] = 1;
+        if (!te) {
+            missing[t] = 0;
+            pp_log_notice("kafka: topic %s did not exist; the cluster created it automatically "
+                          "with %d partition(s) (its default); to choose, set "
+                          "kafka.create_topics: true and kafka.partitions",
+                          k->topics[t], partitions);
+        } else if (te == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+                   te == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) {
             nmissing++;
-        } else if (te) {
+        } else {
             pp_errf(e, n, "topic %s: %s", k->topics[t], rd_kafka_err2str(te));
             return te == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ? PP_SINK_BROKEN
                                                                        : PP_SINK_NOT_YET;
@@ -561,14 +768,53 @@ static int check_topics(kafka_sink *k, int timeout_ms, char *e, size_t n)
     }
     if (!nmissing)
         return PP_SINK_READY;
-    if (k->create_topics)
-        return create_topics(k, missing, timeout_ms, e, n);
     pp_errf(e, n, "topic(s)%s%s%s%s%s%s do not exist and the cluster does not create them "
                   "automatically: create them (kafka-topics.sh --create --topic NAME "
                   "--partitions N --replication-factor R) or set kafka.create_topics: true",
             missing[0] ? " " : "", missing[0] ? k->topics[0] : "", missing[1] ? " " : "",
             missing[1] ? k->topics[1] : "", missing[2] ? " " : "", missing[2] ? k->topics[2] : "");
     return PP_SINK_BROKEN;
+}
+
+/* Do the three topics exist? Missing ones are created with kafka.create_topics (with the
+ * requested partitions and replication factor, since nothing before made the broker
+ * auto-create them), else left to the cluster's automatic creation. */
+static int check_topics(kafka_sink *k, int timeout_ms, char *e, size_t n)
+{
+    int missing[PP_NTABLES] = {0}, nmissing = 0, rc = PP_SINK_READY;
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err = all_metadata(k, &md, timeout_ms);
+    if (err) {
+        rd_kafka_poll(k->rk, 0); /* serve error events: was it authentication? */
+        if (k->auth_failed) {
+            pp_errf(e, n, "Kafka rejected our credentials or TLS settings: %s", k->auth_reason);
+            return PP_SINK_BROKEN;
+        }
+        pp_errf(e, n, "Kafka unreachable: metadata: %s", rd_kafka_err2str(err));
+        return PP_SINK_NOT_YET;
+    }
+    for (int t = 0; t < PP_NTABLES && rc == PP_SINK_READY; t++) {
+        const rd_kafka_metadata_topic_t *mt = find_topic(md, k->topics[t]);
+        char why[768];
+        if (!mt || mt->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+            missing[t] = 1;
+            nmissing++;
+        } else if (mt->err) {
+            pp_errf(e, n, "topic %s: %s", k->topics[t], rd_kafka_err2str(mt->err));
+            rc = mt->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ? PP_SINK_BROKEN
+                                                                          : PP_SINK_NOT_YET;
+        } else {
+            topic_differs(k, mt, why, sizeof(why));
+            if (why[0])
+                pp_log_warn("kafka: %s", why);
+        }
+    }
+    rd_kafka_metadata_destroy(md);
+    if (rc != PP_SINK_READY || !nmissing)
+        return rc;
+    if (k->create_topics)
+        return create_topics(k, missing, timeout_ms, e, n);
+    return auto_create(k, missing, timeout_ms, e, n);
 }
 
 static int kafka_prepare(pp_sink *s, int timeout_ms, char *e, size_t n)
@@ -578,6 +824,9 @@ static int kafka_prepare(pp_sink *s, int timeout_ms, char *e, size_t n)
         int rc = check_topics(k, timeout_ms, e, n);
         if (rc != PP_SINK_READY)
             return rc;
+        for (int t = 0; t < PP_NTABLES; t++)
+            if (topic_open(k, t, e, n))
+                return PP_SINK_BROKEN;
         k->topics_ok = 1;
         k->brokers_down = 0;
     }
@@ -596,36 +845,121 @@ static int kafka_prepare(pp_sink *s, int timeout_ms, char *e, size_t n)
     return PP_SINK_READY;
 }
 
+/* Does the cluster create a topic on first use? 1 yes, 0 no, -1 unknown (why says
+ * why). Reads the broker's auto.create.topics.enable with DescribeConfigs. */
+static int cluster_auto_creates(kafka_sink *k, int32_t broker, int timeout_ms, char *why,
+                                size_t n)
+{
+    char id[16], err[512];
+    int result = -1;
+    if (!k->client_auto_create) {
+        snprintf(why, n, "kafka.settings sets allow.auto.create.topics: false");
+        return 0;
+    }
+    snprintf(why, n, "no answer");
+    snprintf(id, sizeof(id), "%" PRId32, broker);
+    rd_kafka_ConfigResource_t *res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_BROKER, id);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(k->rk);
+    rd_kafka_AdminOptions_t *opt =
+        rd_kafka_AdminOptions_new(k->rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+    rd_kafka_AdminOptions_set_request_timeout(opt, timeout_ms, err, sizeof(err));
+    rd_kafka_DescribeConfigs(k->rk, &res, 1, opt, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms + 5000);
+    const rd_kafka_DescribeConfigs_result_t *dr =
+        ev ? rd_kafka_event_DescribeConfigs_result(ev) : NULL;
+    if (ev && rd_kafka_event_error(ev)) {
+        snprintf(why, n, "DescribeConfigs: %s", rd_kafka_event_error_string(ev));
+    } else if (dr) {
+        size_t nres = 0, ncfg = 0;
+        const rd_kafka_ConfigResource_t **rs = rd_kafka_DescribeConfigs_result_resources(dr, &nres);
+        if (nres == 1 && rd_kafka_ConfigResource_error(rs[0])) {
+            snprintf(why, n, "DescribeConfigs: %s",
+                     rd_kafka_ConfigResource_error_string(rs[0])
+                         ? rd_kafka_ConfigResource_error_string(rs[0])
+                         : rd_kafka_err2str(rd_kafka_ConfigResource_error(rs[0])));
+        } else if (nres == 1) {
+            const rd_kafka_ConfigEntry_t **ce = rd_kafka_ConfigResource_configs(rs[0], &ncfg);
+            for (size_t i = 0; i < ncfg; i++) {
+                const char *v = rd_kafka_ConfigEntry_value(ce[i]);
+                if (strcmp(rd_kafka_ConfigEntry_name(ce[i]), "auto.create.topics.enable"))
+                    continue;
+                result = v && !strcmp(v, "true");
+                snprintf(why, n, "auto.create.topics.enable=%s", result ? "true" : "false");
+            }
+        }
+    }
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_AdminOptions_destroy(opt);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_ConfigResource_destroy(res);
+    return result;
+}
+
+/* --check: reachability and the three topics, without creating any (a cluster that
+ * auto-creates topics does not on this request). */
 static int kafka_check(pp_sink *s, FILE *out, int timeout_ms)
 {
     kafka_sink *k = (kafka_sink *)s;
-    int rc = 0;
-    for (int t = 0; t < PP_NTABLES; t++) {
-        const struct rd_kafka_metadata *md = NULL;
-        rd_kafka_resp_err_t err = rd_kafka_metadata(k->rk, 0, k->rkt[t], &md, timeout_ms);
-        if (err) {
-            rd_kafka_poll(k->rk, 0);
-            if (k->auth_failed) {
-                fprintf(out, "kafka: authentication or TLS failed: %s\n", k->auth_reason);
-                return -2;
-            }
-            fprintf(out, "kafka: cannot get metadata for %s: %s\n", k->topics[t],
-                    rd_kafka_err2str(err));
-            rc = -1;
-            continue;
+    int rc = 0, autoc = -2;
+    char why[768], how[256] = "";
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err = all_metadata(k, &md, timeout_ms);
+    if (err) {
+        rd_kafka_poll(k->rk, 0);
+        if (k->auth_failed) {
+            fprintf(out, "kafka: authentication or TLS failed: %s\n", k->auth_reason);
+            return -2;
         }
-        if (t == 0)
-            fprintf(out, "kafka: reachable, %d broker(s)\n", md->broker_cnt);
-        if (md->topic_cnt != 1 || md->topics[0].err) {
-            fprintf(out, "kafka: topic %s: %s\n", k->topics[t],
-                    md->topic_cnt ? rd_kafka_err2str(md->topics[0].err) : "not returned");
-            rc = -1;
-        } else {
-            fprintf(out, "kafka: topic %s: %d partition(s)\n", k->topics[t],
-                    md->topics[0].partition_cnt);
-        }
-        rd_kafka_metadata_destroy(md);
+        fprintf(out, "kafka: cannot get metadata: %s\n", rd_kafka_err2str(err));
+        return -1;
     }
+    fprintf(out, "kafka: reachable, %d broker(s)\n", md->broker_cnt);
+    for (int t = 0; t < PP_NTABLES; t++) {
+        const rd_kafka_metadata_topic_t *mt = find_topic(md, k->topics[t]);
+        if (mt && !mt->err) {
+            fprintf(out, "kafka: topic %s: %d partition(s), replication factor %d\n",
+                    k->topics[t], mt->partition_cnt,
+                    mt->partition_cnt ? mt->partitions[0].replica_cnt : 0);
+            topic_differs(k, mt, why, sizeof(why));
+            if (why[0])
+                fprintf(out, "kafka: note: %s\n", why);
+        } else if (mt && mt->err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+            fprintf(out, "kafka: topic %s: %s\n", k->topics[t], rd_kafka_err2str(mt->err));
+            rc = -1;
+        } else if (k->create_topics) {
+            char p[16] = "default", r[16] = "default";
+            if (k->partitions > 0)
+                snprintf(p, sizeof(p), "%d", k->partitions);
+            if (k->replication_factor > 0)
+                snprintf(r, sizeof(r), "%d", k->replication_factor);
+            fprintf(out, "kafka: topic %s: does not exist yet; pinpostd will create it "
+                         "(kafka.create_topics) with %s partition(s), replication factor %s\n",
+                    k->topics[t], p, r);
+        } else {
+            if (autoc == -2)
+                autoc = md->broker_cnt ? cluster_auto_creates(k, md->brokers[0].id, timeout_ms,
+                                                              how, sizeof(how))
+                                       : -1;
+            if (autoc == 1) {
+                fprintf(out, "kafka: topic %s: does not exist yet; the cluster creates it when "
+                             "pinpostd starts (%s), with the broker's default partitions: to "
+                             "choose them set kafka.create_topics: true and kafka.partitions\n",
+                        k->topics[t], how);
+            } else {
+                fprintf(out, "kafka: topic %s: MISSING, and %s%s: create it (kafka-topics.sh "
+                             "--create --topic %s --partitions N --replication-factor R) or "
+                             "set kafka.create_topics: true\n",
+                        k->topics[t],
+                        autoc == 0 ? "the cluster will not create it automatically: "
+                                   : "whether the cluster creates topics automatically is "
+                                     "unknown: ",
+                        how, k->topics[t]);
+                rc = -1;
+            }
+        }
+    }
+    rd_kafka_metadata_destroy(md);
     return rc;
 }
 
@@ -680,6 +1014,8 @@ pp_sink *pp_sink_kafka_new(const pp_config *c, const char *const topics[PP_NTABL
     k->create_topics = c->kafka.create_topics;
     k->partitions = c->kafka.partitions;
     k->replication_factor = c->kafka.replication_factor;
+    const char *aac = pp_config_get_kafka(c, "allow.auto.create.topics");
+    k->client_auto_create = !aac || !(!strcasecmp(aac, "false") || !strcmp(aac, "0"));
 
     /* Delivery guarantees first; the user's settings below may override them. */
     const char *const defaults[][2] = {
@@ -754,13 +1090,8 @@ pp_sink *pp_sink_kafka_new(const pp_config *c, const char *const topics[PP_NTABL
         for (int t = 0; mc && t < PP_NTABLES; t++)
             rd_kafka_mock_topic_create(mc, topics[t], 3, 3);
     }
-    for (int t = 0; t < PP_NTABLES; t++) {
-        k->rkt[t] = rd_kafka_topic_new(k->rk, topics[t], NULL);
-        if (!k->rkt[t]) {
-            pp_errf(e, n, "topic %s: %s", topics[t], rd_kafka_err2str(rd_kafka_last_error()));
-            goto fail;
-        }
-    }
+    /* The topic objects wait for prepare: their first metadata request would make a
+     * cluster that auto-creates topics create them with its defaults. */
     return &k->base;
 fail:
     if (conf)

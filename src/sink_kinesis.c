@@ -31,6 +31,7 @@ typedef struct krec {
     kpost *post;
     int table;
     int attempts;
+    int maybe_kept; /* an earlier attempt may have reached Kinesis and been written */
     int64_t queued_us;
     int64_t not_before_us;
     struct krec *next;
@@ -40,7 +41,8 @@ struct kpost {
     uint64_t seq;
     int64_t key;
     int remaining;
-    int ok;
+    int maybe;     /* a record failed but may have been written */
+    int delivered; /* records accepted */
     int64_t t0_us;
     char pkey[24];
     char category[64], country[64];
@@ -144,17 +146,23 @@ static void warn_retry(kinesis_sink *k, int s, const char *what, const char *why
 
 static void post_settled(kinesis_sink *k, kpost *p)
 {
-    pp_post_result res = {.seq = p->seq, .key = p->key, .ok = p->ok, .category = p->category,
+    /* Failed only when no record of it can be in a stream, so that a consumer never finds
+     * a post counted failed; partly or possibly written posts are unknown. */
+    int ok = p->delivered == PP_NTABLES;
+    pp_post_result res = {.seq = p->seq, .key = p->key, .ok = ok,
+                          .unknown = !ok && (p->delivered || p->maybe),
+                          .category = p->category,
                           .country = p->country, .latency_us = pp_now_us() - p->t0_us,
-                          .error = p->ok ? NULL : p->error};
+                          .error = ok ? NULL : p->error};
     for (int t = 0; t < PP_NTABLES; t++) {
         res.partition[t] = p->shard[t];
         res.offset[t] = -1;
     }
-    if (!p->ok) {
+    if (!ok) {
         char msg[400];
-        snprintf(msg, sizeof(msg), "post %" PRId64 " (seq %" PRIu64 ") failed: %s", p->key,
-                 p->seq, p->error);
+        snprintf(msg, sizeof(msg), "post %" PRId64 " (seq %" PRIu64 ") %s: %s", p->key, p->seq,
+                 res.unknown ? "not acknowledged whole, Kinesis may hold it" : "failed",
+                 p->error);
         warn_limited(&k->fail_log, msg);
     }
     if (k->done)
@@ -164,22 +172,27 @@ static void post_settled(kinesis_sink *k, kpost *p)
     free(p);
 }
 
-/* Settle one record: accepted into `shard`, or failed with `error`. */
+/* Settle one record: accepted into `shard`, or failed with `error` (unknown when an
+ * attempt may have been written). Latency percentiles describe deliveries only. */
 static void rec_settled(kinesis_sink *k, krec *r, int shard, const char *error)
 {
     kpost *p = r->post;
     int t = r->table;
-    pp_hist_record(&k->stats->latency_us, (uint64_t)(pp_now_us() - p->t0_us));
     if (error) {
-        k->stats->topic[t].failed++;
-        if (p->ok) {
-            p->ok = 0;
-            snprintf(p->error, sizeof(p->error), "%s", error);
+        if (r->maybe_kept) {
+            k->stats->topic[t].unknown++;
+            p->maybe = 1;
+        } else {
+            k->stats->topic[t].failed++;
         }
+        if (!p->error[0])
+            snprintf(p->error, sizeof(p->error), "%s", error);
     } else {
+        pp_hist_record(&k->stats->latency_us, (uint64_t)(pp_now_us() - p->t0_us));
         k->stats->topic[t].delivered++;
         k->stats->topic[t].bytes += p->len[t];
         p->shard[t] = shard;
+        p->delivered++;
     }
     k->queued--;
     if (--p->remaining == 0)
@@ -334,12 +347,35 @@ static void call_free(kcall *c)
     free(c);
 }
 
+/* Could a call that ended this way have been written by Kinesis? Only when the request
+ * left (a connection failure sent nothing) and no answer said what became of it. */
+static int may_have_landed(kcall *c, CURLcode cc, long status)
+{
+    long sent = 0;
+    if (cc == CURLE_OK) /* 503 ServiceUnavailable refuses the call unread */
+        return status >= 500 && status != 503;
+    if (cc == CURLE_COULDNT_RESOLVE_PROXY || cc == CURLE_COULDNT_RESOLVE_HOST ||
+        cc == CURLE_COULDNT_CONNECT || cc == CURLE_SSL_CONNECT_ERROR ||
+        cc == CURLE_PEER_FAILED_VERIFICATION)
+        return 0;
+    curl_easy_getinfo(c->easy, CURLINFO_REQUEST_SIZE, &sent);
+    return sent > 0;
+}
+
+static void mark_maybe_kept(kcall *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        c->recs[i]->maybe_kept = 1;
+}
+
 /* What became of a finished PutRecords call. */
 static void call_finished(kinesis_sink *k, kcall *c, CURLcode cc)
 {
     long status = 0;
     char type[128], msg[300], why[512];
     curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (may_have_landed(c, cc, status))
+        mark_maybe_kept(c);
     if (cc != CURLE_OK) {
         k->down = 1;
         snprintf(why, sizeof(why), "%s: %s", k->url, curl_easy_strerror(cc));
@@ -372,6 +408,7 @@ static void call_finished(kinesis_sink *k, kcall *c, CURLcode cc)
     if (!cJSON_IsArray(records) || (size_t)cJSON_GetArraySize(records) != c->n) {
         /* Without one answer per record nothing can be said about any of them; sending
          * them again may duplicate, keeping quiet may lose: resend, and say so. */
+        mark_maybe_kept(c);
         warn_retry(k, c->stream, "PutRecords answer without one result per record",
                      "the whole call");
         for (size_t i = 0; i < c->n; i++)
@@ -550,7 +587,6 @@ static int kinesis_produce(pp_sink *s, const pp_post *p, uint64_t seq, char *e, 
     kp->seq = seq;
     kp->key = p->key;
     kp->remaining = PP_NTABLES;
-    kp->ok = 1;
     kp->t0_us = pp_now_us();
     snprintf(kp->pkey, sizeof(kp->pkey), "%" PRId64, p->key);
     memcpy(kp->category, p->category, sizeof(kp->category));
@@ -593,6 +629,8 @@ static void kinesis_abandon(pp_sink *s)
         kcall *c = k->calls;
         k->calls = c->next;
         curl_multi_remove_handle(k->multi, c->easy);
+        if (may_have_landed(c, CURLE_ABORTED_BY_CALLBACK, 0))
+            mark_maybe_kept(c); /* the request may already be with Kinesis */
         for (size_t i = 0; i < c->n; i++)
             rec_settled(k, c->recs[i], -1, why);
         call_free(c);

@@ -11,7 +11,7 @@
  * key, category and country too). */
 typedef struct half {
     uint64_t seq;
-    int ok;
+    int ok, unknown;
     int32_t partition[PP_NTABLES];
     int64_t offset[PP_NTABLES];
     int64_t latency_us;
@@ -73,6 +73,7 @@ static void keep(pair_sink *ps, const pp_post_result *r)
     half *h = pp_xcalloc(1, sizeof(*h));
     h->seq = r->seq;
     h->ok = r->ok;
+    h->unknown = r->unknown;
     memcpy(h->partition, r->partition, sizeof(h->partition));
     memcpy(h->offset, r->offset, sizeof(h->offset));
     h->latency_us = r->latency_us;
@@ -94,6 +95,9 @@ static void settled(pair_sink *ps, const pp_post_result *r, int from_a)
     pp_post_result res = *r;
     char error[300];
     res.ok = r->ok && other->ok;
+    /* Failed when either sink certainly lacks (part of) it; unknown when neither does but
+     * one may hold it only in part or not at all. */
+    res.unknown = !res.ok && (r->ok || r->unknown) && (other->ok || other->unknown);
     if (!from_a) { /* Kafka's report came first: its partitions and offsets */
         memcpy(res.partition, other->partition, sizeof(res.partition));
         memcpy(res.offset, other->offset, sizeof(res.offset));

@@ -96,11 +96,11 @@ void pp_stats_summary(const pp_stats *s, const pp_stats *prev, int64_t now_us, c
         bytes += s->topic[t].bytes;
     }
     snprintf(out, out_size,
-             "posts delivered %llu (%.1f/s), failed %llu, skipped %llu, unmatched %llu, in "
-             "flight %llu; "
+             "posts delivered %llu (%.1f/s), failed %llu, unknown %llu, skipped %llu, "
+             "unmatched %llu, in flight %llu; "
              "messages %llu, %.2f MB; latency p50 %.1f ms p99 %.1f ms",
              (unsigned long long)s->posts_delivered, rate, (unsigned long long)s->posts_failed,
-             (unsigned long long)s->posts_skipped, (unsigned long long)s->posts_unmatched,
+             (unsigned long long)s->posts_unknown, (unsigned long long)s->posts_skipped, (unsigned long long)s->posts_unmatched,
              (unsigned long long)pp_stats_in_flight(s), (unsigned long long)msgs,
              (double)bytes / 1e6, (double)pp_hist_quantile(&s->latency_us, 0.5) / 1000.0,
              (double)pp_hist_quantile(&s->latency_us, 0.99) / 1000.0);
@@ -121,11 +121,12 @@ int pp_stats_write_report(const pp_stats *s, const pp_config *c, uint64_t seed,
                           const char *const topics[PP_NTABLES], FILE *out)
 {
     double elapsed = (double)((s->end_us ? s->end_us : s->start_us) - s->start_us) / 1e6;
-    uint64_t msgs = 0, failed = 0, bytes = 0;
+    uint64_t msgs = 0, failed = 0, unknown = 0, bytes = 0;
     char seedstr[32];
     for (int t = 0; t < PP_NTABLES; t++) {
         msgs += s->topic[t].delivered;
         failed += s->topic[t].failed;
+        unknown += s->topic[t].unknown;
         bytes += s->topic[t].bytes;
     }
     cJSON *r = cJSON_CreateObject();
@@ -141,11 +142,15 @@ int pp_stats_write_report(const pp_stats *s, const pp_config *c, uint64_t seed,
     cJSON_AddNumberToObject(r, "posts_sampled", (double)s->posts_sampled);
     cJSON_AddNumberToObject(r, "posts_delivered", (double)s->posts_delivered);
     cJSON_AddNumberToObject(r, "posts_failed", (double)s->posts_failed);
+    /* Neither delivered nor failed: the broker may have kept them (a client-side timeout
+     * after the request was sent); a consumer decides. */
+    cJSON_AddNumberToObject(r, "posts_unknown", (double)s->posts_unknown);
     cJSON_AddNumberToObject(r, "posts_skipped", (double)s->posts_skipped);
     cJSON_AddNumberToObject(r, "posts_unmatched", (double)s->posts_unmatched);
     cJSON_AddNumberToObject(r, "posts_in_flight", (double)pp_stats_in_flight(s));
     cJSON_AddNumberToObject(r, "messages_delivered", (double)msgs);
     cJSON_AddNumberToObject(r, "messages_failed", (double)failed);
+    cJSON_AddNumberToObject(r, "messages_unknown", (double)unknown);
     cJSON_AddNumberToObject(r, "bytes_delivered", (double)bytes);
     cJSON_AddNumberToObject(r, "invalid_utf8_replaced", (double)s->invalid_utf8);
     cJSON_AddNumberToObject(r, "elapsed_s", round(elapsed * 1000) / 1000);
@@ -165,6 +170,7 @@ int pp_stats_write_report(const pp_stats *s, const pp_config *c, uint64_t seed,
         cJSON_AddStringToObject(o, "topic", topics[t]);
         cJSON_AddNumberToObject(o, "messages_delivered", (double)s->topic[t].delivered);
         cJSON_AddNumberToObject(o, "messages_failed", (double)s->topic[t].failed);
+        cJSON_AddNumberToObject(o, "messages_unknown", (double)s->topic[t].unknown);
         cJSON_AddNumberToObject(o, "bytes_delivered", (double)s->topic[t].bytes);
     }
     char *text = cJSON_Print(r);

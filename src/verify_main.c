@@ -295,8 +295,8 @@ static int rows_flush(row_checker *rc, int t, char *err, size_t n)
         if (!ok) {
             rc->mismatched++;
             if (rc->shown++ < 10)
-                fprintf(stderr, "mismatch: %s seq %" PRIu64 " key %" PRId64 ": %s\n",
-                        pp_table_names[t], p->seq, p->key, why);
+                pp_log_err("mismatch: %s seq %" PRIu64 " key %" PRId64 ": %s",
+                           pp_table_names[t], p->seq, p->key, why);
         }
         free(p->value);
     }
@@ -478,7 +478,7 @@ int main(int argc, char **argv)
     pp_log_init(o.verbosity - 1);
     pp_config *c = pp_config_new_defaults();
     if (o.config && pp_config_load_file(c, o.config, err, sizeof(err)) != 0) {
-        fprintf(stderr, "pinpost-verify: configuration error: %s\n", err);
+        pp_log_err("configuration error: %s", err);
         status = EXIT_CONFIG;
         goto out;
     }
@@ -487,7 +487,7 @@ int main(int argc, char **argv)
         c->kafka.topic_prefix = pp_xstrdup(o.prefix);
     }
     if (o.run_report && read_run_report(o.run_report, &o, &report_instance, err, sizeof(err))) {
-        fprintf(stderr, "pinpost-verify: %s\n", err);
+        pp_log_err("%s", err);
         status = EXIT_CONFIG;
         goto out;
     }
@@ -501,19 +501,19 @@ int main(int argc, char **argv)
     for (int t = 0; t < PP_NTABLES; t++)
         topics[t] = pp_config_topic(c, t);
     if (o.rows && rows_open(&rc, c, err, sizeof(err)) != 0) {
-        fprintf(stderr, "pinpost-verify: --rows: %s\n", err);
+        pp_log_err("--rows: %s", err);
         goto out;
     }
     rk = make_consumer(c, &o, err, sizeof(err));
     if (!rk) {
-        fprintf(stderr, "pinpost-verify: %s\n", err);
+        pp_log_err("%s", err);
         status = EXIT_CONFIG;
         goto out;
     }
     int timeout_ms = (int)(o.timeout_s * 1000);
     int open_parts = assign_all(rk, topics, o.since_ms, timeout_ms, err, sizeof(err));
     if (open_parts < 0) {
-        fprintf(stderr, "pinpost-verify: %s\n", err);
+        pp_log_err("%s", err);
         goto out;
     }
     int64_t last_progress = pp_now_us();
@@ -534,7 +534,7 @@ int main(int argc, char **argv)
             continue;
         }
         if (m->err) {
-            fprintf(stderr, "pinpost-verify: consumer error: %s\n", rd_kafka_message_errstr(m));
+            pp_log_err("consumer error: %s", rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
             goto out;
         }
@@ -564,7 +564,7 @@ int main(int argc, char **argv)
                 memcpy(p->value, m->payload, m->len);
                 p->value[m->len] = '\0';
                 if (rc.nbatch[t] == ROW_BATCH && rows_flush(&rc, t, err, sizeof(err))) {
-                    fprintf(stderr, "pinpost-verify: %s\n", err);
+                    pp_log_err("%s", err);
                     rd_kafka_message_destroy(m);
                     goto out;
                 }
@@ -574,7 +574,7 @@ int main(int argc, char **argv)
     }
     for (int t = 0; o.rows && t < PP_NTABLES; t++)
         if (rows_flush(&rc, t, err, sizeof(err))) {
-            fprintf(stderr, "pinpost-verify: %s\n", err);
+            pp_log_err("%s", err);
             goto out;
         }
 
@@ -621,6 +621,12 @@ int main(int argc, char **argv)
         printf("%s\n", bad ? "RESULT: PROBLEMS FOUND" : "RESULT: VERIFIED");
     }
     status = bad ? EXIT_PROBLEMS : 0;
+    /* A verdict nobody could read is no verdict (stdout closed, a full disk). */
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        pp_log_err("cannot write the result to standard output%s",
+                   pp_file_stdio_was_closed(1) ? " (it was closed at start)" : "");
+        status = EXIT_UNVERIFIED;
+    }
 out:
     if (rk) {
         rd_kafka_consumer_close(rk);

@@ -93,11 +93,11 @@ class Env:
         self.config = tmp_path / "pinpostd.yaml"
         self.write_config()
 
-    def write_config(self, extra_source="", extra_kafka="", extra=""):
+    def write_config(self, extra_source="", extra_kafka="", extra="", flush_timeout=60):
         self.config.write_text(
             "source:\n  credentials: db_creds.yaml\n" + extra_source +
             f"kafka:\n  properties: client.properties\n  topic_prefix: {self.prefix}\n"
-            "  flush_timeout: 60\n" + extra_kafka +
+            f"  flush_timeout: {flush_timeout}\n" + extra_kafka +
             f"service:\n  instance: {self.instance}\n  summary_interval: 2\n" + extra)
 
     def load(self, posts, *gen_args):

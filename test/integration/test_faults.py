@@ -53,7 +53,7 @@ def test_broker_killed_and_restarted_mid_run_loses_and_duplicates_nothing(env):
 
 def test_broker_gone_longer_than_message_timeout_fails_posts_and_exits_1(env):
     env.load(500)
-    env.write_config(extra_kafka="  flush_timeout: 30\n  settings:\n    message.timeout.ms: 4000\n")
+    env.write_config(extra_kafka="  settings:\n    message.timeout.ms: 4000\n", flush_timeout=30)
     report = env.tmp / "long-outage.json"
     proc = subprocess.Popen([PINPOSTD, "-c", str(env.config), "--report", str(report),
                              "--count", "400", "--rate", "40", "--seed", "5"],
@@ -72,7 +72,9 @@ def test_broker_gone_longer_than_message_timeout_fails_posts_and_exits_1(env):
     assert status == 1, err[-3000:]
     rep = json.loads(report.read_text())
     assert rep["posts_failed"] > 0
-    assert rep["posts_delivered"] + rep["posts_failed"] == rep["posts_sampled"] == 400
+    # Requests under way when the broker died may have been written: unknown, not failed.
+    assert rep["posts_delivered"] + rep["posts_failed"] + rep["posts_unknown"] == \
+        rep["posts_sampled"] == 400
     assert rep["posts_in_flight"] == 0
     assert "failed" in err
     # Waiting for a dead broker must not burn a core.

@@ -232,3 +232,23 @@ def test_verify_labels_its_log_lines_with_its_own_name(tmp_path):
     assert logged, p.stderr
     assert all(" pinpost-verify error: kafka " in l for l in logged), p.stderr
     assert " pinpostd " not in p.stderr
+
+
+def test_check_and_verify_answers_that_cannot_be_written_are_failures(env, tmp_path):
+    # --check's summary into a full device, or with stdout closed: not "OK" (exit 0).
+    full = private_device(tmp_path, "full", 7)
+    with open(full, "w") as out:
+        p = pinpostd(env, "--check", "--demo", "--dry-run", stdout=out)
+    assert p.returncode == 1, err(p)
+    assert "cannot write to standard output: No space left on device" in err(p)
+    p = pinpostd(env, "--check", "--demo", "--dry-run", preexec_fn=close_stdout)
+    assert p.returncode == 1, err(p)
+    # pinpost-verify's verdict unreadable: exit 2 (unverified), never 0.
+    env.load(20)
+    p, rep_unused = env.run("--count", "5", "--rate", "0", check_exit=0)
+    v = subprocess.run([PINPOST_VERIFY, "-c", str(env.config), "--timeout", "30",
+                        "--expect", "5", "--instance", env.instance],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=close_stdout)
+    assert v.returncode == 2, v.stderr.decode()
+    assert "cannot write the result to standard output (it was closed at start)" in \
+        v.stderr.decode()

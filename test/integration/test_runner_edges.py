@@ -145,14 +145,18 @@ def test_exactly_once_reloads_under_load_lose_and_duplicate_nothing(env):
 
 
 def dry_run_keys(env, *args, hups=0):
-    """{seq: key} of a dry run, optionally with SIGHUPs (no-op reloads) while it runs."""
-    proc = subprocess.Popen([PINPOSTD, "-c", str(env.config), "--dry-run", "--seed", "7",
-                             *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    """{seq: key} of a dry run, optionally with SIGHUPs (no-op reloads) while it runs.
+    Lines go to a file: a pipe nobody reads yet would block the run, and merge the HUPs."""
+    lines = env.tmp / f"dry-{hups}.jsonl"
+    with open(lines, "wb") as sink:
+        proc = subprocess.Popen([PINPOSTD, "-c", str(env.config), "--dry-run", "--seed", "7",
+                                 *args], stdout=sink, stderr=subprocess.PIPE)
     try:
         for _ in range(hups):
             time.sleep(0.7)
             proc.send_signal(signal.SIGHUP)
-        out, err = proc.communicate(timeout=120)
+        _, err = proc.communicate(timeout=120)
+        out = lines.read_bytes()
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -189,7 +193,7 @@ def test_count_counts_posts_sent_not_posts_skipped(env):
 
 def test_second_sigterm_during_a_broker_outage_stops_promptly(env):
     env.load(200)
-    env.write_config(extra_kafka="  flush_timeout: 600\n")
+    env.write_config(flush_timeout=600)
     proc, report = env.popen("--rate", "200")
     broker = env.kafka.proc.pid
     try:
