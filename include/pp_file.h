@@ -25,15 +25,23 @@ int pp_file_write_all(int fd, const void *data, size_t len);
  * and saying so when it was closed at start. */
 int pp_file_write_fd(int fd, const void *data, size_t len, char *errstr, size_t errstr_size);
 
+/* pp_file_write flags. */
+enum {
+    PP_FILE_DURABLE = 1 /* fsync the new file and its directory before returning (the run
+                         * report); without it the replacement is atomic for readers but
+                         * not flushed to disk (the metrics file, rewritten every 5 s, must
+                         * not stall the main loop on a slow disk) */
+};
+
 /* Replace the contents of path with data, safely even when the directory is writable by
  * others:
  *  - a regular file, or no file yet: the data goes to a temporary file created
  *    exclusively beside it (O_CREAT|O_EXCL|O_NOFOLLOW, an unpredictable name, mode
- *    0666 minus the umask like any new file), is fsynced, and renamed over path; readers
- *    see the old file or the new one, never a part. On any error the temporary is
- *    removed and the old file is intact.
- *  - a pipe, character device or socket (/dev/null, a FIFO, a terminal) is written
- *    directly, never replaced.
+ *    0666 minus the umask like any new file), and renamed over path (fsynced first with
+ *    PP_FILE_DURABLE); readers see the old file or the new one, never a part. On any
+ *    error the temporary is removed and the old file is intact.
+ *  - a pipe or character device (/dev/null, a FIFO, a terminal) is written directly,
+ *    never replaced; a FIFO that no process reads is an error, not a wait.
  *  - a symbolic link is followed only when it leads to such a non-regular file and is
  *    owned by root or by the running user (as /dev/stdout and /dev/fd/N are); a link
  *    that leads to our own stdout or stderr is written through that descriptor. Any
@@ -41,7 +49,7 @@ int pp_file_write_fd(int fd, const void *data, size_t len, char *errstr, size_t 
  *    by the new file; what it pointed to is never touched.
  *  - a directory or a block device is an error.
  * Returns 0, or -1 with errno set and errstr saying what failed, starting with path. */
-int pp_file_write(const char *path, const void *data, size_t len, char *errstr,
-                  size_t errstr_size);
+int pp_file_write(const char *path, const void *data, size_t len, unsigned flags,
+                  char *errstr, size_t errstr_size);
 
 #endif

@@ -12,9 +12,11 @@ typedef struct pp_metrics_health {
     const char *sink; /* the end label of the sink: "kafka", "kinesis", "kafka+kinesis" */
 } pp_metrics_health;
 
-/* Write the metrics of s for this instance to path (pp_file_write). Returns 0, or -1
- * with errno set. */
+/* Write the metrics of s for this instance to path (pp_file_write, atomic but not
+ * fsynced: it is rewritten every few seconds). Returns 0, or -1 with errstr saying what
+ * failed and where. */
 int pp_metrics_write(const char *path, const char *instance, const pp_stats *s,
-                     const char *const topics[PP_NTABLES], const pp_metrics_health *h);
+                     const char *const topics[PP_NTABLES], const pp_metrics_health *h,
+                     char *errstr, size_t errstr_size);
 
 #endif

@@ -4,7 +4,7 @@
 #include "pp_keyspace.h"
 #include "pp_msk.h"
 #include "pp_runner.h"
-#include "pp_sampler.h"
+#include "pp_rng.h"
 #include "pp_sink.h"
 #include "pp_source.h"
 #include "pp_stats.h"
@@ -18,51 +18,55 @@
 #define CHECK_SAMPLE_KEYS 200
 #define CHECK_SEED 1
 
-/* Sample CHECK_SAMPLE_KEYS keys as a run would and say which share has all three rows.
- * Returns 0, or the exit status when there is nothing a run could send. */
-static int check_matches(const pp_config *c, pp_source *src, FILE *out)
+/* Draw CHECK_SAMPLE_KEYS keys from ks as a run would (uniformly, one batch) and say which
+ * share has all three rows. Returns 0, or the exit status when a run could send nothing. */
+static int check_matches(const pp_config *c, pp_source *src, const pp_keyspace *ks, FILE *out)
 {
     char err[1024];
-    int status = 0;
-    /* One key per round trip, so the counts are exact when the loop ends. */
-    pp_sampler *s = pp_sampler_new(src, CHECK_SEED, 1, 1e6);
-    pp_sampler_stats st = {0};
-    uint64_t whole = 0;
-    int rc = PP_SRC_OK;
-    while (st.fetched < CHECK_SAMPLE_KEYS) {
-        const pp_post *p;
-        rc = pp_sampler_next(s, &p, err, sizeof(err));
-        if (rc == PP_SRC_OK)
-            whole++;
-        else if (rc != PP_SAMPLER_UNMATCHED)
-            break;
-        pp_sampler_get_stats(s, &st);
-    }
-    if (rc == PP_SAMPLER_EMPTY) {
+    uint64_t count = pp_keyspace_count(ks);
+    if (!count) {
         fprintf(out, "source: FAILED: the post table %s holds no row with a key in %s: there "
                      "is nothing to sample\n",
                 c->source.tables[PP_PIN].table, c->source.tables[PP_PIN].key);
-        status = EXIT_CONFIG;
-    } else if (rc == PP_SRC_RETRY || rc == PP_SRC_FATAL) {
+        return EXIT_CONFIG;
+    }
+    int64_t keys[CHECK_SAMPLE_KEYS];
+    pp_post *posts = pp_xcalloc(CHECK_SAMPLE_KEYS, sizeof(pp_post));
+    pp_rng rng;
+    pp_rng_seed(&rng, CHECK_SEED, 1);
+    for (size_t i = 0; i < CHECK_SAMPLE_KEYS; i++)
+        keys[i] = pp_keyspace_at(ks, pp_rng_below(&rng, count));
+    int status = 0;
+    int rc = pp_source_fetch(src, keys, CHECK_SAMPLE_KEYS, posts, err, sizeof(err));
+    if (rc != PP_SRC_OK) {
         fprintf(out, "source: FAILED: sampling: %s\n", err);
         status = rc == PP_SRC_FATAL ? EXIT_CONFIG : EXIT_RUNTIME;
-    } else {
-        fprintf(out, "source: %llu of %llu sampled keys (%.1f%%) have all three rows",
-                (unsigned long long)whole, (unsigned long long)st.fetched,
-                100.0 * (double)whole / (double)st.fetched);
-        for (int t = 0; t < PP_NTABLES; t++)
-            if (st.missing[t])
-                fprintf(out, "; %s lacks %.1f%%", c->source.tables[t].table,
-                        100.0 * (double)st.missing[t] / (double)st.fetched);
-        fputc('\n', out);
-        if (!whole) {
-            fprintf(out, "source: FAILED: no sampled post has its rows in all three tables: "
-                         "check source.tables (table and key column names) and that the "
-                         "tables hold the same posts\n");
-            status = EXIT_CONFIG;
-        }
+        goto out;
     }
-    pp_sampler_destroy(s);
+    uint64_t whole = 0, missing[PP_NTABLES] = {0};
+    for (size_t i = 0; i < CHECK_SAMPLE_KEYS; i++) {
+        whole += posts[i].found == PP_POST_COMPLETE;
+        for (int t = 0; t < PP_NTABLES; t++)
+            missing[t] += !(posts[i].found & (1u << t));
+    }
+    fprintf(out, "source: %llu of %d sampled keys (%.1f%%) have all three rows",
+            (unsigned long long)whole, CHECK_SAMPLE_KEYS,
+            100.0 * (double)whole / CHECK_SAMPLE_KEYS);
+    for (int t = 0; t < PP_NTABLES; t++)
+        if (missing[t])
+            fprintf(out, "; %s lacks %.1f%%", c->source.tables[t].table,
+                    100.0 * (double)missing[t] / CHECK_SAMPLE_KEYS);
+    fputc('\n', out);
+    if (!whole) {
+        fprintf(out, "source: FAILED: no sampled post has its rows in all three tables: "
+                     "check source.tables (table and key column names) and that the tables "
+                     "hold the same posts\n");
+        status = EXIT_CONFIG;
+    }
+out:
+    for (size_t i = 0; i < CHECK_SAMPLE_KEYS; i++)
+        pp_post_release(&posts[i]);
+    free(posts);
     return status;
 }
 
@@ -84,7 +88,7 @@ int pp_check_run(const pp_config *c, int demo, int dry_run, FILE *out)
         pp_source_describe(src, desc, sizeof(desc));
         fprintf(out, "source: %s reachable, %llu post keys in %llu run(s)\n", desc,
                (unsigned long long)pp_keyspace_count(ks), (unsigned long long)pp_keyspace_runs(ks));
-        status = check_matches(c, src, out);
+        status = check_matches(c, src, ks, out);
     } else {
         fprintf(out, "source: FAILED: %s\n", err);
         status = rc == PP_SRC_FATAL ? EXIT_CONFIG : EXIT_RUNTIME;

@@ -116,9 +116,23 @@ static int write_direct(const char *path, const struct stat *want, int follow, c
     if (S_ISSOCK(want->st_mode))
         return fail(ENXIO, e, n, path,
                     "is a socket; give a regular file, a pipe or a character device");
-    int fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
+    /* A FIFO is opened without blocking: with no reader, open(2) would wait for one for
+     * ever (and wedge the main loop for a metrics file). Writes then block as usual. */
+    int fifo = S_ISFIFO(want->st_mode);
+    int fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW) |
+                            (fifo ? O_NONBLOCK : 0));
+    if (fd < 0 && fifo && errno == ENXIO)
+        return fail(ENXIO, e, n, path, "is a pipe that no process reads from");
     if (fd < 0)
         return fail(errno, e, n, path, "cannot open it for writing");
+    if (fifo) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+            int err = errno;
+            close(fd);
+            return fail(err, e, n, path, "cannot open it for writing");
+        }
+    }
     struct stat st;
     if (fstat(fd, &st) != 0 || st.st_dev != want->st_dev || st.st_ino != want->st_ino) {
         close(fd);
@@ -147,8 +161,9 @@ static uint64_t random64(void)
     return r ^ ++counter;
 }
 
-/* Temporary beside path, fsync, rename over path. */
-static int replace(const char *path, const void *data, size_t len, char *e, size_t n)
+/* Temporary beside path, fsync when durable, rename over path. */
+static int replace(const char *path, const void *data, size_t len, int durable, char *e,
+                   size_t n)
 {
     char *dir = pp_dirname(path);
     const char *slash = strrchr(path, '/');
@@ -173,7 +188,7 @@ static int replace(const char *path, const void *data, size_t len, char *e, size
         fail(err, e, n, path, what);
         goto out;
     }
-    if (pp_file_write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+    if (pp_file_write_all(fd, data, len) != 0 || (durable && fsync(fd) != 0)) {
         err = errno;
         close(fd);
         unlink(tmp);
@@ -193,7 +208,7 @@ static int replace(const char *path, const void *data, size_t len, char *e, size
         goto out;
     }
     /* Make the rename itself durable; some file systems cannot fsync a directory. */
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int dfd = durable ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
     if (dfd >= 0) {
         (void)fsync(dfd);
         close(dfd);
@@ -218,8 +233,10 @@ static int stdio_fd_of(const struct stat *st)
     return -1;
 }
 
-int pp_file_write(const char *path, const void *data, size_t len, char *e, size_t n)
+int pp_file_write(const char *path, const void *data, size_t len, unsigned flags, char *e,
+                  size_t n)
 {
+    int durable = (flags & PP_FILE_DURABLE) != 0;
     struct stat st, to;
     if (!path[0]) {
         pp_errf(e, n, "empty file name");
@@ -229,10 +246,10 @@ int pp_file_write(const char *path, const void *data, size_t len, char *e, size_
     if (lstat(path, &st) != 0) {
         if (errno != ENOENT)
             return fail(errno, e, n, path, "cannot look it up");
-        return replace(path, data, len, e, n);
+        return replace(path, data, len, durable, e, n);
     }
     if (S_ISREG(st.st_mode))
-        return replace(path, data, len, e, n);
+        return replace(path, data, len, durable, e, n);
     if (!S_ISLNK(st.st_mode))
         return write_direct(path, &st, 0, data, len, e, n);
     if (stat(path, &to) == 0) {
@@ -255,5 +272,5 @@ int pp_file_write(const char *path, const void *data, size_t len, char *e, size_
     }
     /* Never write through a link to a regular file, a dangling link, or one planted by
      * another user: replace the link itself. */
-    return replace(path, data, len, e, n);
+    return replace(path, data, len, durable, e, n);
 }

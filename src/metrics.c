@@ -1,9 +1,9 @@
 /* metrics: Prometheus textfile export of the run's counters. */
 #define _POSIX_C_SOURCE 200809L
 #include "pp_metrics.h"
+#include "pp_util.h"
 #include "pp_file.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,15 +47,18 @@ static void per_topic(FILE *f, const char *name, const char *help, const char *i
 }
 
 int pp_metrics_write(const char *path, const char *instance, const pp_stats *s,
-                     const char *const topics[PP_NTABLES], const pp_metrics_health *h)
+                     const char *const topics[PP_NTABLES], const pp_metrics_health *h,
+                     char *e, size_t n)
 {
     static const double bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                     0.25,  0.5,    1,     2.5,  5,     10,   30};
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
-    if (!f)
+    if (!f) {
+        pp_errf(e, n, "%s: out of memory formatting the metrics", path);
         return -1;
+    }
     counter(f, "pinpostd_posts_sampled_total", "Complete posts handed to Kafka.", instance,
             (unsigned long long)s->posts_sampled);
     counter(f, "pinpostd_posts_delivered_total", "Posts whose three messages were delivered.",
@@ -113,12 +116,10 @@ int pp_metrics_write(const char *path, const char *instance, const pp_stats *s,
     int rc = ferror(f) ? -1 : 0;
     if (fclose(f) != 0)
         rc = -1;
-    if (rc == 0) {
-        char err[512];
-        rc = pp_file_write(path, text, len, err, sizeof(err));
-    } else {
-        errno = ENOMEM;
-    }
+    if (rc == 0)
+        rc = pp_file_write(path, text, len, 0, e, n);
+    else
+        pp_errf(e, n, "%s: out of memory formatting the metrics", path);
     free(text);
     return rc;
 }

@@ -160,10 +160,10 @@ static void write_metrics(runner *rn)
     static const char *const labels[] = {"kafka", "kinesis", "kafka+kinesis"};
     pp_metrics_health h = {rn->source_up, pp_sink_healthy(rn->sink), labels[sink_kind(rn->c)]};
     const char *tp[PP_NTABLES] = {rn->topics[0], rn->topics[1], rn->topics[2]};
+    char err[1024];
     if (pp_metrics_write(rn->c->service.metrics_file, rn->c->service.instance, &rn->stats, tp,
-                         &h) != 0)
-        pp_log_warn("cannot write metrics to %s: %s", rn->c->service.metrics_file,
-                    strerror(errno));
+                         &h, err, sizeof(err)) != 0)
+        pp_log_warn("cannot write metrics (service.metrics_file): %s", err);
 }
 
 /* Say so when most sampled keys lack a row, naming the tables that lack them: a wrong
@@ -211,10 +211,11 @@ static void periodic(runner *rn, int64_t now)
         warn_unmatched(rn, now);
         double dt = (double)(now - rn->prev.end_us) / 1e6;
         refresh_unmatched(rn);
-        pp_notify_status("delivered %llu, failed %llu, unmatched %llu, in flight %llu, "
-                         "%.1f posts/s; mysql %s, %s %s",
+        pp_notify_status("delivered %llu, failed %llu, unknown %llu, unmatched %llu, "
+                         "in flight %llu, %.1f posts/s; mysql %s, %s %s",
                          (unsigned long long)rn->stats.posts_delivered,
                          (unsigned long long)rn->stats.posts_failed,
+                         (unsigned long long)rn->stats.posts_unknown,
                          (unsigned long long)rn->stats.posts_unmatched,
                          (unsigned long long)pp_stats_in_flight(&rn->stats),
                          dt > 0 ? (double)(rn->stats.posts_delivered - rn->prev.posts_delivered) / dt
@@ -295,7 +296,7 @@ static void drain(runner *rn, double timeout_s)
         }
         if (pp_now_us() >= deadline) {
             pp_log_err("%llu post(s) still undelivered after kafka.flush_timeout (%g s); "
-                       "counting them as failed",
+                       "counting them as failed (or unknown where the broker may have them)",
                        (unsigned long long)pp_stats_in_flight(&rn->stats), timeout_s);
             pp_sink_abandon(rn->sink);
             return;
@@ -303,26 +304,52 @@ static void drain(runner *rn, double timeout_s)
     }
 }
 
-/* A reload before both ends were ever reachable (start-up is waiting for the database
- * or the brokers, often because of the very setting the operator just fixed): nothing is
- * in flight, so the new configuration replaces the old at once, without the connectivity
- * checks a running reload makes. Returns 1 when it was swapped in. */
-static int reload_waiting(runner *rn)
+/* Build-and-swap: a new configuration, source and sink are built while the old ones keep
+ * running; the old sink is drained (nothing in flight is lost) before the new one gets
+ * ready, and any failure keeps the running configuration. While still starting (running
+ * == 0: waiting for the database or the brokers, often because of the very setting the
+ * operator just fixed) nothing is in flight and nothing has been reached yet, so the new
+ * configuration replaces the old at once, without the connectivity checks. Returns 1 when
+ * the new configuration was swapped in. */
+static int reload(runner *rn, int running)
 {
     char err[1024];
     char *topics[PP_NTABLES] = {NULL, NULL, NULL};
-    pp_log_notice("SIGHUP: reloading the configuration (still starting: nothing in flight)");
+    pp_source *src = NULL;
+    pp_sink *sink = NULL;
+
+    if (running)
+        pp_notify_reloading();
+    pp_log_notice("SIGHUP: reloading the configuration%s",
+                  running ? "" : " (still starting: nothing in flight)");
     pp_config *c = rn->o->load_config(rn->o->opaque);
     if (!c)
         goto keep;
     for (int t = 0; t < PP_NTABLES; t++)
         topics[t] = destination(c, rn->o->dry_run, t);
-    pp_sink *sink = sink_new(rn, c, topics, err, sizeof(err));
+    sink = sink_new(rn, c, topics, err, sizeof(err));
     if (!sink) {
         pp_log_err("reload: %s", err);
         goto keep;
     }
-    pp_source *src = pp_runner_source_new(c, rn->o->demo);
+    src = pp_runner_source_new(c, rn->o->demo);
+    if (running) {
+        if (pp_source_connect(src, err, sizeof(err)) != PP_SRC_OK) {
+            pp_log_err("reload: the source with the new configuration: %s", err);
+            goto keep;
+        }
+        /* The old producer finishes first: in exactly-once mode the new one's
+         * init_transactions (same transactional.id) would fence it and abort its open
+         * transaction, losing posts it had already sent. If the new sink then cannot get
+         * ready, the old one goes on; should a new producer have reached the coordinator
+         * before failing, it fenced the old one, whose next transaction then stops the
+         * daemon with that fatal error (its posts counted failed, none silently lost). */
+        drain(rn, rn->c->kafka.flush_timeout_s);
+        if (pp_sink_prepare(sink, 10000, err, sizeof(err)) != PP_SINK_READY) {
+            pp_log_err("reload: %s with the new configuration: %s", sink_name(rn), err);
+            goto keep;
+        }
+    }
     pp_sink_destroy(rn->sink);
     rn->sink = sink;
     pp_sampler_set_source(rn->sampler, src, c->source.batch, c->source.keyspace_refresh_s);
@@ -333,12 +360,19 @@ static int reload_waiting(runner *rn)
     pp_config_destroy(rn->c);
     rn->c = c;
     apply_emulation(rn, pp_now_us());
-    pp_log_notice("configuration reloaded%s%s", c->path ? " from " : "", c->path ? c->path : "");
+    pp_log_notice("configuration reloaded%s%s; topics %s %s %s", c->path ? " from " : "",
+                  c->path ? c->path : "", rn->topics[0], rn->topics[1], rn->topics[2]);
+    if (running)
+        pp_notify("READY=1");
     return 1;
 keep:
-    pp_log_err("reload failed: keeping the configuration read at start-up");
+    pp_log_err("reload failed: keeping the %s configuration", running ? "running" : "start-up");
+    pp_sink_destroy(sink);
+    pp_source_destroy(src);
     free_topics(topics);
     pp_config_destroy(c);
+    if (running)
+        pp_notify("READY=1");
     return 0;
 }
 
@@ -353,7 +387,7 @@ static int wait_ready(runner *rn)
     while (!*rn->o->stop) {
         if (*rn->o->reload) {
             *rn->o->reload = 0;
-            if (reload_waiting(rn)) {
+            if (reload(rn, 0)) {
                 sink_ready = 0;
                 backoff = 100000;
             }
@@ -404,65 +438,6 @@ static int wait_ready(runner *rn)
     return 0;
 }
 
-/* Build-and-swap: a new configuration, source and sink are built and checked while the
- * old ones keep running; only then is the old sink drained (nothing in flight is lost)
- * and replaced. Any failure keeps the running configuration. */
-static void reload(runner *rn)
-{
-    char err[1024];
-    char *topics[PP_NTABLES] = {NULL, NULL, NULL};
-    pp_source *src = NULL;
-    pp_sink *sink = NULL;
-
-    pp_notify_reloading();
-    pp_log_notice("SIGHUP: reloading the configuration");
-    pp_config *c = rn->o->load_config(rn->o->opaque);
-    if (!c)
-        goto keep;
-    for (int t = 0; t < PP_NTABLES; t++)
-        topics[t] = destination(c, rn->o->dry_run, t);
-    sink = sink_new(rn, c, topics, err, sizeof(err));
-    if (!sink) {
-        pp_log_err("reload: %s", err);
-        goto keep;
-    }
-    src = pp_runner_source_new(c, rn->o->demo);
-    if (pp_source_connect(src, err, sizeof(err)) != PP_SRC_OK) {
-        pp_log_err("reload: the source with the new configuration: %s", err);
-        goto keep;
-    }
-    /* The old producer finishes first: in exactly-once mode the new one's
-     * init_transactions (same transactional.id) would fence it and abort its open
-     * transaction, losing posts it had already sent. If the new sink then cannot get
-     * ready, the old one, drained but intact, goes on. */
-    drain(rn, rn->c->kafka.flush_timeout_s);
-    if (pp_sink_prepare(sink, 10000, err, sizeof(err)) != PP_SINK_READY) {
-        pp_log_err("reload: %s with the new configuration: %s", sink_name(rn), err);
-        goto keep;
-    }
-    pp_sink_destroy(rn->sink);
-    rn->sink = sink;
-    pp_sampler_set_source(rn->sampler, src, c->source.batch, c->source.keyspace_refresh_s);
-    pp_source_destroy(rn->src);
-    rn->src = src;
-    free_topics(rn->topics);
-    memcpy(rn->topics, topics, sizeof(topics));
-    pp_config_destroy(rn->c);
-    rn->c = c;
-    apply_emulation(rn, pp_now_us());
-    pp_log_notice("configuration reloaded%s%s; topics %s %s %s", c->path ? " from " : "",
-                  c->path ? c->path : "", rn->topics[0], rn->topics[1], rn->topics[2]);
-    pp_notify("READY=1");
-    return;
-keep:
-    pp_log_err("reload failed: keeping the running configuration");
-    pp_sink_destroy(sink);
-    pp_source_destroy(src);
-    free_topics(topics);
-    pp_config_destroy(c);
-    pp_notify("READY=1");
-}
-
 static int write_report(runner *rn)
 {
     const char *path = rn->c->service.report;
@@ -483,7 +458,7 @@ static int write_report(runner *rn)
         fflush(stdout);
         rc = pp_file_write_fd(fileno(stdout), text, len, err, sizeof(err));
     } else {
-        rc = pp_file_write(path, text, len, err, sizeof(err));
+        rc = pp_file_write(path, text, len, PP_FILE_DURABLE, err, sizeof(err));
     }
     if (rc)
         pp_log_err("cannot write the report (--report, service.report): %s", err);
@@ -520,7 +495,7 @@ static int loop(runner *rn)
         }
         if (*rn->o->reload) {
             *rn->o->reload = 0;
-            reload(rn);
+            reload(rn, 1);
             continue;
         }
         /* --count N: N posts sent, numbered 1..N; unmatched keys and skipped posts do not

@@ -473,9 +473,6 @@ static int kafka_produce(pp_sink *s, const pp_post *p, uint64_t seq, char *e, si
     /* Refuse the whole post up front rather than leave a partial one in Kafka. */
     if (kafka_fits(s, p, e, n))
         return PP_SINK_SKIPPED;
-    for (int t = 0; t < PP_NTABLES; t++)
-        if (topic_open(k, t, e, n)) /* only without prepare */
-            return PP_SINK_SKIPPED;
 
     inflight *r = rec_get(k);
     r->seq = seq;

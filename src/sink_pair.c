@@ -95,9 +95,9 @@ static void settled(pair_sink *ps, const pp_post_result *r, int from_a)
     pp_post_result res = *r;
     char error[300];
     res.ok = r->ok && other->ok;
-    /* Failed when either sink certainly lacks (part of) it; unknown when neither does but
-     * one may hold it only in part or not at all. */
-    res.unknown = !res.ok && (r->ok || r->unknown) && (other->ok || other->unknown);
+    /* Failed only when neither sink can hold any of it; when one has it (whole, in part,
+     * or possibly) a consumer of that sink may see it: unknown, as pp_sink.h defines. */
+    res.unknown = !res.ok && (r->ok || r->unknown || other->ok || other->unknown);
     if (!from_a) { /* Kafka's report came first: its partitions and offsets */
         memcpy(res.partition, other->partition, sizeof(res.partition));
         memcpy(res.offset, other->offset, sizeof(res.offset));

@@ -4,8 +4,11 @@ topics back with an independent consumer."""
 
 import json
 import os
+import re
 import struct
 import subprocess
+import threading
+import time
 import uuid
 
 import pytest
@@ -133,6 +136,40 @@ class Env:
 @pytest.fixture
 def env(tmp_path, mariadb, kafka):
     return Env(tmp_path, mariadb, kafka)
+
+
+class StderrLog:
+    """Collects a child's stderr lines as they come, so a test can wait for one."""
+
+    def __init__(self, proc):
+        self.lines = []
+        self.cond = threading.Condition()
+        self.thread = threading.Thread(target=self._read, args=(proc.stderr,), daemon=True)
+        self.thread.start()
+
+    def _read(self, stream):
+        for line in stream:
+            with self.cond:
+                self.lines.append(line)
+                self.cond.notify_all()
+
+    def wait_for(self, pattern, timeout):
+        """The first line matching the regular expression, or None after timeout s."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for line in self.lines:
+                    if rx.search(line):
+                        return line
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self.cond.wait(left)
+
+    def text(self):
+        with self.cond:
+            return "".join(self.lines)
 
 
 def consume_all(bootstrap, topics, committed=True):

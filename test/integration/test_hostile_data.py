@@ -5,50 +5,14 @@ row; almost and entirely orphaned posts; a stop request while MariaDB is frozen.
 
 import json
 import os
-import re
 import signal
 import subprocess
-import threading
 import time
 
 import pytest
 
 import hostile
-from conftest import PINPOSTD, assert_value_matches, verify
-
-
-class StderrLog:
-    """Collects a child's stderr lines as they come, so a test can wait for one."""
-
-    def __init__(self, proc):
-        self.lines = []
-        self.cond = threading.Condition()
-        self.thread = threading.Thread(target=self._read, args=(proc.stderr,), daemon=True)
-        self.thread.start()
-
-    def _read(self, stream):
-        for line in stream:
-            with self.cond:
-                self.lines.append(line)
-                self.cond.notify_all()
-
-    def wait_for(self, pattern, timeout):
-        """The first line matching the regular expression, or None after timeout s."""
-        rx = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                for line in self.lines:
-                    if rx.search(line):
-                        return line
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                self.cond.wait(left)
-
-    def text(self):
-        with self.cond:
-            return "".join(self.lines)
+from conftest import PINPOSTD, StderrLog, assert_value_matches, verify
 
 
 def check_rows(env, posts):
@@ -164,8 +128,8 @@ def test_99_9_percent_orphaned_delivers_count_and_ends(env):
     assert check_rows(env, posts) <= set(whole)
 
 
-# Needs the sampler to hand control back to the main loop after every fetch whose posts
-# are all unmatched (the lead's change), and a warning naming the table lacking rows.
+# The sampler hands control back to the main loop after every fetch whose posts are all
+# unmatched, so SIGTERM is served; a warning names the table lacking rows.
 def test_all_orphaned_dry_run_stops_on_sigterm_and_names_the_table(env):
     lacking = hostile.all_orphaned(env, posts=200, lacking="user")
     proc = subprocess.Popen([PINPOSTD, "-c", str(env.config), "--dry-run", "--count", "5"],

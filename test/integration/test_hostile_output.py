@@ -252,3 +252,12 @@ def test_check_and_verify_answers_that_cannot_be_written_are_failures(env, tmp_p
     assert v.returncode == 2, v.stderr.decode()
     assert "cannot write the result to standard output (it was closed at start)" in \
         v.stderr.decode()
+
+
+def test_report_into_a_fifo_nobody_reads_is_an_error_not_a_hang(env, tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    p = pinpostd(env, "--demo", "--dry-run", "--count", "3", "--report", str(fifo),
+                 stdout=subprocess.DEVNULL, timeout=60)
+    assert p.returncode == 1, err(p)
+    assert f"{fifo}: is a pipe that no process reads from" in err(p)

@@ -1,6 +1,6 @@
 """The daemon's life at its edges: data that never matches, reloads while waiting and
 under load (exactly-once included), a second stop signal, what --count counts, and the
-sequence a seed gives across reloads. Each test failed on the code before its fix."""
+sequence a seed gives across reloads."""
 
 import json
 import os
@@ -8,7 +8,7 @@ import signal
 import subprocess
 import time
 
-from conftest import PINPOSTD, PINPOST_VERIFY, consume_all, group_posts, verify
+from conftest import PINPOSTD, PINPOST_VERIFY, StderrLog, consume_all, group_posts, verify
 from servers import wait_until
 
 
@@ -97,22 +97,20 @@ def test_sighup_while_waiting_for_the_database_applies_the_fixed_config(env):
     good = env.creds.read_text()
     env.creds.write_text(good.replace(f"RDS_PORT: {env.db.port}", "RDS_PORT: 1"))
     proc, report = env.popen("--count", "20", "--rate", "0")
+    log = StderrLog(proc)
     try:
-        err = []
-
-        def waiting():
-            err.append(proc.stderr.readline())
-            return "source unavailable" in err[-1]
-        wait_until("pinpostd waiting for the database", waiting, 60, interval=0)
+        assert log.wait_for("source unavailable", 60), log.text()[-3000:]
         env.creds.write_text(good)
         proc.send_signal(signal.SIGHUP)
-        out, rest = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == 0, "".join(err) + rest[-3000:]
-    assert "configuration reloaded" in rest
+    log.thread.join(10)
+    assert proc.returncode == 0, log.text()[-3000:]
+    assert "reloading the configuration (still starting: nothing in flight)" in log.text()
+    assert "configuration reloaded" in log.text()
     verify(env, 20)
 
 
@@ -122,18 +120,23 @@ def test_exactly_once_reloads_under_load_lose_and_duplicate_nothing(env):
     eo = f"  delivery: exactly_once\n  transactional_id: {txid}\n  transaction_interval: 0.2\n"
     env.write_config(extra_kafka=eo)
     proc, report = env.popen("--count", "3000", "--rate", "500")
+    log = StderrLog(proc)
     try:
-        time.sleep(1.5)
-        for _ in range(3):
+        # Reload only while posts are flowing, each after the previous one finished.
+        assert log.wait_for(r"posts delivered [1-9]", 120), log.text()[-3000:]
+        for i in range(3):
             proc.send_signal(signal.SIGHUP)
-            time.sleep(1.0)
-        out, err = proc.communicate(timeout=120)
+            assert wait_for_count(log, "configuration reloaded", i + 1, 60), log.text()[-3000:]
+            time.sleep(0.5)
+        proc.wait(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    log.thread.join(10)
+    err = log.text()
     assert proc.returncode == 0, err[-4000:]
-    assert err.count("configuration reloaded") == 3, err[-4000:]
+    assert err.count("configuration reloaded") == 3 and "still starting" not in err, err[-4000:]
     rep = json.loads(report.read_text())
     assert rep["posts_delivered"] == 3000 and rep["posts_failed"] == 0, rep
     # read_committed: every post once, whole; the report's message count is what Kafka holds.
@@ -144,26 +147,44 @@ def test_exactly_once_reloads_under_load_lose_and_duplicate_nothing(env):
     assert v.returncode == 0, v.stdout + v.stderr
 
 
+def wait_for_count(log, text, n, timeout):
+    """True once text appeared n times in the log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log.text().count(text) >= n:
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def dry_run_keys(env, *args, hups=0):
     """{seq: key} of a dry run, optionally with SIGHUPs (no-op reloads) while it runs.
     Lines go to a file: a pipe nobody reads yet would block the run, and merge the HUPs."""
     lines = env.tmp / f"dry-{hups}.jsonl"
     with open(lines, "wb") as sink:
         proc = subprocess.Popen([PINPOSTD, "-c", str(env.config), "--dry-run", "--seed", "7",
-                                 *args], stdout=sink, stderr=subprocess.PIPE)
+                                 *args], stdout=sink, stderr=subprocess.PIPE, text=True)
+    log = StderrLog(proc)
     try:
-        for _ in range(hups):
-            time.sleep(0.7)
+        for i in range(hups):
+            # Each reload while posts flow (some lines out), after the previous one.
+            deadline = time.monotonic() + 60
+            while lines.stat().st_size < (i + 1) * 50000 and time.monotonic() < deadline:
+                time.sleep(0.05)
             proc.send_signal(signal.SIGHUP)
-        _, err = proc.communicate(timeout=120)
+            assert wait_for_count(log, "configuration reloaded", i + 1, 60), log.text()[-3000:]
+        proc.wait(timeout=120)
         out = lines.read_bytes()
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == 0, err.decode()[-3000:]
+    log.thread.join(10)
+    err = log.text()
+    assert proc.returncode == 0, err[-3000:]
     if hups:
-        assert err.decode().count("configuration reloaded") == hups, err.decode()[-3000:]
+        assert err.count("configuration reloaded") == hups and "still starting" not in err, \
+            err[-3000:]
     keys = {}
     for line in out.decode().splitlines():
         m = json.loads(line)
@@ -174,7 +195,7 @@ def dry_run_keys(env, *args, hups=0):
 def test_reloads_keep_the_sequence_a_seed_gives(env):
     env.load(5000)
     plain = dry_run_keys(env, "--count", "1500", "--rate", "0")
-    reloaded = dry_run_keys(env, "--count", "1500", "--rate", "500", hups=3)
+    reloaded = dry_run_keys(env, "--count", "1500", "--rate", "300", hups=3)
     assert len(plain) == len(reloaded) == 1500
     diff = [s for s in plain if plain[s] != reloaded[s]]
     assert not diff, f"first differing seq {diff[0]}: {plain[diff[0]]} vs {reloaded[diff[0]]}"
@@ -195,23 +216,27 @@ def test_second_sigterm_during_a_broker_outage_stops_promptly(env):
     env.load(200)
     env.write_config(flush_timeout=600)
     proc, report = env.popen("--rate", "200")
+    log = StderrLog(proc)
     broker = env.kafka.proc.pid
     try:
-        time.sleep(2)
+        assert log.wait_for(r"posts delivered [1-9]", 120), log.text()[-3000:]
         os.kill(broker, signal.SIGSTOP)
-        time.sleep(1)
+        time.sleep(1)  # posts pile up unacknowledged
         proc.send_signal(signal.SIGTERM)
-        time.sleep(2)
+        assert log.wait_for("stop requested", 30), log.text()[-3000:]
+        time.sleep(1)
         assert proc.poll() is None, "stopped without waiting for the frozen broker"
         t0 = time.monotonic()
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
         waited = time.monotonic() - t0
     finally:
         os.kill(broker, signal.SIGCONT)
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    log.thread.join(10)
+    err = log.text()
     assert waited < 15, f"took {waited:.1f} s after the second SIGTERM"
     assert "second stop signal: giving up on the" in err, err[-3000:]
     assert proc.returncode == 1

@@ -57,7 +57,7 @@ static int count_entries(const char *dir)
 
 static int write_str(const char *path, const char *text, char *err, size_t n)
 {
-    return pp_file_write(path, text, strlen(text), err, n);
+    return pp_file_write(path, text, strlen(text), PP_FILE_DURABLE, err, n);
 }
 
 static void write__new_and_existing_file__replaced_whole_with_umask_mode(void **state)
@@ -206,7 +206,7 @@ static void write__file_too_large__old_file_intact_no_temporary(void **state)
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
     char big[4096];
     memset(big, 'x', sizeof(big));
-    int rc = pp_file_write(path, big, sizeof(big), err, sizeof(err));
+    int rc = pp_file_write(path, big, sizeof(big), 0, err, sizeof(err));
     int e = errno;
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
     signal(SIGXFSZ, SIG_DFL);
