@@ -35,7 +35,7 @@ KAFKA_LIBS := $(BUILD)/kafka/libs
 
 .PHONY: all deps deps-system deps-test demo test test-unit test-integration install \
         uninstall clean format format-check kafka-jars venv bench bench-quick soak fuzz \
-        test-fuzz-replay
+        test-fuzz-replay test-lifecycle
 
 all: $(BUILD)/pinpostd $(BUILD)/pinpost-gen $(BUILD)/pinpost-verify
 
@@ -154,6 +154,14 @@ test-integration: all $(ASAN_BINS) kafka-jars venv
 	LSAN_OPTIONS=suppressions=$(abspath test/lsan.supp):print_suppressions=0 \
 	UBSAN_OPTIONS=log_path=$(SANITIZER_LOGS)/ubsan:print_stacktrace=1:halt_on_error=1 \
 	    $(VENV)/bin/python -m pytest -v $(or $(PYTEST_ARGS),test/integration)
+
+# The lifecycle property test alone, longer: LIFECYCLE_SEEDS random schedules from a
+# fresh base seed (a failure prints its seed; replay one with LIFECYCLE_SEED=S).
+LIFECYCLE_SEEDS ?= 50
+LIFECYCLE_SEED_BASE ?= random
+test-lifecycle:
+	LIFECYCLE_SEEDS=$(LIFECYCLE_SEEDS) LIFECYCLE_SEED_BASE=$(LIFECYCLE_SEED_BASE) \
+	    $(MAKE) test-integration PYTEST_ARGS=test/integration/test_lifecycle.py
 
 # ---- benchmarks (measurements, not tests) ----
 

@@ -172,6 +172,21 @@ class StderrLog:
             return "".join(self.lines)
 
 
+def watermarks(consumer, tp, timeout=60):
+    """A partition's low and high offsets. A broker just restarted or thawed may not lead
+    its partitions yet (_UNKNOWN_PARTITION, leader not available): retried until it does,
+    within a bounded time."""
+    from confluent_kafka import KafkaException
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return consumer.get_watermark_offsets(tp, timeout=30)
+        except KafkaException:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.5)
+
+
 def consume_all(bootstrap, topics, committed=True):
     """Every message of the three topics, from the beginning to the end at the time of
     the call: {table: [(key, headers, value, partition, offset)]}. read_committed unless
@@ -189,7 +204,7 @@ def consume_all(bootstrap, topics, committed=True):
         md = c.list_topics(timeout=30)
         for table, topic in topics.items():
             for p in md.topics[topic].partitions:
-                lo, hi = c.get_watermark_offsets(TopicPartition(topic, p), timeout=30)
+                lo, hi = watermarks(c, TopicPartition(topic, p))
                 if hi > lo:
                     ends[(topic, p)] = hi
                     assignment.append(TopicPartition(topic, p, lo))
