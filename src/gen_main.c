@@ -6,6 +6,7 @@
 #include "pp_version.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@ int main(int argc, char **argv)
     /* A closed stdout becomes a write error instead of a success with nothing written. */
     if (pp_file_guard_stdio() != 0)
         return 1;
+    signal(SIGXFSZ, SIG_IGN); /* over ulimit -f: EFBIG, reported, not a silent death */
     enum { OPT_GAPS = 1000, OPT_MGEO, OPT_MUSER, OPT_NOSCHEMA };
     static const struct option longopts[] = {
         {"posts", required_argument, NULL, 'n'},     {"seed", required_argument, NULL, 's'},

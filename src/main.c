@@ -250,6 +250,9 @@ int main(int argc, char **argv)
     sigaction(SIGHUP, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
+    /* Over a file-size limit (ulimit -f) a write fails with EFBIG and the post, report
+     * or metrics write counts as failed, rather than the signal killing us unreported. */
+    sigaction(SIGXFSZ, &sa, NULL);
 
     if (o.check) {
         status = pp_check_run(c, o.demo, o.dry_run, stdout);

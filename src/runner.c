@@ -26,6 +26,7 @@
 #define PER_POST_LINES_MAX_RATE 5.0
 #define STATUS_INTERVAL_US 5000000
 #define BACKOFF_MAX_US 30000000
+#define RELOAD_RETRY_US 5000000
 /* When this many sampled keys in a row had no complete post, sampling pauses between
  * round trips (doubling up to UNMATCHED_PAUSE_MAX_US) instead of hammering the database
  * with queries that find nothing. */
@@ -55,6 +56,7 @@ typedef struct runner {
     int64_t unmatched_pause; /* current pause between fruitless round trips */
     pp_sampler_stats unmatched_mark; /* sampler counters at the last warning (or window) */
     int64_t unmatched_mark_us, unmatched_warned_us;
+    int64_t reload_retry_us; /* a postponed reload is tried again then; 0 = none */
 } runner;
 
 pp_source *pp_runner_source_new(const pp_config *c, int demo)
@@ -277,29 +279,32 @@ static pp_sink *sink_new(runner *rn, const pp_config *c, char *const topics[PP_N
 }
 
 /* Deliver what is in flight on the current sink, in slices so the watchdog keeps being
- * fed; what is left after the timeout, or when a second stop signal says not to wait, is
- * given up and reported failed (or unknown, where the broker may have it). */
-static void drain(runner *rn, double timeout_s)
+ * fed. When stopping (give_up), what is left after the timeout, or when a second stop
+ * signal says not to wait, is given up and reported failed (or unknown, where the broker
+ * may have it); otherwise it stays in flight. Returns 0 when nothing is left. */
+static int drain(runner *rn, double timeout_s, int give_up)
 {
     int64_t deadline = pp_now_us() + (int64_t)(timeout_s * 1e6);
     for (;;) {
         watchdog(rn, pp_now_us());
         if (pp_sink_flush(rn->sink, 200) == 0)
-            return;
+            return 0;
         if (*rn->o->stop >= 2) {
             pp_log_warn("second stop signal: giving up on the %llu post(s) still in flight; "
                         "they are counted as failed (or unknown where the broker may have "
                         "them)",
                         (unsigned long long)pp_stats_in_flight(&rn->stats));
             pp_sink_abandon(rn->sink);
-            return;
+            return -1;
         }
+        if (pp_now_us() >= deadline && !give_up)
+            return -1;
         if (pp_now_us() >= deadline) {
             pp_log_err("%llu post(s) still undelivered after kafka.flush_timeout (%g s); "
                        "counting them as failed (or unknown where the broker may have them)",
                        (unsigned long long)pp_stats_in_flight(&rn->stats), timeout_s);
             pp_sink_abandon(rn->sink);
-            return;
+            return -1;
         }
     }
 }
@@ -344,7 +349,17 @@ static int reload(runner *rn, int running)
          * ready, the old one goes on; should a new producer have reached the coordinator
          * before failing, it fenced the old one, whose next transaction then stops the
          * daemon with that fatal error (its posts counted failed, none silently lost). */
-        drain(rn, rn->c->kafka.flush_timeout_s);
+        if (drain(rn, rn->c->kafka.flush_timeout_s, 0) != 0) {
+            /* A reload never costs a post: with the brokers not acknowledging, the old
+             * producer keeps its posts (retried until message.timeout.ms) and the reload
+             * is tried again a little later. */
+            pp_log_warn("reload postponed: %llu post(s) in flight are not acknowledged after "
+                        "kafka.flush_timeout (%g s); trying again in %d s",
+                        (unsigned long long)pp_stats_in_flight(&rn->stats),
+                        rn->c->kafka.flush_timeout_s, RELOAD_RETRY_US / 1000000);
+            rn->reload_retry_us = pp_now_us() + RELOAD_RETRY_US;
+            goto postponed;
+        }
         if (pp_sink_prepare(sink, 10000, err, sizeof(err)) != PP_SINK_READY) {
             pp_log_err("reload: %s with the new configuration: %s", sink_name(rn), err);
             goto keep;
@@ -367,6 +382,7 @@ static int reload(runner *rn, int running)
     return 1;
 keep:
     pp_log_err("reload failed: keeping the %s configuration", running ? "running" : "start-up");
+postponed:
     pp_sink_destroy(sink);
     pp_source_destroy(src);
     free_topics(topics);
@@ -493,8 +509,13 @@ static int loop(runner *rn)
             pp_log_err("stopping: %s", err);
             return EXIT_RUNTIME;
         }
+        if (rn->reload_retry_us && now >= rn->reload_retry_us) {
+            rn->reload_retry_us = 0;
+            *rn->o->reload = 1;
+        }
         if (*rn->o->reload) {
             *rn->o->reload = 0;
+            rn->reload_retry_us = 0;
             reload(rn, 1);
             continue;
         }
@@ -614,7 +635,7 @@ stop:
     if (*o->stop)
         pp_log_notice("stop requested: no new posts; delivering the %llu in flight",
                       (unsigned long long)pp_stats_in_flight(&rn.stats));
-    drain(&rn, rn.c->kafka.flush_timeout_s);
+    drain(&rn, rn.c->kafka.flush_timeout_s, 1);
     pp_stats_finish(&rn.stats, pp_now_us());
     refresh_unmatched(&rn);
     {

@@ -76,6 +76,8 @@ typedef struct kafka_sink {
     int exactly_once;
     int txn_ready, txn_open;
     int txn_failed;  /* a message of the open transaction failed: it must abort */
+    int committing;  /* a commit is under way, resumed slice by slice from poll/flush */
+    int64_t commit_deadline_us;
     uint64_t txn_id; /* counts begun transactions */
     int64_t txn_started_us, txn_interval_us;
     inflight *txn_done; /* finished posts of the open transaction, settled at its end */
@@ -85,6 +87,12 @@ typedef struct kafka_sink {
 } kafka_sink;
 
 #define TXN_TIMEOUT_MS 60000
+/* A commit blocks for at most this long per call and is resumed on the next poll or
+ * flush (librdkafka resumes a commit that timed out), so the main loop, the watchdog and
+ * a second stop signal are served while a broker does not answer. */
+#define TXN_SLICE_MS 500
+/* Abort when giving up (a second stop signal): short, the process is about to exit. */
+#define TXN_GIVE_UP_MS 2000
 
 static int topic_open(kafka_sink *k, int t, char *e, size_t n);
 
@@ -257,10 +265,12 @@ static void txn_error(kafka_sink *k, const char *what, rd_kafka_error_t *e)
 /* Abort the open transaction, so no partial post ever becomes visible; its posts count as
  * failed, or as `unconfirmed` when the abort itself failed (after a commit attempt the
  * transaction may have committed). */
-static void txn_abort(kafka_sink *k, outcome unconfirmed, rd_kafka_resp_err_t why)
+static void txn_abort(kafka_sink *k, outcome unconfirmed, rd_kafka_resp_err_t why,
+                      int timeout_ms)
 {
     outcome o = FAILED;
-    rd_kafka_error_t *e = rd_kafka_abort_transaction(k->rk, TXN_TIMEOUT_MS);
+    k->committing = 0;
+    rd_kafka_error_t *e = rd_kafka_abort_transaction(k->rk, timeout_ms);
     if (e) {
         txn_error(k, "aborting", e);
         o = unconfirmed;
@@ -285,17 +295,19 @@ static int fenced(kafka_sink *k, const rd_kafka_error_t *e)
            code == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH;
 }
 
-/* Commit the open transaction. When it cannot commit, abort it, so no partial post ever
+/* Commit the open transaction, one slice of at most TXN_SLICE_MS per call: while it
+ * times out retriably, k->committing stays set and the next poll or flush resumes it,
+ * up to TXN_TIMEOUT_MS in all. When it cannot commit, abort it, so no partial post ever
  * becomes visible: its posts count as failed, or as unknown when the commit may have
- * reached the coordinator before the error. Returns with no transaction open. */
-static void txn_commit(kafka_sink *k, int timeout_ms)
+ * reached the coordinator before the error. */
+static void txn_commit(kafka_sink *k)
 {
     if (!k->txn_open)
         return;
     if (k->txn_failed) {
         pp_log_warn("kafka: a message of the open transaction failed: aborting the "
                     "transaction (its posts count as failed)");
-        txn_abort(k, FAILED, RD_KAFKA_RESP_ERR__STATE);
+        txn_abort(k, FAILED, RD_KAFKA_RESP_ERR__STATE, TXN_TIMEOUT_MS);
         return;
     }
     char why[256];
@@ -308,11 +320,17 @@ static void txn_commit(kafka_sink *k, int timeout_ms)
         k->txn_failed = 0;
         return;
     }
-    for (int attempt = 1;; attempt++) {
-        rd_kafka_error_t *e = rd_kafka_commit_transaction(k->rk, timeout_ms);
+    {
+        int64_t now = pp_now_us();
+        if (!k->committing) {
+            k->committing = 1;
+            k->commit_deadline_us = now + (int64_t)TXN_TIMEOUT_MS * 1000;
+        }
+        rd_kafka_error_t *e = rd_kafka_commit_transaction(k->rk, TXN_SLICE_MS);
         if (!e) {
             txn_settle(k, DELIVERED, RD_KAFKA_RESP_ERR_NO_ERROR);
             k->txn_open = 0;
+            k->committing = 0;
             return;
         }
         rd_kafka_resp_err_t code = rd_kafka_error_code(e);
@@ -320,19 +338,21 @@ static void txn_commit(kafka_sink *k, int timeout_ms)
         int abortable = rd_kafka_error_txn_requires_abort(e);
         int fatal = rd_kafka_error_is_fatal(e);
         int was_fenced = fatal && fenced(k, e);
-        pp_log_warn("kafka: committing the transaction failed (attempt %d): %s", attempt,
-                    rd_kafka_error_string(e));
+        if (retriable && !fatal && !abortable && pp_now_us() < k->commit_deadline_us) {
+            rd_kafka_error_destroy(e); /* resumed on the next poll or flush */
+            return;
+        }
+        pp_log_warn("kafka: committing the transaction failed: %s", rd_kafka_error_string(e));
         if (fatal) {
             snprintf(k->fatal_reason, sizeof(k->fatal_reason), "%s", rd_kafka_error_string(e));
             k->fatal = 1;
         }
         rd_kafka_error_destroy(e);
-        if (retriable && attempt < 3 && !fatal)
-            continue;
+        k->committing = 0;
         if (!fatal) {
             /* A commit that timed out may have been applied: unknown unless the abort
              * goes through. */
-            txn_abort(k, abortable ? FAILED : UNKNOWN, code);
+            txn_abort(k, abortable ? FAILED : UNKNOWN, code, TXN_TIMEOUT_MS);
         } else {
             /* A fatal error other than fencing may have struck after the coordinator
              * took the commit. */
@@ -460,7 +480,8 @@ static int kafka_fits(pp_sink *s, const pp_post *p, char *e, size_t n)
 static int kafka_full(pp_sink *s)
 {
     kafka_sink *k = (kafka_sink *)s;
-    return rd_kafka_outq_len(k->rk) + PP_NTABLES > k->max_queue_messages;
+    /* No new post joins a transaction that is being committed. */
+    return k->committing || rd_kafka_outq_len(k->rk) + PP_NTABLES > k->max_queue_messages;
 }
 
 static int kafka_produce(pp_sink *s, const pp_post *p, uint64_t seq, char *e, size_t n)
@@ -559,8 +580,8 @@ static void kafka_poll(pp_sink *s, int timeout_ms)
 {
     kafka_sink *k = (kafka_sink *)s;
     rd_kafka_poll(k->rk, timeout_ms);
-    if (k->txn_open && pp_now_us() - k->txn_started_us >= k->txn_interval_us)
-        txn_commit(k, TXN_TIMEOUT_MS);
+    if (k->txn_open && (k->committing || pp_now_us() - k->txn_started_us >= k->txn_interval_us))
+        txn_commit(k);
 }
 
 /* Returns 0 only when every post produced has been reported through done: in
@@ -572,16 +593,19 @@ static int kafka_flush(pp_sink *s, int timeout_ms)
     rd_kafka_flush(k->rk, timeout_ms);
     /* Commit once every message of the transaction is delivered, so a slow flush never
      * makes a commit time out and abort good posts. */
-    if (k->exactly_once && rd_kafka_outq_len(k->rk) == 0)
-        txn_commit(k, TXN_TIMEOUT_MS);
+    if (k->exactly_once && (k->committing || rd_kafka_outq_len(k->rk) == 0))
+        txn_commit(k);
     return rd_kafka_outq_len(k->rk) > 0 || k->posts_open > 0 || k->txn_open;
 }
 
 static void kafka_abandon(pp_sink *s)
 {
     kafka_sink *k = (kafka_sink *)s;
+    /* Giving up: a commit under way may have reached the coordinator (unknown unless the
+     * abort goes through); the abort is short, the process is about to exit. */
     if (k->txn_open)
-        txn_abort(k, FAILED, RD_KAFKA_RESP_ERR__PURGE_QUEUE);
+        txn_abort(k, k->committing ? UNKNOWN : FAILED, RD_KAFKA_RESP_ERR__PURGE_QUEUE,
+                  TXN_GIVE_UP_MS);
     rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     /* Purged messages get delivery reports (ERR__PURGE_*): serve them so every post is
      * accounted for. A message purged in flight reports "possibly persisted", so its post

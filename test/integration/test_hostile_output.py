@@ -261,3 +261,30 @@ def test_report_into_a_fifo_nobody_reads_is_an_error_not_a_hang(env, tmp_path):
                  stdout=subprocess.DEVNULL, timeout=60)
     assert p.returncode == 1, err(p)
     assert f"{fifo}: is a pipe that no process reads from" in err(p)
+
+
+def test_a_file_size_limit_fails_posts_instead_of_killing_the_run(env, tmp_path):
+    out = tmp_path / "out.jsonl"
+    rep_path = tmp_path / "r.json"
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+    with open(out, "wb") as f:
+        p = subprocess.run([PINPOSTD, "--demo", "--dry-run", "--count", "100", "--report",
+                            str(rep_path)], stdout=f, stderr=subprocess.PIPE,
+                           preexec_fn=limit, timeout=60)
+    assert p.returncode == 1, err(p)  # not killed by SIGXFSZ (exit -25)
+    assert "File too large" in err(p)
+    rep = report(rep_path)
+    assert rep["posts_failed"] == 1 and rep["posts_delivered"] < 100
+
+
+def test_metrics_file_fifo_without_reader_never_stalls_the_loop(env, tmp_path):
+    fifo = tmp_path / "metrics.fifo"
+    os.mkfifo(fifo)
+    cfg = tmp_path / "demo.yaml"
+    cfg.write_text(f"service:\n  metrics_file: {fifo}\n")
+    p = subprocess.run([PINPOSTD, "--demo", "-c", str(cfg), "--count", "60", "--rate", "20"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
+    assert p.returncode == 0, err(p)
+    assert f"{fifo}: is a pipe that no process reads from" in err(p)
