@@ -253,22 +253,22 @@ int pp_file_write(const char *path, const void *data, size_t len, unsigned flags
     if (!S_ISLNK(st.st_mode))
         return write_direct(path, &st, 0, data, len, e, n);
     if (stat(path, &to) == 0) {
-        if (S_ISREG(to.st_mode)) {
-            /* /dev/stdout with stdout redirected to a file: append at its offset, as the
-             * shell's redirection means, rather than replace the file under it. */
-            int fd = stdio_fd_of(&to);
-            if (fd >= 0) {
-                char err[256];
-                if (pp_file_write_fd(fd, data, len, err, sizeof(err)) == 0)
-                    return 0;
-                int saved = errno;
-                pp_errf(e, n, "%s: %s", path, err);
-                errno = saved;
-                return -1;
-            }
-        } else if (st.st_uid == 0 || st.st_uid == geteuid()) {
-            return write_direct(path, &to, 1, data, len, e, n);
+        /* A link to our own stdout or stderr (/dev/stdout, /dev/fd/1) is written through
+         * that descriptor: appended at its offset when it is a file, as the shell's
+         * redirection means, rather than the file replaced under it; and an error when
+         * the descriptor was closed at start (its placeholder is never written). */
+        int fd = stdio_fd_of(&to);
+        if (fd >= 0) {
+            char err[256];
+            if (pp_file_write_fd(fd, data, len, err, sizeof(err)) == 0)
+                return 0;
+            int saved = errno;
+            pp_errf(e, n, "%s: %s", path, err);
+            errno = saved;
+            return -1;
         }
+        if (!S_ISREG(to.st_mode) && (st.st_uid == 0 || st.st_uid == geteuid()))
+            return write_direct(path, &to, 1, data, len, e, n);
     }
     /* Never write through a link to a regular file, a dangling link, or one planted by
      * another user: replace the link itself. */

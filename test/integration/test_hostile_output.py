@@ -288,3 +288,11 @@ def test_metrics_file_fifo_without_reader_never_stalls_the_loop(env, tmp_path):
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
     assert p.returncode == 0, err(p)
     assert f"{fifo}: is a pipe that no process reads from" in err(p)
+
+
+@pytest.mark.parametrize("path", ["/dev/stdout", "/dev/fd/1"])
+def test_report_through_a_link_to_a_closed_stdout_is_an_error(env, path):
+    p = pinpostd(env, "--demo", "--count", "1", "--delay", "0:0", "--report", path,
+                 preexec_fn=close_stdout)
+    assert p.returncode == 1, err(p)
+    assert f"{path}: standard output is closed" in err(p)
