@@ -16,8 +16,10 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
 #include <librdkafka/rdkafka.h>
 #include <mysql.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,8 +78,9 @@ static void usage(FILE *out)
             "      --json               print the result as one JSON object\n"
             "  -v, -q, -V, -h\n"
             "\n"
-            "Exit status: 0 verified, 1 problems found (partial, missing, duplicate or\n"
-            "mismatched posts), 2 could not verify (unreachable, timeout), 64 usage, 78 config.\n");
+            "Exit status: 0 verified, 1 problems found (partial, missing, unexpected,\n"
+            "duplicate or mismatched posts), 2 could not verify (unreachable, timeout),\n"
+            "64 usage, 78 config or run report.\n");
 }
 
 static int parse_args(int argc, char **argv, opts *o)
@@ -168,10 +171,25 @@ usage_error:
     return -1;
 }
 
-/* instance, posts_delivered and started_at_ms from a pinpostd run report. */
+/* A JSON number as decimal text for the option parsers: whole numbers in full (cJSON
+ * holds a double; 1e18 must read as 1000000000000000000), anything else as %.17g, which
+ * they refuse as not whole. */
+static void number_text(double v, char *buf, size_t n)
+{
+    if (v == trunc(v) && fabs(v) < 1e19)
+        snprintf(buf, n, "%.0f", v);
+    else
+        snprintf(buf, n, "%.17g", v);
+}
+
+/* instance, posts_delivered and started_at_ms from a pinpostd run report. The numbers
+ * pass the same checks as --expect and --since: the file may come from anywhere. */
 static int read_run_report(const char *path, opts *o, char **instance, char *err, size_t n)
 {
     pp_buf text = {0};
+    char num[400], why[256];
+    pp_number expect;
+    int64_t since;
     if (pp_buf_read_file(&text, path, 1 << 20) != 0) {
         pp_buf_free(&text);
         return pp_errf(err, n, "%s: %s", path, strerror(errno)), -1;
@@ -180,17 +198,38 @@ static int read_run_report(const char *path, opts *o, char **instance, char *err
     pp_buf_free(&text);
     const cJSON *inst = cJSON_GetObjectItemCaseSensitive(r, "instance");
     const cJSON *del = cJSON_GetObjectItemCaseSensitive(r, "posts_delivered");
-    const cJSON *since = cJSON_GetObjectItemCaseSensitive(r, "started_at_ms");
-    if (!cJSON_IsString(inst) || !cJSON_IsNumber(del) || !cJSON_IsNumber(since)) {
+    const cJSON *start = cJSON_GetObjectItemCaseSensitive(r, "started_at_ms");
+    if (!cJSON_IsString(inst) || !del || !start) {
         cJSON_Delete(r);
         return pp_errf(err, n, "%s: not a pinpostd run report (needs instance, "
-                               "posts_delivered, started_at_ms)", path), -1;
+                               "posts_delivered, started_at_ms); give the file pinpostd "
+                               "--report wrote", path), -1;
+    }
+    int bad = 1;
+    if (!cJSON_IsNumber(del)) {
+        snprintf(why, sizeof(why), "not a number");
+    } else {
+        /* As many posts as --expect (and pinpostd's --count) can name. */
+        number_text(del->valuedouble, num, sizeof(num));
+        bad = pp_config_parse_number("emulation.count", num, &expect, why, sizeof(why));
+    }
+    if (bad) {
+        cJSON_Delete(r);
+        return pp_errf(err, n, "%s: posts_delivered: %s; give the file pinpostd --report "
+                               "wrote, or --expect", path, why), -1;
+    }
+    if (!cJSON_IsNumber(start) ||
+        (number_text(start->valuedouble, num, sizeof(num)), pp_parse_int64(num, &since)) ||
+        since < 0) {
+        cJSON_Delete(r);
+        return pp_errf(err, n, "%s: started_at_ms: not a whole number of ms since the epoch; "
+                               "give the file pinpostd --report wrote, or --since", path), -1;
     }
     *instance = pp_xstrdup(inst->valuestring);
     if (!o->expect)
-        o->expect = (uint64_t)del->valuedouble;
+        o->expect = expect.u;
     if (!o->since_ms)
-        o->since_ms = (int64_t)since->valuedouble;
+        o->since_ms = since;
     cJSON_Delete(r);
     return 0;
 }
@@ -460,6 +499,7 @@ int main(int argc, char **argv)
     /* Before anything opens a file or socket, which would take a closed fd 0-2. */
     if (pp_file_guard_stdio() != 0)
         return EXIT_UNVERIFIED;
+    signal(SIGXFSZ, SIG_IGN); /* over ulimit -f: EFBIG, reported, not a silent death */
     pp_log_set_program("pinpost-verify");
     opts o;
     char err[1024] = "";
@@ -580,8 +620,9 @@ int main(int argc, char **argv)
 
     pp_tally_result r;
     pp_tally_summarise(tally, o.instance, o.expect, &r);
-    int bad = r.posts_partial || r.posts_missing || r.duplicates || r.key_mismatch ||
-              r.partition_mismatch || rc.mismatched || (o.expect && r.posts_complete < o.expect);
+    int bad = r.posts_partial || r.posts_missing || r.posts_unexpected || r.duplicates ||
+              r.key_mismatch || r.partition_mismatch || rc.mismatched ||
+              (o.expect && r.posts_complete < o.expect);
     if (o.json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "result", bad ? "problems" : "verified");
@@ -593,6 +634,7 @@ int main(int argc, char **argv)
         cJSON_AddNumberToObject(j, "posts_complete", (double)r.posts_complete);
         cJSON_AddNumberToObject(j, "posts_partial", (double)r.posts_partial);
         cJSON_AddNumberToObject(j, "posts_missing", (double)r.posts_missing);
+        cJSON_AddNumberToObject(j, "posts_unexpected", (double)r.posts_unexpected);
         cJSON_AddNumberToObject(j, "duplicates", (double)r.duplicates);
         cJSON_AddNumberToObject(j, "key_mismatch", (double)r.key_mismatch);
         cJSON_AddNumberToObject(j, "partition_mismatch", (double)r.partition_mismatch);
@@ -610,9 +652,9 @@ int main(int argc, char **argv)
                r.messages, r.other);
         printf("posts complete: %" PRIu64 ", partial: %" PRIu64 ", missing: %" PRIu64
                ", duplicate messages: %" PRIu64 ", key mismatches: %" PRIu64
-               ", partition mismatches: %" PRIu64 "\n",
+               ", partition mismatches: %" PRIu64 ", beyond the expected count: %" PRIu64 "\n",
                r.posts_complete, r.posts_partial, r.posts_missing, r.duplicates, r.key_mismatch,
-               r.partition_mismatch);
+               r.partition_mismatch, r.posts_unexpected);
         if (o.rows)
             printf("rows checked: %" PRIu64 ", not matching the database: %" PRIu64 "\n",
                    rc.checked, rc.mismatched);
