@@ -172,10 +172,25 @@ class StderrLog:
             return "".join(self.lines)
 
 
-def watermarks(consumer, tp, timeout=60):
+def led_metadata(consumer, names, timeout=90):
+    """Cluster metadata once every partition of these topics has a leader: after a broker
+    was thawed or restarted, its partitions are leaderless for a while."""
+    deadline = time.monotonic() + timeout
+    while True:
+        md = consumer.list_topics(timeout=30)
+        if all(n in md.topics and md.topics[n].partitions and
+               all(p.leader >= 0 for p in md.topics[n].partitions.values()) for n in names):
+            return md
+        if time.monotonic() >= deadline:
+            return md  # let the reads below say what is wrong
+        time.sleep(0.5)
+
+
+def watermarks(consumer, tp, timeout=90):
     """A partition's low and high offsets. A broker just restarted or thawed may not lead
-    its partitions yet (_UNKNOWN_PARTITION, leader not available): retried until it does,
-    within a bounded time."""
+    its partitions yet (_UNKNOWN_PARTITION, leader not available), and the consumer's
+    metadata cache keeps saying so until refreshed: refresh it and retry, within a bounded
+    time."""
     from confluent_kafka import KafkaException
     deadline = time.monotonic() + timeout
     while True:
@@ -184,7 +199,11 @@ def watermarks(consumer, tp, timeout=60):
         except KafkaException:
             if time.monotonic() >= deadline:
                 raise
-            time.sleep(0.5)
+            time.sleep(1)
+            try:
+                consumer.list_topics(topic=tp.topic, timeout=10)
+            except KafkaException:
+                pass
 
 
 def consume_all(bootstrap, topics, committed=True):
@@ -201,7 +220,7 @@ def consume_all(bootstrap, topics, committed=True):
         ends = {}
         assignment = []
         by_topic = {v: k for k, v in topics.items()}
-        md = c.list_topics(timeout=30)
+        md = led_metadata(c, topics.values())
         for table, topic in topics.items():
             for p in md.topics[topic].partitions:
                 lo, hi = watermarks(c, TopicPartition(topic, p))
