@@ -132,9 +132,6 @@ typedef struct pp_number {
 int pp_config_parse_number(const char *key, const char *text, pp_number *out, char *errstr,
                            size_t errstr_size);
 
-/* Parse "MIN:MAX" seconds, with emulation.delay's limits. Returns 0 or -1. */
-int pp_config_parse_delay(const char *s, double *min_s, double *max_s);
-
 /* Add or replace one librdkafka setting. */
 void pp_config_set_kafka(pp_config *c, const char *key, const char *value, const char *origin);
 /* The current value of a librdkafka setting, or NULL. */

@@ -30,6 +30,12 @@ int pp_parse_int64(const char *s, int64_t *out);
 int pp_parse_uint64(const char *s, uint64_t *out);
 int pp_parse_double(const char *s, double *out);
 
+/* An argument or value from outside, fit to quote in an error message: at most 40
+ * printable ASCII characters (others shown as '?', a longer value ends in "..."), cut
+ * before the first '=' when stop_at_eq (the value of an unknown --name=value may be a
+ * secret). Writes into buf (at least 48 bytes) and returns it. */
+const char *pp_quote_arg(const char *s, int stop_at_eq, char *buf, size_t n);
+
 /* Directory part of path, for resolving relative paths; caller frees. */
 char *pp_dirname(const char *path);
 

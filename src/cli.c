@@ -64,21 +64,6 @@ static enum pp_cli_status usage_error(char *msg, size_t n, const char *fmt, ...)
     return PP_CLI_USAGE;
 }
 
-/* An argument fit to quote in a message: at most 40 printable ASCII characters, up to
- * stop_at_eq's '=' (the value of an unknown --name=value may be anything). */
-static const char *shown(const char *s, int stop_at_eq, char *buf, size_t n)
-{
-    size_t i = 0;
-    for (; s[i] && !(stop_at_eq && s[i] == '=') && i + 4 < n && i < 40; i++)
-        buf[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
-    if (s[i] && !(stop_at_eq && s[i] == '=')) {
-        memcpy(buf + i, "...", 3);
-        i += 3;
-    }
-    buf[i] = '\0';
-    return buf;
-}
-
 /* "-n/--count", or "--duration" for options without a short form. */
 static const char *option_name(int val, char *buf, size_t n)
 {
@@ -184,12 +169,12 @@ enum pp_cli_status pp_cli_parse(int argc, char **argv, pp_cli_opts *o, char *msg
                                    optopt > 0x20 && optopt < 0x7f ? optopt : '?');
             /* An unknown or ambiguous long option: glibc has moved optind past it. */
             return usage_error(msg, msg_size, "unknown or ambiguous option %s",
-                               shown(argv[optind - 1], 1, q, sizeof(q)));
+                               pp_quote_arg(argv[optind - 1], 1, q, sizeof(q)));
         }
     }
     if (optind < argc)
         return usage_error(msg, msg_size, "unexpected argument '%s'",
-                           shown(argv[optind], 0, q, sizeof(q)));
+                           pp_quote_arg(argv[optind], 0, q, sizeof(q)));
     if (o->has_rate && o->has_delay)
         return usage_error(msg, msg_size, "--rate and --delay exclude each other");
     return PP_CLI_RUN;

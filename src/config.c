@@ -615,21 +615,6 @@ static const key_def keys[] = {
     KEY("service.metrics_file", K_PATH, OFF(service.metrics_file)),
 };
 
-/* A value from outside, fit to quote in an error: at most 40 printable ASCII characters,
- * anything else shown as '?'. */
-static const char *shown(const char *s, char *buf, size_t n)
-{
-    size_t i = 0;
-    for (; s[i] && i + 4 < n && i < 40; i++)
-        buf[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
-    if (s[i]) {
-        memcpy(buf + i, "...", 3);
-        i += 3;
-    }
-    buf[i] = '\0';
-    return buf;
-}
-
 /* The row of a numeric key, or NULL. */
 static const key_def *numeric_key(const char *path)
 {
@@ -667,7 +652,7 @@ static int parse_number(const key_def *d, const char *text, pp_number *out, char
     case K_SEED:
         if (pp_parse_uint64(text, &out->u))
             return pp_errf(err, n, "'%s' is not a whole number from 0 to %llu",
-                           shown(text, q, sizeof(q)), (unsigned long long)UINT64_MAX),
+                           pp_quote_arg(text, 0, q, sizeof(q)), (unsigned long long)UINT64_MAX),
                    -1;
         return 0;
     case K_INT:
@@ -676,13 +661,13 @@ static int parse_number(const key_def *d, const char *text, pp_number *out, char
         if (pp_parse_int64(text, &out->i) ||
             !((out->i >= (int64_t)d->lo && out->i <= (int64_t)d->hi) ||
               (d->also && out->i == (int64_t)strtod(d->also, NULL))))
-            return pp_errf(err, n, "'%s' is not %s", shown(text, q, sizeof(q)), want), -1;
+            return pp_errf(err, n, "'%s' is not %s", pp_quote_arg(text, 0, q, sizeof(q)), want), -1;
         out->u = out->i > 0 ? (uint64_t)out->i : 0;
         return 0;
     case K_DOUBLE:
     case K_RATE:
         if (pp_parse_double(text, &out->d) || !in_range(d, out->d))
-            return pp_errf(err, n, "'%s' is not %s", shown(text, q, sizeof(q)), want), -1;
+            return pp_errf(err, n, "'%s' is not %s", pp_quote_arg(text, 0, q, sizeof(q)), want), -1;
         return 0;
     case K_DELAY: {
         const char *colon = strchr(text, ':');
@@ -696,12 +681,12 @@ static int parse_number(const key_def *d, const char *text, pp_number *out, char
             goto bad_delay;
         if (out->d > out->d2)
             return pp_errf(err, n, "'%s': MIN is greater than MAX; write MIN:MAX with MIN <= MAX",
-                           shown(text, q, sizeof(q))),
+                           pp_quote_arg(text, 0, q, sizeof(q))),
                    -1;
         return 0;
     bad_delay:
         return pp_errf(err, n, "'%s' is not MIN:MAX, two numbers from %g to %g%s",
-                       shown(text, q, sizeof(q)), d->lo, d->hi, d->unit),
+                       pp_quote_arg(text, 0, q, sizeof(q)), d->lo, d->hi, d->unit),
                -1;
     }
     default:
@@ -716,17 +701,6 @@ int pp_config_parse_number(const char *key, const char *text, pp_number *out, ch
     if (!d)
         return pp_errf(errstr, errstr_size, "%s is not a numeric setting", key), -1;
     return parse_number(d, text, out, errstr, errstr_size);
-}
-
-int pp_config_parse_delay(const char *s, double *min_s, double *max_s)
-{
-    pp_number v;
-    char err[256];
-    if (pp_config_parse_number("emulation.delay", s, &v, err, sizeof(err)))
-        return -1;
-    *min_s = v.d;
-    *max_s = v.d2;
-    return 0;
 }
 
 static int apply_key(load_ctx *x, const key_def *d, yaml_node_t *vn)

@@ -127,7 +127,11 @@ int main(int argc, char **argv)
     }
     return 0;
 bad:
-    fprintf(stderr, "pinpost-gen: %s: '%.40s' is not %s\n", name, optarg, why);
+    {
+        char q[64];
+        fprintf(stderr, "pinpost-gen: %s: '%s' is not %s\n", name,
+                pp_quote_arg(optarg, 0, q, sizeof(q)), why);
+    }
 usage_error:
     usage(stderr);
     return 64;

@@ -142,6 +142,19 @@ int pp_parse_double(const char *s, double *out)
     return 0;
 }
 
+const char *pp_quote_arg(const char *s, int stop_at_eq, char *buf, size_t n)
+{
+    size_t i = 0;
+    for (; s[i] && !(stop_at_eq && s[i] == '=') && i + 4 < n && i < 40; i++)
+        buf[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+    if (s[i] && !(stop_at_eq && s[i] == '=')) {
+        memcpy(buf + i, "...", 3);
+        i += 3;
+    }
+    buf[i] = '\0';
+    return buf;
+}
+
 char *pp_dirname(const char *path)
 {
     const char *slash = strrchr(path, '/');

@@ -98,7 +98,7 @@ static int parse_args(int argc, char **argv, opts *o)
         {"version", no_argument, NULL, 'V'}, {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int ch, li;
-    char name[32], why[256] = "";
+    char name[32], why[256] = "", q[64];
     pp_number num;
     memset(o, 0, sizeof(*o));
     o->timeout_s = 60;
@@ -134,8 +134,8 @@ static int parse_args(int argc, char **argv, opts *o)
             break;
         case O_SINCE:
             if (pp_parse_int64(optarg, &o->since_ms) || o->since_ms < 0) {
-                snprintf(why, sizeof(why), "'%.40s' is not a whole number of ms since the epoch",
-                         optarg);
+                snprintf(why, sizeof(why), "'%s' is not a whole number of ms since the epoch",
+                         pp_quote_arg(optarg, 0, q, sizeof(q)));
                 goto bad;
             }
             break;
@@ -146,8 +146,8 @@ static int parse_args(int argc, char **argv, opts *o)
             /* At most a day: the timeout is handed to librdkafka in int milliseconds. */
             if (pp_parse_double(optarg, &o->timeout_s) || o->timeout_s < 0.001 ||
                 o->timeout_s > 86400) {
-                snprintf(why, sizeof(why), "'%.40s' is not a number from 0.001 to 86400 seconds",
-                         optarg);
+                snprintf(why, sizeof(why), "'%s' is not a number from 0.001 to 86400 seconds",
+                         pp_quote_arg(optarg, 0, q, sizeof(q)));
                 goto bad;
             }
             break;
@@ -160,7 +160,8 @@ static int parse_args(int argc, char **argv, opts *o)
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "pinpost-verify: unexpected argument '%.40s'\n", argv[optind]);
+        fprintf(stderr, "pinpost-verify: unexpected argument '%s'\n",
+                pp_quote_arg(argv[optind], 0, q, sizeof(q)));
         goto usage_error;
     }
     return 0;

@@ -420,14 +420,16 @@ static void numbers__edge_values__limits_of_the_key_table(void **state)
 static void delay__parse__bounds(void **state)
 {
     (void)state;
-    double a, b;
-    assert_int_equal(pp_config_parse_delay("0:2", &a, &b), 0);
-    assert_true(a == 0 && b == 2);
-    assert_int_equal(pp_config_parse_delay("0.25:0.25", &a, &b), 0);
-    assert_int_equal(pp_config_parse_delay("2", &a, &b), -1);
-    assert_int_equal(pp_config_parse_delay("-1:2", &a, &b), -1);
-    assert_int_equal(pp_config_parse_delay("1:x", &a, &b), -1);
-    assert_int_equal(pp_config_parse_delay("nan:1", &a, &b), -1);
+    pp_number v;
+    char err[256];
+    const char *k = "emulation.delay";
+    assert_int_equal(pp_config_parse_number(k, "0:2", &v, err, sizeof(err)), 0);
+    assert_true(v.d == 0 && v.d2 == 2);
+    assert_int_equal(pp_config_parse_number(k, "0.25:0.25", &v, err, sizeof(err)), 0);
+    assert_int_equal(pp_config_parse_number(k, "2", &v, err, sizeof(err)), -1);
+    assert_int_equal(pp_config_parse_number(k, "-1:2", &v, err, sizeof(err)), -1);
+    assert_int_equal(pp_config_parse_number(k, "1:x", &v, err, sizeof(err)), -1);
+    assert_int_equal(pp_config_parse_number(k, "nan:1", &v, err, sizeof(err)), -1);
 }
 
 int main(void)
