@@ -12,10 +12,34 @@ OPT ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS))
-ALL_CFLAGS = -std=c11 -pthread $(OPT) $(WARN) -Iinclude $(PKG_CFLAGS) -MMD -MP $(CFLAGS)
+
+# The tree is the pipeline: each directory of src/ is one stage or layer, its contracts in
+# the same directory of include/. A layer uses only the layers listed after it:
+#   programs/  the three main()s
+#   daemon/    pinpostd's loop, pacing, --check, notify, metrics, report   (pinpostd)
+#   verify/    reading a run back and judging it                           (pinpost-verify)
+#   sink/      where posts go: Kafka, Kinesis, dry run, the pair           (pinpostd)
+#   source/    where posts come from: MySQL, demo data, sampling, keys     (pinpostd, verify)
+#   gen/       the generated data set                        (pinpost-gen, pinpostd --demo)
+#   client/    one Kafka client set-up and one MySQL connect             (all that connect)
+#   aws/       credentials, SigV4, MSK IAM, the AWS HTTP call
+#   config/    pinpostd.yaml, db_creds.yaml, client.properties
+#   core/      buffers, JSON, logging, files, secrets, random numbers, exit codes
+LAYERS := core config aws client gen source sink verify daemon
+INCLUDES := $(LAYERS:%=-Iinclude/%)
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -pthread $(OPT) $(WARN) $(INCLUDES) $(PKG_CFLAGS) -MMD -MP \
+    $(CFLAGS)
 LDLIBS_ALL = $(PKG_LIBS) -lm -pthread
 
-LIB_SRCS := $(filter-out src/main.c src/gen_main.c src/verify_main.c,$(wildcard src/*.c))
+# One archive per layer; each program links only the layers it may use, so a call across
+# the pipeline the wrong way fails to link.
+layer_srcs = $(wildcard src/$(1)/*.c)
+PINPOSTD_LAYERS := daemon sink source gen client aws config core
+GEN_LAYERS := gen core
+VERIFY_LAYERS := verify source gen client aws config core
+layer_libs = $(foreach l,$(2),$(BUILD)/$(1)/lib$(l).a)
+
+LIB_SRCS := $(foreach l,$(LAYERS),$(call layer_srcs,$(l)))
 LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 ASAN_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/asan/%.o)
 # float-cast-overflow is not part of gcc's "undefined": a double too large for an int64
@@ -35,7 +59,7 @@ KAFKA_LIBS := $(BUILD)/kafka/libs
 
 .PHONY: all deps deps-system deps-test demo test test-unit test-integration install \
         uninstall clean format format-check kafka-jars venv bench bench-quick soak fuzz \
-        test-fuzz-replay test-lifecycle
+        test-fuzz-replay test-lifecycle test-wipe
 
 all: $(BUILD)/pinpostd $(BUILD)/pinpost-gen $(BUILD)/pinpost-verify
 
@@ -47,29 +71,39 @@ $(BUILD)/asan/%.o: src/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(ASAN_FLAGS) -c $< -o $@
 
-$(BUILD)/libpinpost.a: $(LIB_OBJS)
-	$(AR) rcs $@ $^
+# lib<layer>.a from the layer's objects, for each layer and each build (obj, asan).
+define layer_archive
+$(BUILD)/$(1)/lib$(2).a: $(patsubst src/%.c,$(BUILD)/$(1)/%.o,$(call layer_srcs,$(2)))
+	@rm -f $$@
+	$$(AR) rcs $$@ $$^
+endef
+$(foreach b,obj asan,$(foreach l,$(LAYERS),$(eval $(call layer_archive,$(b),$(l)))))
 
+# Unit tests and fuzzers reach into every layer.
 $(BUILD)/libpinpost-asan.a: $(ASAN_OBJS)
+	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/pinpostd: $(BUILD)/obj/main.o $(BUILD)/libpinpost.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
-
-$(BUILD)/pinpost-gen: $(BUILD)/obj/gen_main.o $(BUILD)/libpinpost.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
-
-$(BUILD)/pinpost-verify: $(BUILD)/obj/verify_main.o $(BUILD)/libpinpost.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+LINK = $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+$(BUILD)/pinpostd: $(BUILD)/obj/programs/pinpostd.o $(call layer_libs,obj,$(PINPOSTD_LAYERS))
+	$(LINK)
+$(BUILD)/pinpost-gen: $(BUILD)/obj/programs/pinpost-gen.o $(call layer_libs,obj,$(GEN_LAYERS))
+	$(LINK)
+$(BUILD)/pinpost-verify: $(BUILD)/obj/programs/pinpost-verify.o \
+    $(call layer_libs,obj,$(VERIFY_LAYERS))
+	$(LINK)
 
 # The three programs built with ASan/UBSan, for the integration tier.
 ASAN_BINS := $(BUILD)/asan-bin/pinpostd $(BUILD)/asan-bin/pinpost-gen $(BUILD)/asan-bin/pinpost-verify
 ASAN_LINK = @mkdir -p $(@D) && $(CC) $(LDFLAGS) $(ASAN_FLAGS) -o $@ $^ $(LDLIBS_ALL)
-$(BUILD)/asan-bin/pinpostd: $(BUILD)/asan/main.o $(BUILD)/libpinpost-asan.a
+$(BUILD)/asan-bin/pinpostd: $(BUILD)/asan/programs/pinpostd.o \
+    $(call layer_libs,asan,$(PINPOSTD_LAYERS))
 	$(ASAN_LINK)
-$(BUILD)/asan-bin/pinpost-gen: $(BUILD)/asan/gen_main.o $(BUILD)/libpinpost-asan.a
+$(BUILD)/asan-bin/pinpost-gen: $(BUILD)/asan/programs/pinpost-gen.o \
+    $(call layer_libs,asan,$(GEN_LAYERS))
 	$(ASAN_LINK)
-$(BUILD)/asan-bin/pinpost-verify: $(BUILD)/asan/verify_main.o $(BUILD)/libpinpost-asan.a
+$(BUILD)/asan-bin/pinpost-verify: $(BUILD)/asan/programs/pinpost-verify.o \
+    $(call layer_libs,asan,$(VERIFY_LAYERS))
 	$(ASAN_LINK)
 
 $(BUILD)/unit/%: test/unit/%.c $(BUILD)/libpinpost-asan.a
@@ -110,9 +144,15 @@ demo: deps-system all
 # ---- tests ----
 
 test: deps all
+	$(MAKE) format-check
+	$(MAKE) test-wipe
 	$(MAKE) test-unit
 	$(MAKE) test-fuzz-replay
 	$(MAKE) test-integration
+
+# Secrets are still erased in the optimised objects (the compiler may drop a memset).
+test-wipe: all
+	./scripts/check-wipe $(BUILD)
 
 test-unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
@@ -131,7 +171,7 @@ test-fuzz-replay: $(FUZZ_REPLAY_BINS)
 # go to build/fuzz/corpus-NAME (merge the interesting ones into test/fuzz/corpus/NAME).
 $(BUILD)/fuzz/fuzz_%: test/fuzz/fuzz_%.c $(LIB_SRCS)
 	@mkdir -p $(@D)
-	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude \
+	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE $(INCLUDES) \
 	    -Itest/fuzz $(PKG_CFLAGS) -o $@ $< $(LIB_SRCS) $(LDLIBS_ALL)
 
 fuzz:
@@ -212,14 +252,19 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man8/pinpostd.8 $(DESTDIR)$(MANDIR)/man5/pinpostd.yaml.5
 
 clean:
-	rm -rf $(BUILD)/obj $(BUILD)/asan $(BUILD)/unit $(BUILD)/fuzz $(BUILD)/fuzz-replay \
-	    $(BUILD)/*.a $(BUILD)/pinpostd \
+	rm -rf $(BUILD)/obj $(BUILD)/asan $(BUILD)/asan-bin $(BUILD)/unit $(BUILD)/fuzz \
+	    $(BUILD)/fuzz-replay $(BUILD)/*.a $(BUILD)/pinpostd \
 	    $(BUILD)/pinpost-gen $(BUILD)/pinpost-verify
 
+# clang-format 14 (Debian 12's), pinned: another version formats some lines differently.
+CLANG_FORMAT ?= clang-format-14
+FORMAT_FILES = $(wildcard src/*/*.c include/*/*.h test/unit/*.[ch] test/fuzz/*.[ch])
 format:
-	clang-format -i src/*.c include/*.h test/unit/*.c
+	$(CLANG_FORMAT) -i $(FORMAT_FILES)
 
 format-check:
-	clang-format --dry-run --Werror src/*.c include/*.h test/unit/*.c
+	@$(CLANG_FORMAT) --dry-run --Werror $(FORMAT_FILES) || \
+	    { echo "format-check: run 'make format' (.clang-format, $(CLANG_FORMAT))"; exit 1; }
+	@echo "format-check: every C file is formatted"
 
--include $(wildcard $(BUILD)/obj/*.d $(BUILD)/asan/*.d $(BUILD)/unit/*.d $(BUILD)/fuzz-replay/*.d)
+-include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/asan/*/*.d $(BUILD)/unit/*.d $(BUILD)/fuzz-replay/*.d)

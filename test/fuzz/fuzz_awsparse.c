@@ -1,6 +1,5 @@
 /* fuzz_awsparse: the parsers of STS XML, metadata-service JSON, INI files and ISO 8601
  * times on arbitrary bytes. */
-#define _POSIX_C_SOURCE 200809L
 #include "fuzz.h"
 #include "pp_awsparse.h"
 

@@ -1,7 +1,6 @@
 /* fuzz_cli: pinpostd's command line on arbitrary argument vectors. The input is split at
  * NUL bytes into argv[1..]; whatever the parse accepts must lie inside the limits of the
  * key table, and whatever it refuses must come with a message. */
-#define _POSIX_C_SOURCE 200809L
 #include "fuzz.h"
 #include "pp_cli.h"
 #include "pp_config.h"

@@ -1,6 +1,5 @@
 /* fuzz_config: the YAML configuration loader and the seed-format credentials reader on
  * arbitrary bytes. */
-#define _POSIX_C_SOURCE 200809L
 #include "fuzz.h"
 #include "pp_config.h"
 #include "pp_log.h"

@@ -1,5 +1,4 @@
 /* fuzz_properties: the Java .properties reader and the JAAS parser on arbitrary bytes. */
-#define _POSIX_C_SOURCE 200809L
 #include "fuzz.h"
 #include "pp_kprops.h"
 #include "pp_properties.h"
@@ -14,8 +13,7 @@ static int on_jaas(void *opaque, const char *key, const char *value, char *err, 
     return (int)(strlen(key) + strlen(value)) < 0;
 }
 
-static int on_entry(void *opaque, const char *key, const char *value, int line, char *err,
-                    size_t n)
+static int on_entry(void *opaque, const char *key, const char *value, int line, char *err, size_t n)
 {
     char module[128], jerr[256];
     (void)opaque;

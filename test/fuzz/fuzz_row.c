@@ -1,6 +1,5 @@
 /* fuzz_row: the row serialiser with random column types, lengths and bytes; every
  * output must be one valid JSON object whose strings are valid UTF-8. */
-#define _POSIX_C_SOURCE 200809L
 #include "fuzz.h"
 #include "pp_json.h"
 #include "pp_mysql_value.h"
@@ -11,10 +10,10 @@
 #include <string.h>
 
 static const enum enum_field_types types[] = {
-    MYSQL_TYPE_TINY,      MYSQL_TYPE_LONG,       MYSQL_TYPE_LONGLONG, MYSQL_TYPE_YEAR,
-    MYSQL_TYPE_FLOAT,     MYSQL_TYPE_DOUBLE,     MYSQL_TYPE_NEWDECIMAL, MYSQL_TYPE_DATE,
-    MYSQL_TYPE_DATETIME,  MYSQL_TYPE_TIMESTAMP,  MYSQL_TYPE_TIME,     MYSQL_TYPE_VAR_STRING,
-    MYSQL_TYPE_BLOB,      MYSQL_TYPE_BIT,        MYSQL_TYPE_JSON,     MYSQL_TYPE_ENUM};
+    MYSQL_TYPE_TINY,     MYSQL_TYPE_LONG,      MYSQL_TYPE_LONGLONG,   MYSQL_TYPE_YEAR,
+    MYSQL_TYPE_FLOAT,    MYSQL_TYPE_DOUBLE,    MYSQL_TYPE_NEWDECIMAL, MYSQL_TYPE_DATE,
+    MYSQL_TYPE_DATETIME, MYSQL_TYPE_TIMESTAMP, MYSQL_TYPE_TIME,       MYSQL_TYPE_VAR_STRING,
+    MYSQL_TYPE_BLOB,     MYSQL_TYPE_BIT,       MYSQL_TYPE_JSON,       MYSQL_TYPE_ENUM};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,5 +1,4 @@
 /* fuzz_sigv4: the SigV4 canonicaliser on arbitrary paths, query strings and headers. */
-#define _POSIX_C_SOURCE 200809L
 #include "fuzz.h"
 #include "pp_sigv4.h"
 
@@ -25,8 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         headers[2 * nh + 1] = parts[k + 1];
     }
     pp_aws_creds c = {"AKIDEXAMPLE", "secret", NULL, 0};
-    pp_sigv4_request r = {"GET", parts[0], n > 1 ? parts[1] : "", headers, nh, data, size,
-                          "us-east-1", "service", 1440938160};
+    pp_sigv4_request r = {"GET", parts[0], n > 1 ? parts[1] : "", headers,   nh,
+                          data,  size,     "us-east-1",           "service", 1440938160};
     pp_buf out = {0}, canon = {0};
     pp_sigv4_authorization(&c, &r, &out, &canon);
     pp_buf q = {0};

@@ -1,6 +1,5 @@
 /* replay: run a fuzz harness over corpus files and directories, without libFuzzer, so
  * every crash ever found stays a regression test in `make test`. */
-#define _POSIX_C_SOURCE 200809L
 #include "fuzz.h"
 
 #include <dirent.h>

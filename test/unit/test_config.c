@@ -1,6 +1,5 @@
 /* Unit tests of configuration loading: YAML, seed-format credentials, client.properties,
  * and the errors of malformed files. */
-#define _POSIX_C_SOURCE 200809L
 #include "unit.h"
 
 #include "pp_config.h"
@@ -118,8 +117,8 @@ static void load__rate__switches_to_rate_mode(void **state)
 {
     (void)state;
     char err[512];
-    pp_config *c = load("emulation:\n  rate: 500\n  count: 10\n  duration: 2.5\n", err,
-                        sizeof(err));
+    pp_config *c =
+        load("emulation:\n  rate: 500\n  count: 10\n  duration: 2.5\n", err, sizeof(err));
     assert_non_null(c);
     assert_true(c->emulation.fixed_rate && c->emulation.rate == 500);
     assert_int_equal(c->emulation.count, 10);
@@ -153,16 +152,16 @@ static void load__malformed__precise_errors(void **state)
         {"sauce:\n  host: x\n", "pinpostd.yaml:1:", "unknown key 'sauce'"},
         {"source:\n  port: 99999\n", "pinpostd.yaml:2:", "source.port"},
         {"source:\n  port: abc\n", "pinpostd.yaml:2:", "source.port: 'abc' is not a whole number"},
-        {"emulation:\n  rate: 5\n  seed: 1\n  rate: 6\n", "pinpostd.yaml:4:",
-         "duplicate key 'emulation.rate' (first at line 2)"},
-        {"emulation: {}\nsource: {}\nemulation: {}\n", "pinpostd.yaml:3:",
-         "duplicate key 'emulation' (first at line 1)"},
-        {"kafka:\n  settings:\n    linger.ms: 1\n    linger.ms: 2\n", "pinpostd.yaml:4:",
-         "duplicate key 'kafka.settings.linger.ms' (first at line 3)"},
-        {"emulation:\n  rate: 5\n---\nemulation:\n  rate: 6\n", "pinpostd.yaml:3:",
-         "a second YAML document"},
-        {"emulation:\n  rate: \"5\\0junk\"\n", "pinpostd.yaml:2:",
-         "emulation.rate: the value holds a NUL"},
+        {"emulation:\n  rate: 5\n  seed: 1\n  rate: 6\n",
+         "pinpostd.yaml:4:", "duplicate key 'emulation.rate' (first at line 2)"},
+        {"emulation: {}\nsource: {}\nemulation: {}\n",
+         "pinpostd.yaml:3:", "duplicate key 'emulation' (first at line 1)"},
+        {"kafka:\n  settings:\n    linger.ms: 1\n    linger.ms: 2\n",
+         "pinpostd.yaml:4:", "duplicate key 'kafka.settings.linger.ms' (first at line 3)"},
+        {"emulation:\n  rate: 5\n---\nemulation:\n  rate: 6\n",
+         "pinpostd.yaml:3:", "a second YAML document"},
+        {"emulation:\n  rate: \"5\\0junk\"\n",
+         "pinpostd.yaml:2:", "emulation.rate: the value holds a NUL"},
         {"emulation:\n  \"rate\\0x\": 5\n", "pinpostd.yaml:2:", "keys must be plain names"},
         {"emulation:\n  delay: 3:1\n", "pinpostd.yaml:2:", "MIN:MAX"},
         {"emulation:\n  rate: -1\n", "pinpostd.yaml:2:", "emulation.rate"},
@@ -201,9 +200,10 @@ static void credentials__malformed__precise_errors(void **state)
         {"RDS_HOST: a\nRDS_PORT: 1\nRDS_HOST: b\n",
          "db_creds.yaml:3: duplicate key 'RDS_HOST' (first at line 1)"},
         {"RDS_HOST: h\nRDS_PORT: 1\nRDS_USER: u\nRDS_PASSWORD: p\nRDS_DATABASE: d\n---\n"
-         "RDS_HOST: other\n", "db_creds.yaml:6: a second YAML document"},
+         "RDS_HOST: other\n",
+         "db_creds.yaml:6: a second YAML document"},
         {"RDS_HOST: h\nRDS_PORT: 0x10\n", "db_creds.yaml:2: RDS_PORT: '0x10' is not a whole number "
-         "from 1 to 65535"},
+                                          "from 1 to 65535"},
         {"RDS_HOST: h\nRDS_PASSWORD: \"pw\\0tail\"\n", "RDS_PASSWORD: the value holds a NUL"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -311,8 +311,8 @@ static void numbers__edge_values__limits_of_the_key_table(void **state)
     static const struct {
         const char *key, *text;
         int ok;
-        double d;     /* expected value when ok (d for reals, i for integers) */
-        double d2;    /* emulation.delay's MAX */
+        double d;  /* expected value when ok (d for reals, i for integers) */
+        double d2; /* emulation.delay's MAX */
     } cases[] = {
         {"emulation.rate", "0", 1, 0, 0},
         {"emulation.rate", "-0", 1, 0, 0},
@@ -398,13 +398,11 @@ static void numbers__edge_values__limits_of_the_key_table(void **state)
     /* The seed takes every 64-bit value, as pinpostd logs random seeds from that range. */
     pp_number v;
     char err[256];
-    assert_int_equal(pp_config_parse_number("emulation.seed", "18446744073709551615", &v, err,
-                                            sizeof(err)),
-                     0);
+    assert_int_equal(
+        pp_config_parse_number("emulation.seed", "18446744073709551615", &v, err, sizeof(err)), 0);
     assert_true(v.u == UINT64_MAX);
-    assert_int_equal(pp_config_parse_number("emulation.seed", "18446744073709551616", &v, err,
-                                            sizeof(err)),
-                     -1);
+    assert_int_equal(
+        pp_config_parse_number("emulation.seed", "18446744073709551616", &v, err, sizeof(err)), -1);
     assert_int_equal(pp_config_parse_number("emulation.seed", "-1", &v, err, sizeof(err)), -1);
     /* The reason quotes the value, the range and the unit. */
     assert_int_equal(pp_config_parse_number("emulation.rate", "1e-13", &v, err, sizeof(err)), -1);

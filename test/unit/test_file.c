@@ -1,6 +1,5 @@
 /* Unit tests of pp_file: safe replacement of output files, writes to descriptors, and
  * the fd 0-2 guard. */
-#define _GNU_SOURCE
 #include "unit.h"
 
 #include "pp_file.h"

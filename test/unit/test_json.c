@@ -1,5 +1,4 @@
 /* Unit tests of the JSON writer: numbers, strings, UTF-8 repair, datetimes. */
-#define _POSIX_C_SOURCE 200809L
 #include "unit.h"
 
 #include <math.h>
@@ -13,9 +12,15 @@ static void float__column_precision__shortest_roundtrip(void **state)
         float in;
         const char *out;
     } cases[] = {
-        {-89.9787f, "-89.9787"}, {-173.293f, "-173.293"}, {0.1f, "0.1"},   {1.0f, "1"},
-        {123.4567f, "123.4567"}, {3.4028235e38f, "3.4028235e+38"},      {-0.0f, "-0"},
-        {1e-45f, "1e-45"},       {16777216.0f, "16777216"},
+        {-89.9787f, "-89.9787"},
+        {-173.293f, "-173.293"},
+        {0.1f, "0.1"},
+        {1.0f, "1"},
+        {123.4567f, "123.4567"},
+        {3.4028235e38f, "3.4028235e+38"},
+        {-0.0f, "-0"},
+        {1e-45f, "1e-45"},
+        {16777216.0f, "16777216"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         pp_buf b = {0};
@@ -33,8 +38,9 @@ static void double__values__shortest_roundtrip(void **state)
         double in;
         const char *out;
     } cases[] = {
-        {0.1, "0.1"}, {-89.97869873046875, "-89.97869873046875"}, {1e300, "1e+300"},
-        {2.0 / 3.0, "0.6666666666666666"}, {5e-324, "5e-324"}, {42.0, "42"},
+        {0.1, "0.1"},       {-89.97869873046875, "-89.97869873046875"},
+        {1e300, "1e+300"},  {2.0 / 3.0, "0.6666666666666666"},
+        {5e-324, "5e-324"}, {42.0, "42"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         pp_buf b = {0};
@@ -103,12 +109,16 @@ static void string__invalid_utf8__replaced_and_counted(void **state)
         const char *out;
         size_t replaced;
     } cases[] = {
-        {"a\xFF" "b", "\"a\xEF\xBF\xBD" "b\"", 1},                 /* invalid byte */
-        {"\xC0\xAF", "\"\xEF\xBF\xBD\xEF\xBF\xBD\"", 2},           /* overlong '/' */
+        {"a\xFF"
+         "b",
+         "\"a\xEF\xBF\xBD"
+         "b\"",
+         1},                                                             /* invalid byte */
+        {"\xC0\xAF", "\"\xEF\xBF\xBD\xEF\xBF\xBD\"", 2},                 /* overlong '/' */
         {"\xED\xA0\x80", "\"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\"", 3}, /* surrogate */
         {"\xF4\x90\x80\x80", "\"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\"", 4},
-        {"x\xE6\x97", "\"x\xEF\xBF\xBD\xEF\xBF\xBD\"", 2},        /* truncated at end */
-        {"\x80", "\"\xEF\xBF\xBD\"", 1},                          /* lone continuation */
+        {"x\xE6\x97", "\"x\xEF\xBF\xBD\xEF\xBF\xBD\"", 2}, /* truncated at end */
+        {"\x80", "\"\xEF\xBF\xBD\"", 1},                   /* lone continuation */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         pp_buf b = {0};
@@ -160,8 +170,8 @@ static void base64__rfc4648_vectors(void **state)
 {
     (void)state;
     static const char *const in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
-    static const char *const std[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=",
-                                      "Zm9vYmFy"};
+    static const char *const std[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
+                                      "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
     static const char *const url[] = {"", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy"};
     for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
         pp_buf a = {0}, b = {0};

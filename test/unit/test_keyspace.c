@@ -1,5 +1,4 @@
 /* Unit tests of the keyspace: runs, counts and indexing, at the edges of int64_t too. */
-#define _POSIX_C_SOURCE 200809L
 #include "unit.h"
 
 #include "pp_keyspace.h"

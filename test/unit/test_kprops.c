@@ -1,5 +1,4 @@
 /* Unit tests of the client.properties translator and the JAAS parser. */
-#define _POSIX_C_SOURCE 200809L
 #include "unit.h"
 
 #include "pp_config.h"
@@ -13,8 +12,10 @@ static int setup(void **state)
     (void)state;
     dir = unit_tmpdir();
     free(unit_write_file(dir, "pinpostd.yaml", "kafka:\n  properties: client.properties\n"));
-    free(unit_write_file(dir, "ca.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"));
-    free(unit_write_file(dir, "client.pem", "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"));
+    free(unit_write_file(dir, "ca.pem",
+                         "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"));
+    free(unit_write_file(dir, "client.pem",
+                         "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"));
     free(unit_write_file(dir, "store.jks", "\xfe\xed\xfe\xed binary"));
     return 0;
 }
@@ -109,15 +110,15 @@ static void msk_iam__both_forms__oauthbearer_with_options(void **state)
 {
     (void)state;
     char err[512] = "";
-    pp_config *c = load(
-        "security.protocol = SASL_SSL\nsasl.mechanism = AWS_MSK_IAM\n"
-        "sasl.jaas.config = software.amazon.msk.auth.iam.IAMLoginModule required "
-        "awsRoleArn=\"arn:aws:iam::123456789012:role/ec2-access-role\" "
-        "awsRoleSessionName=\"s1\" awsRoleExternalId=\"x\" awsStsRegion=\"eu-west-1\" "
-        "awsProfileName=\"team\";\n"
-        "sasl.client.callback.handler.class = "
-        "software.amazon.msk.auth.iam.IAMClientCallbackHandler\n",
-        err, sizeof(err));
+    pp_config *c =
+        load("security.protocol = SASL_SSL\nsasl.mechanism = AWS_MSK_IAM\n"
+             "sasl.jaas.config = software.amazon.msk.auth.iam.IAMLoginModule required "
+             "awsRoleArn=\"arn:aws:iam::123456789012:role/ec2-access-role\" "
+             "awsRoleSessionName=\"s1\" awsRoleExternalId=\"x\" awsStsRegion=\"eu-west-1\" "
+             "awsProfileName=\"team\";\n"
+             "sasl.client.callback.handler.class = "
+             "software.amazon.msk.auth.iam.IAMClientCallbackHandler\n",
+             err, sizeof(err));
     if (!c)
         fail_msg("%s", err);
     assert_true(c->msk.enabled);
@@ -175,26 +176,32 @@ static void bad_files__precise_errors(void **state)
         const char *props;
         const char *words;
     } cases[] = {
-        {"bootstrap.servers=x\n\nno.such.key=1\n", "client.properties:3: unknown Kafka client property 'no.such.key'"},
+        {"bootstrap.servers=x\n\nno.such.key=1\n",
+         "client.properties:3: unknown Kafka client property 'no.such.key'"},
         {"acks=sometimes\n", "client.properties:1: acks"},
         {"ssl.truststore.location=store.jks\n", "keytool -exportcert"},
         {"ssl.truststore.type=JKS\nssl.truststore.location=ca.pem\n", "JKS trust store"},
         {"ssl.keystore.location=store.jks\n", "keytool -importkeystore"},
         {"ssl.truststore.location=missing.pem\n", "cannot open"},
         {"sasl.mechanism=PLAIN\nsasl.jaas.config=org.apache.kafka.common.security.plain."
-         "PlainLoginModule required username=\"a\"\n", "must end with ';'"},
+         "PlainLoginModule required username=\"a\"\n",
+         "must end with ';'"},
         {"sasl.jaas.config=com.example.Custom required;\n", "login module com.example.Custom"},
         {"sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required "
-         "user=\"a\";\n", "sasl.jaas.config: option 1: unknown name; pinpostd knows username"},
+         "user=\"a\";\n",
+         "sasl.jaas.config: option 1: unknown name; pinpostd knows username"},
         {"sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required "
-         "username=\"a;\n", "unterminated"},
+         "username=\"a;\n",
+         "unterminated"},
         {"sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule maybe;\n",
          "control flag"},
         {"sasl.mechanism=OAUTHBEARER\nsasl.jaas.config=org.apache.kafka.common.security."
-         "oauthbearer.OAuthBearerLoginModule required;\n", "Amazon MSK IAM only"},
+         "oauthbearer.OAuthBearerLoginModule required;\n",
+         "Amazon MSK IAM only"},
         {"sasl.login.callback.handler.class=com.example.Handler\n", "not supported"},
         {"sasl.mechanism=PLAIN\nsasl.jaas.config=software.amazon.msk.auth.iam.IAMLoginModule "
-         "required;\n", "needs sasl.mechanism=AWS_MSK_IAM"},
+         "required;\n",
+         "needs sasl.mechanism=AWS_MSK_IAM"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char err[1024] = "";

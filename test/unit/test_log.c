@@ -1,5 +1,4 @@
 /* Unit tests of the logger: the escaping every message goes through, and the line format. */
-#define _POSIX_C_SOURCE 200809L
 #include "unit.h"
 
 #include "pp_log.h"
@@ -32,7 +31,9 @@ static void escape__table__escaped(void **state)
         {"\xc2\xa0\xdf\xbf\xe0\xa0\x80\xef\xbf\xbf\xf0\x90\x80\x80\xf4\x8f\xbf\xbf", 0,
          "\xc2\xa0\xdf\xbf\xe0\xa0\x80\xef\xbf\xbf\xf0\x90\x80\x80\xf4\x8f\xbf\xbf"},
         /* C1 controls: CSI (U+009B) clears a screen as ESC [ does; NEL (U+0085) breaks lines. */
-        {"\xc2\x9b" "2J", 0, "\\u009b2J"},
+        {"\xc2\x9b"
+         "2J",
+         0, "\\u009b2J"},
         {"\xc2\x80\xc2\x85\xc2\x9f", 0, "\\u0080\\u0085\\u009f"},
         /* Invalid UTF-8, byte by byte. */
         {"\xff\xfe", 0, "\\xff\\xfe"},
@@ -41,11 +42,11 @@ static void escape__table__escaped(void **state)
         {"\xc1\xbf", 0, "\\xc1\\xbf"},          /* overlong */
         {"\xe0\x80\xaf", 0, "\\xe0\\x80\\xaf"}, /* overlong 3-byte */
         {"\xf0\x80\x80\xaf", 0, "\\xf0\\x80\\x80\\xaf"},
-        {"\xed\xa0\x80", 0, "\\xed\\xa0\\x80"}, /* surrogate U+D800 */
+        {"\xed\xa0\x80", 0, "\\xed\\xa0\\x80"},          /* surrogate U+D800 */
         {"\xf4\x90\x80\x80", 0, "\\xf4\\x90\\x80\\x80"}, /* above U+10FFFF */
         {"\xf5\x80\x80\x80", 0, "\\xf5\\x80\\x80\\x80"},
-        {"\xe6\x97", 0, "\\xe6\\x97"},          /* truncated at the end */
-        {"\xe6\x97x", 0, "\\xe6\\x97x"},        /* truncated before ASCII */
+        {"\xe6\x97", 0, "\\xe6\\x97"},   /* truncated at the end */
+        {"\xe6\x97x", 0, "\\xe6\\x97x"}, /* truncated before ASCII */
         {"\xc3\n", 0, "\\xc3\\n"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -65,11 +66,11 @@ static void escape__small_buffer__never_splits_an_escape(void **state)
         size_t size;
         const char *out;
     } cases[] = {
-        {"ab\ncd", 3, "ab"},            /* "\n" needs 2 more bytes than fit */
+        {"ab\ncd", 3, "ab"}, /* "\n" needs 2 more bytes than fit */
         {"ab\ncd", 5, "ab\\n"},
-        {"a\x1b", 5, "a"},              /* "\x1b" needs 4 */
+        {"a\x1b", 5, "a"}, /* "\x1b" needs 4 */
         {"a\x1b", 6, "a\\x1b"},
-        {"a\xe6\x97\xa5", 4, "a"},     /* a 3-byte character is kept whole or dropped */
+        {"a\xe6\x97\xa5", 4, "a"}, /* a 3-byte character is kept whole or dropped */
         {"a\xe6\x97\xa5", 5, "a\xe6\x97\xa5"},
         {"abc", 1, ""},
     };

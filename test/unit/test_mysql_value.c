@@ -1,5 +1,4 @@
 /* Unit tests of the MySQL column -> JSON mapping, for every type the tables can hold. */
-#define _POSIX_C_SOURCE 200809L
 #include "unit.h"
 
 #include "pp_mysql_value.h"
@@ -72,19 +71,21 @@ static void temporal__all_kinds__strings(void **state)
     MYSQL_TIME tt = {.hour = 12, .minute = 0, .second = 1, .neg = 1};
     check(&(pp_mysql_value){.type = MYSQL_TYPE_TIME, .tm = tt}, "\"-12:00:01\"");
     MYSQL_TIME zero = {0};
-    check(&(pp_mysql_value){.type = MYSQL_TYPE_DATETIME, .tm = zero},
-          "\"0000-00-00 00:00:00\"");
+    check(&(pp_mysql_value){.type = MYSQL_TYPE_DATETIME, .tm = zero}, "\"0000-00-00 00:00:00\"");
 }
 
 static void text__messy_real_data__passed_through(void **state)
 {
     (void)state;
-    static const char *const texts[] = {"124k", "User Info Error", "No Title Data Available",
-                                        "N,o, ,T,a,g,s, ,A,v,a,i,l,a,b,l,e", "Image src error.",
+    static const char *const texts[] = {"124k",
+                                        "User Info Error",
+                                        "No Title Data Available",
+                                        "N,o, ,T,a,g,s, ,A,v,a,i,l,a,b,l,e",
+                                        "Image src error.",
                                         "Côte d'Ivoire 🎄"};
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
-        pp_mysql_value v = {.type = MYSQL_TYPE_VAR_STRING, .str = texts[i],
-                            .len = strlen(texts[i])};
+        pp_mysql_value v = {
+            .type = MYSQL_TYPE_VAR_STRING, .str = texts[i], .len = strlen(texts[i])};
         char *got = render(&v, NULL);
         assert_int_equal(strlen(got), strlen(texts[i]) + 2);
         assert_memory_equal(got + 1, texts[i], strlen(texts[i]));

@@ -1,5 +1,4 @@
 /* Unit tests of pacing arithmetic and the latency histogram. */
-#define _POSIX_C_SOURCE 200809L
 #include "unit.h"
 
 #include <math.h>
@@ -144,7 +143,7 @@ static void delay__huge_infinite_nan_negative__saturated_or_no_wait(void **state
         int64_t now, due;
     } cases[] = {
         {1e300, 1e300, 0, INT64_MAX},
-        {1e13, 1e13, 0, INT64_MAX},               /* 1e19 us: just past INT64_MAX */
+        {1e13, 1e13, 0, INT64_MAX},                  /* 1e19 us: just past INT64_MAX */
         {9e12, 9e12, 300000000000000000, INT64_MAX}, /* fits alone, not added to now */
         {INFINITY, INFINITY, 0, INT64_MAX},
         {0, INFINITY, 0, INT64_MAX},

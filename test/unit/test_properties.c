@@ -1,5 +1,4 @@
 /* Unit tests of the Java .properties reader against the format's edge cases. */
-#define _POSIX_C_SOURCE 200809L
 #include "unit.h"
 
 #include "pp_properties.h"
@@ -8,8 +7,7 @@ typedef struct collected {
     char text[2048];
 } collected;
 
-static int collect(void *opaque, const char *key, const char *value, int line, char *err,
-                   size_t n)
+static int collect(void *opaque, const char *key, const char *value, int line, char *err, size_t n)
 {
     collected *c = opaque;
     (void)err;
@@ -50,8 +48,8 @@ static void parse__format_rules__entries(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         collected c = {""};
         char err[256] = "";
-        int rc = pp_properties_parse("t.properties", cases[i].in, strlen(cases[i].in), collect,
-                                     &c, err, sizeof(err));
+        int rc = pp_properties_parse("t.properties", cases[i].in, strlen(cases[i].in), collect, &c,
+                                     err, sizeof(err));
         if (rc != 0)
             fail_msg("case %zu failed: %s", i, err);
         if (strcmp(c.text, cases[i].out) != 0)
@@ -81,10 +79,10 @@ static void parse__bom_and_nul__skipped_or_refused(void **state)
     (void)state;
     collected c = {""};
     char err[256] = "";
-    const char *bom = "\xEF\xBB\xBF" "bootstrap.servers=b:9092\n";
-    assert_int_equal(pp_properties_parse("f.properties", bom, strlen(bom), collect, &c, err,
-                                         sizeof(err)),
-                     0);
+    const char *bom = "\xEF\xBB\xBF"
+                      "bootstrap.servers=b:9092\n";
+    assert_int_equal(
+        pp_properties_parse("f.properties", bom, strlen(bom), collect, &c, err, sizeof(err)), 0);
     assert_string_equal(c.text, "1[bootstrap.servers]=[b:9092]\n");
 
     static const struct {
@@ -100,16 +98,15 @@ static void parse__bom_and_nul__skipped_or_refused(void **state)
         size_t len = bad[i].len ? bad[i].len : strlen(bad[i].in);
         memset(&c, 0, sizeof(c));
         err[0] = '\0';
-        if (pp_properties_parse("f.properties", bad[i].in, len, collect, &c, err,
-                                sizeof(err)) != -1)
+        if (pp_properties_parse("f.properties", bad[i].in, len, collect, &c, err, sizeof(err)) !=
+            -1)
             fail_msg("case %zu accepted: %s", i, c.text);
         if (!strstr(err, "f.properties:2: a NUL character"))
             fail_msg("case %zu: %s", i, err);
     }
 }
 
-static int reject(void *opaque, const char *key, const char *value, int line, char *err,
-                  size_t n)
+static int reject(void *opaque, const char *key, const char *value, int line, char *err, size_t n)
 {
     (void)opaque;
     (void)value;
@@ -123,9 +120,8 @@ static void parse__callback_error__prefixed_with_file_line(void **state)
     (void)state;
     char err[256] = "";
     const char *in = "\n\nbogus.key=1\n";
-    assert_int_equal(pp_properties_parse("c.properties", in, strlen(in), reject, NULL, err,
-                                         sizeof(err)),
-                     -1);
+    assert_int_equal(
+        pp_properties_parse("c.properties", in, strlen(in), reject, NULL, err, sizeof(err)), -1);
     assert_string_equal(err, "c.properties:3: unknown key 'bogus.key'");
 }
 
@@ -133,9 +129,8 @@ static void load__missing_file__error(void **state)
 {
     (void)state;
     char err[256] = "";
-    assert_int_equal(pp_properties_load("/nonexistent/x.properties", collect, NULL, err,
-                                        sizeof(err)),
-                     -1);
+    assert_int_equal(
+        pp_properties_load("/nonexistent/x.properties", collect, NULL, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "/nonexistent/x.properties: cannot open"));
 }
 

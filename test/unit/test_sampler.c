@@ -1,6 +1,5 @@
 /* Unit tests of the keyspace, the RNG and the sampler: exact indexing, determinism,
  * independence from batch size, unmatched posts, and uniformity (chi-square, fixed seed). */
-#define _POSIX_C_SOURCE 200809L
 #include "unit.h"
 
 #include <math.h>
@@ -146,8 +145,8 @@ static int orphan_load_keys(pp_source *s, pp_keyspace *ks, char *e, size_t n)
     return PP_SRC_OK;
 }
 
-static int orphan_fetch(pp_source *s, const int64_t *keys, size_t nkeys, pp_post *posts,
-                        char *e, size_t n)
+static int orphan_fetch(pp_source *s, const int64_t *keys, size_t nkeys, pp_post *posts, char *e,
+                        size_t n)
 {
     (void)e, (void)n;
     ((orphan_source *)s)->fetches++;

@@ -2,17 +2,16 @@
  * Signature Version 4 test suite (credentials AKIDEXAMPLE, 2015-08-30T12:36:00Z,
  * us-east-1, service "service"); get-vanilla's value is the one AWS publishes, the others
  * were computed with botocore's SigV4Auth at the same frozen time. */
-#define _POSIX_C_SOURCE 200809L
 #include "unit.h"
 
 #include "pp_sigv4.h"
 
 #define SUITE_TIME 1440938160 /* 2015-08-30T12:36:00Z */
 #define SECRET "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
-#define SESSION_TOKEN                                                                     \
-    "AQoDYXdzEPT//////////wEXAMPLEtc764bNrC9SAPBSM22wDOk4x4HIZ8j4FZTwdQWLWsKWHGBuFqwAeMicR" \
-    "XmxfpSPfIeoIYRqTflfKD8YUuwthAx7mSEI/qkPpKPi/kMcGdQrmGdeehM4IC1NtBmUpp2wUE8phUZampKs" \
-    "burEDy0KPkyQDYwT7WZ0wq5VSXDvp75YU9HFvlRd8Tx6q6fE8YQcHNVXAkiY9q6d+xo0rKwT38xVqr7ZD0u0" \
+#define SESSION_TOKEN                                                                              \
+    "AQoDYXdzEPT//////////wEXAMPLEtc764bNrC9SAPBSM22wDOk4x4HIZ8j4FZTwdQWLWsKWHGBuFqwAeMicR"        \
+    "XmxfpSPfIeoIYRqTflfKD8YUuwthAx7mSEI/qkPpKPi/kMcGdQrmGdeehM4IC1NtBmUpp2wUE8phUZampKs"          \
+    "burEDy0KPkyQDYwT7WZ0wq5VSXDvp75YU9HFvlRd8Tx6q6fE8YQcHNVXAkiY9q6d+xo0rKwT38xVqr7ZD0u0"         \
     "iPPkUL64lIZbqBAz+scqKmlzm8FDrypNC9Yjc8fPOLn9FX9KSYvKTr4rvx3iSIlTJabIQwj2ICCR/oLxBA=="
 
 static void authorization__test_suite__signatures(void **state)
@@ -26,36 +25,76 @@ static void authorization__test_suite__signatures(void **state)
         int token;
         const char *signed_headers, *signature;
     } cases[] = {
-        {"get-vanilla", "GET", "/", "", {"Host", "example.amazonaws.com", "X-Amz-Date",
-         "20150830T123600Z"}, 2, "", 0, "host;x-amz-date",
+        {"get-vanilla",
+         "GET",
+         "/",
+         "",
+         {"Host", "example.amazonaws.com", "X-Amz-Date", "20150830T123600Z"},
+         2,
+         "",
+         0,
+         "host;x-amz-date",
          "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"},
-        {"get-vanilla-query-order-key-case", "GET", "/", "Param2=value2&Param1=value1",
-         {"Host", "example.amazonaws.com", "X-Amz-Date", "20150830T123600Z"}, 2, "", 0,
-         "host;x-amz-date", "b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500"},
-        {"get-header-value-trim", "GET", "/", "",
-         {"Host", "example.amazonaws.com", "My-Header1", " value1", "My-Header2",
-          " \"a   b   c\"", "X-Amz-Date", "20150830T123600Z"}, 4, "", 0,
+        {"get-vanilla-query-order-key-case",
+         "GET",
+         "/",
+         "Param2=value2&Param1=value1",
+         {"Host", "example.amazonaws.com", "X-Amz-Date", "20150830T123600Z"},
+         2,
+         "",
+         0,
+         "host;x-amz-date",
+         "b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500"},
+        {"get-header-value-trim",
+         "GET",
+         "/",
+         "",
+         {"Host", "example.amazonaws.com", "My-Header1", " value1", "My-Header2", " \"a   b   c\"",
+          "X-Amz-Date", "20150830T123600Z"},
+         4,
+         "",
+         0,
          "host;my-header1;my-header2;x-amz-date",
          "acc3ed3afb60bb290fc8d2dd0098b9911fcaa05412b367055dee359757a9c736"},
-        {"post-x-www-form-urlencoded", "POST", "/", "",
+        {"post-x-www-form-urlencoded",
+         "POST",
+         "/",
+         "",
          {"Content-Type", "application/x-www-form-urlencoded", "Host", "example.amazonaws.com",
-          "X-Amz-Date", "20150830T123600Z"}, 3, "Param1=value1", 0,
+          "X-Amz-Date", "20150830T123600Z"},
+         3,
+         "Param1=value1",
+         0,
          "content-type;host;x-amz-date",
          "ff11897932ad3f4e8b18135d722051e5ac45fc38421b1da7b9d196a0fe09473a"},
-        {"get-space", "GET", "/example space/", "",
-         {"Host", "example.amazonaws.com", "X-Amz-Date", "20150830T123600Z"}, 2, "", 0,
-         "host;x-amz-date", "652487583200325589f1fba4c7e578f72c47cb61beeca81406b39ddec1366741"},
-        {"get-vanilla-with-session-token", "GET", "/", "",
-         {"Host", "example.amazonaws.com", "X-Amz-Date", "20150830T123600Z",
-          "X-Amz-Security-Token", SESSION_TOKEN}, 3, "", 1,
+        {"get-space",
+         "GET",
+         "/example space/",
+         "",
+         {"Host", "example.amazonaws.com", "X-Amz-Date", "20150830T123600Z"},
+         2,
+         "",
+         0,
+         "host;x-amz-date",
+         "652487583200325589f1fba4c7e578f72c47cb61beeca81406b39ddec1366741"},
+        {"get-vanilla-with-session-token",
+         "GET",
+         "/",
+         "",
+         {"Host", "example.amazonaws.com", "X-Amz-Date", "20150830T123600Z", "X-Amz-Security-Token",
+          SESSION_TOKEN},
+         3,
+         "",
+         1,
          "host;x-amz-date;x-amz-security-token",
          "c8db8b9676d526f735dac5330f17623554c6cad1e2980d321903e9a3884c051b"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         pp_aws_creds c = {"AKIDEXAMPLE", SECRET, cases[i].token ? SESSION_TOKEN : NULL, 0};
-        pp_sigv4_request r = {cases[i].method, cases[i].path, cases[i].query, cases[i].headers,
-                              cases[i].nheaders, cases[i].payload, strlen(cases[i].payload),
-                              "us-east-1", "service", SUITE_TIME};
+        pp_sigv4_request r = {
+            cases[i].method,   cases[i].path,    cases[i].query,           cases[i].headers,
+            cases[i].nheaders, cases[i].payload, strlen(cases[i].payload), "us-east-1",
+            "service",         SUITE_TIME};
         pp_buf out = {0}, want = {0};
         pp_sigv4_authorization(&c, &r, &out, NULL);
         pp_buf_printf(&want,
@@ -74,8 +113,9 @@ static void authorization__canonical_request__suite_format(void **state)
     (void)state;
     const char *headers[] = {"Host", "example.amazonaws.com", "X-Amz-Date", "20150830T123600Z"};
     pp_aws_creds c = {"AKIDEXAMPLE", SECRET, NULL, 0};
-    pp_sigv4_request r = {"GET", "/", "Param2=value2&Param1=value1", headers, 2, "", 0,
-                          "us-east-1", "service", SUITE_TIME};
+    pp_sigv4_request r = {
+        "GET",     "/",       "Param2=value2&Param1=value1", headers, 2, "", 0, "us-east-1",
+        "service", SUITE_TIME};
     pp_buf out = {0}, canon = {0};
     pp_sigv4_authorization(&c, &r, &out, &canon);
     assert_string_equal(canon.data,
@@ -130,9 +170,13 @@ static void msk_token__structure__presigned_connect_url(void **state)
     assert_null(strchr(token.data, '+'));
     assert_null(strchr(token.data, '/'));
     char *url = unbase64url(token.data);
-    assert_non_null(strstr(url, "https://kafka.us-west-2.amazonaws.com/?Action=kafka-cluster%3AConnect&"));
-    assert_non_null(strstr(url, "&X-Amz-Credential=AKIDEXAMPLE%2F20150830%2Fus-west-2%2Fkafka-cluster%2Faws4_request&"));
-    assert_non_null(strstr(url, "&X-Amz-Date=20150830T123600Z&X-Amz-Expires=900&X-Amz-SignedHeaders=host&"));
+    assert_non_null(
+        strstr(url, "https://kafka.us-west-2.amazonaws.com/?Action=kafka-cluster%3AConnect&"));
+    assert_non_null(strstr(
+        url,
+        "&X-Amz-Credential=AKIDEXAMPLE%2F20150830%2Fus-west-2%2Fkafka-cluster%2Faws4_request&"));
+    assert_non_null(
+        strstr(url, "&X-Amz-Date=20150830T123600Z&X-Amz-Expires=900&X-Amz-SignedHeaders=host&"));
     assert_non_null(strstr(url, "&X-Amz-Security-Token=tok%2Fen%2B1&X-Amz-Signature="));
     assert_non_null(strstr(url, "&User-Agent=pinpostd%2F"));
     assert_true(life == (int64_t)(SUITE_TIME + 900) * 1000);

@@ -1,6 +1,5 @@
 /* Unit tests of the run report and the summary line: unknown posts and messages are
  * reported apart from failed ones. */
-#define _POSIX_C_SOURCE 200809L
 #include "unit.h"
 
 #include <cjson/cJSON.h>
@@ -62,8 +61,8 @@ static void write_report__unknown_posts__counted_apart_from_failed(void **state)
     assert_true(num(r, "messages_unknown") == 15);
     assert_true(num(r, "messages_failed") == 9);
     assert_true(num(r, "messages_delivered") == 18 + 19 + 20);
-    const cJSON *geo = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(r, "per_topic"), "geo");
+    const cJSON *geo =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "per_topic"), "geo");
     assert_true(num(geo, "messages_unknown") == 5);
     assert_true(num(geo, "messages_delivered") == 19);
     cJSON_Delete(r);

@@ -1,5 +1,4 @@
 /* Unit tests of the verifier's ledger and of the message-versus-row comparison. */
-#define _POSIX_C_SOURCE 200809L
 #include "unit.h"
 
 #include "pp_rowcheck.h"
@@ -42,9 +41,9 @@ static void tally__faults__each_counted(void **state)
     pp_tally_add(t, "b", 1, PP_PIN, 1, 0); /* another instance */
     pp_tally_result r;
     pp_tally_summarise(t, "a", 12, &r);
-    assert_int_equal(r.posts_complete, 8);      /* 1..10 minus 2 (partial) and 4 (missing) */
+    assert_int_equal(r.posts_complete, 8); /* 1..10 minus 2 (partial) and 4 (missing) */
     assert_int_equal(r.posts_partial, 1);
-    assert_int_equal(r.posts_missing, 3);       /* 4, 11, 12 */
+    assert_int_equal(r.posts_missing, 3); /* 4, 11, 12 */
     assert_int_equal(r.duplicates, 1);
     assert_int_equal(r.key_mismatch, 1);
     assert_int_equal(r.partition_mismatch, 1);
@@ -190,7 +189,7 @@ static void tally__out_of_order__same_as_in_order(void **state)
             pp_tally_add(t, "a", seq, tb, (int64_t)seq, 0);
         }
     }
-    pp_tally_add(t, "a", 7, PP_PIN, 8, 0);   /* duplicate, key differs */
+    pp_tally_add(t, "a", 7, PP_PIN, 8, 0);        /* duplicate, key differs */
     pp_tally_add(t, "a", 2500, PP_USER, 2500, 1); /* duplicate, partition differs */
     pp_tally_add(t, "a", 5000000, PP_PIN, 1, 0);  /* far beyond */
     pp_tally_result r;
@@ -240,12 +239,10 @@ static void tally__hostile_instance_name__escaped(void **state)
     pp_tally_destroy(t);
 }
 
-static const pp_db_column geo_cols[] = {{"ind", MYSQL_TYPE_LONG},
-                                        {"timestamp", MYSQL_TYPE_DATETIME},
-                                        {"latitude", MYSQL_TYPE_FLOAT},
-                                        {"amount", MYSQL_TYPE_NEWDECIMAL},
-                                        {"country", MYSQL_TYPE_VAR_STRING},
-                                        {"note", MYSQL_TYPE_BLOB}};
+static const pp_db_column geo_cols[] = {
+    {"ind", MYSQL_TYPE_LONG},           {"timestamp", MYSQL_TYPE_DATETIME},
+    {"latitude", MYSQL_TYPE_FLOAT},     {"amount", MYSQL_TYPE_NEWDECIMAL},
+    {"country", MYSQL_TYPE_VAR_STRING}, {"note", MYSQL_TYPE_BLOB}};
 
 static int check(const char *json, char **row, char *why)
 {
@@ -265,8 +262,8 @@ static void rowcheck__equal_row__matches(void **state)
     char why[256] = "";
     /* The FLOAT arrives as CAST(... AS DOUBLE): its exact value. DATETIME(3) prints its
      * declared precision; the message prints .ffffff only for non-zero fractions. */
-    char *row[] = {"7528", "2020-08-28 03:52:47.000", "-89.97869873046875", "12.50",
-                   "Côte d'Ivoire", NULL};
+    char *row[] = {"7528",  "2020-08-28 03:52:47.000", "-89.97869873046875",
+                   "12.50", "Côte d'Ivoire",           NULL};
     assert_int_equal(check("{\"ind\":7528,\"timestamp\":\"2020-08-28 03:52:47\","
                            "\"latitude\":-89.9787,\"amount\":\"12.50\","
                            "\"country\":\"Côte d'Ivoire\",\"note\":null}",
@@ -283,23 +280,32 @@ static void rowcheck__differences__each_named(void **state)
         const char *words;
     } cases[] = {
         {"{\"ind\":2,\"timestamp\":\"2020-01-01 00:00:00\",\"latitude\":1.5,\"amount\":\"1.00\","
-         "\"country\":\"France\",\"note\":\"x\xEF\xBF\xBDy\"}", "ind"},
+         "\"country\":\"France\",\"note\":\"x\xEF\xBF\xBDy\"}",
+         "ind"},
         {"{\"ind\":1,\"timestamp\":\"2020-01-01 00:00:01\",\"latitude\":1.5,\"amount\":\"1.00\","
-         "\"country\":\"France\",\"note\":\"x\xEF\xBF\xBDy\"}", "timestamp"},
+         "\"country\":\"France\",\"note\":\"x\xEF\xBF\xBDy\"}",
+         "timestamp"},
         {"{\"ind\":1,\"timestamp\":\"2020-01-01 00:00:00\",\"latitude\":1.6,\"amount\":\"1.00\","
-         "\"country\":\"France\",\"note\":\"x\xEF\xBF\xBDy\"}", "latitude"},
+         "\"country\":\"France\",\"note\":\"x\xEF\xBF\xBDy\"}",
+         "latitude"},
         {"{\"ind\":1,\"timestamp\":\"2020-01-01 00:00:00\",\"latitude\":1.5,\"amount\":1,"
-         "\"country\":\"France\",\"note\":\"x\xEF\xBF\xBDy\"}", "amount"},
+         "\"country\":\"France\",\"note\":\"x\xEF\xBF\xBDy\"}",
+         "amount"},
         {"{\"ind\":1,\"timestamp\":\"2020-01-01 00:00:00\",\"latitude\":1.5,\"amount\":\"1.00\","
-         "\"country\":\"Atlantis\",\"note\":\"x\xEF\xBF\xBDy\"}", "country"},
+         "\"country\":\"Atlantis\",\"note\":\"x\xEF\xBF\xBDy\"}",
+         "country"},
         {"{\"ind\":1,\"timestamp\":\"2020-01-01 00:00:00\",\"latitude\":1.5,\"amount\":\"1.00\","
-         "\"country\":\"France\",\"note\":\"xy\"}", "note"},
+         "\"country\":\"France\",\"note\":\"xy\"}",
+         "note"},
         {"{\"timestamp\":\"2020-01-01 00:00:00\",\"ind\":1,\"latitude\":1.5,\"amount\":\"1.00\","
-         "\"country\":\"France\",\"note\":\"x\xEF\xBF\xBDy\"}", "expected column 'ind'"},
+         "\"country\":\"France\",\"note\":\"x\xEF\xBF\xBDy\"}",
+         "expected column 'ind'"},
         {"{\"ind\":1,\"timestamp\":\"2020-01-01 00:00:00\",\"latitude\":1.5,\"amount\":\"1.00\","
-         "\"country\":\"France\"}", "column note missing"},
+         "\"country\":\"France\"}",
+         "column note missing"},
         {"{\"ind\":1,\"timestamp\":\"2020-01-01 00:00:00\",\"latitude\":1.5,\"amount\":\"1.00\","
-         "\"country\":\"France\",\"note\":\"x\xEF\xBF\xBDy\",\"more\":1}", "extra field 'more'"},
+         "\"country\":\"France\",\"note\":\"x\xEF\xBF\xBDy\",\"more\":1}",
+         "extra field 'more'"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char why[256] = "";

@@ -1,0 +1,159 @@
+/* pp_config: the daemon's configuration. Built from built-in defaults, then the YAML file
+ * (and the files it names: seed-format DB credentials, Java client.properties), then the
+ * command line. Every error names file:line and the key, and what to do about it.
+ * Secrets (passwords) live only in pp_config and are never printed; see pp_config_print. */
+#ifndef PP_CONFIG_H
+#define PP_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum pp_table { PP_PIN = 0, PP_GEO = 1, PP_USER = 2, PP_NTABLES = 3 };
+
+/* Short names of the tables as used in config keys and topic suffixes: pin, geo, user. */
+extern const char *const pp_table_names[PP_NTABLES];
+
+/* TLS to the database, as MySQL's --ssl-mode names them. The verify modes check the
+ * server certificate against source.tls_ca; verify_identity also checks the host name. */
+enum pp_tls_mode {
+    PP_TLS_DISABLED,
+    PP_TLS_PREFERRED,
+    PP_TLS_REQUIRED,
+    PP_TLS_VERIFY_CA,
+    PP_TLS_VERIFY_IDENTITY
+};
+extern const char *const pp_tls_mode_names[]; /* indexed by enum pp_tls_mode */
+
+typedef struct pp_table_conf {
+    char *table; /* SQL table name */
+    char *key;   /* integer key column shared by the three tables */
+} pp_table_conf;
+
+/* One key = value for librdkafka, with where it came from for error messages. */
+typedef struct pp_kv {
+    char *key;
+    char *value;
+    char *origin; /* "file:line" */
+} pp_kv;
+
+typedef struct pp_config {
+    char *path; /* the YAML file, NULL when running on defaults */
+
+    struct {
+        char *host;
+        int port;
+        char *socket;
+        char *user;
+        char *password; /* secret */
+        char *database;
+        enum pp_tls_mode tls;
+        char *tls_ca; /* PEM CA bundle for the verify modes */
+        int connect_timeout_s;
+        int batch; /* max keys per round trip */
+        double keyspace_refresh_s;
+        pp_table_conf tables[PP_NTABLES];
+    } source;
+
+    struct {
+        int enabled; /* produce to Kafka (default); off for Kinesis alone */
+        char *topic_prefix;
+        char *topics[PP_NTABLES]; /* NULL: <prefix>.<name> */
+        double flush_timeout_s;
+        int exactly_once;              /* delivery: exactly_once (transactions) */
+        char *transactional_id;        /* NULL: pinpostd-<instance> */
+        double transaction_interval_s; /* how long posts gather in one transaction */
+        int create_topics;             /* create missing topics with the admin API */
+        int partitions;                /* for create_topics; -1 = broker default */
+        int replication_factor;        /* for create_topics; -1 = broker default */
+        pp_kv *settings;               /* librdkafka properties in order; later entries win */
+        size_t nsettings;
+        char *aws_region; /* region of the MSK cluster, for MSK IAM */
+    } kafka;
+
+    /* Amazon Kinesis Data Streams, next to or instead of Kafka. */
+    struct {
+        int enabled;
+        char *streams[PP_NTABLES]; /* NULL: streaming-<kafka.topic_prefix>-<name> */
+        char *region;              /* NULL: AWS_REGION, AWS_DEFAULT_REGION */
+        char *endpoint;            /* NULL: https://kinesis.<region>.amazonaws.com */
+        char *profile;             /* shared-files profile for the credential chain */
+        double linger_s;           /* how long records gather before a PutRecords call */
+        double record_timeout_s;   /* how long a record may keep being retried */
+        int max_requests;          /* PutRecords calls in flight at once */
+    } kinesis;
+
+    /* Amazon MSK IAM authentication (sasl.mechanism=AWS_MSK_IAM in client.properties). */
+    struct {
+        int enabled;
+        char *role_arn;          /* awsRoleArn: assume this role with STS */
+        char *role_session_name; /* awsRoleSessionName */
+        char *external_id;       /* awsRoleExternalId */
+        char *sts_region;        /* awsStsRegion */
+        char *profile;           /* awsProfileName */
+    } msk;
+
+    struct {
+        int fixed_rate; /* rate given: rate mode; otherwise random delay */
+        double rate;
+        double delay_min_s, delay_max_s;
+        int has_seed;
+        uint64_t seed;
+        uint64_t count;
+        double duration_s;
+    } emulation;
+
+    struct {
+        char *instance;
+        double summary_interval_s;
+        char *report;       /* path or "-" */
+        char *metrics_file; /* Prometheus textfile, rewritten every few seconds */
+    } service;
+} pp_config;
+
+/* A config holding the built-in defaults. Caller frees with pp_config_destroy. */
+pp_config *pp_config_new_defaults(void);
+void pp_config_destroy(pp_config *c); /* accepts NULL and half-built configs */
+
+/* Load the YAML file at path over the defaults in c. Returns 0, or -1 with errstr set
+ * to "file:line: message". */
+int pp_config_load_file(pp_config *c, const char *path, char *errstr, size_t errstr_size);
+
+/* A numeric setting's value: whole-number keys fill i (and u), emulation.seed fills u (the
+ * whole uint64 range), real keys fill d, emulation.delay fills d (MIN) and d2 (MAX). */
+typedef struct pp_number {
+    int64_t i;
+    uint64_t u;
+    double d, d2;
+} pp_number;
+
+/* Parse text as the value of the numeric key (a YAML path such as "emulation.rate"), with
+ * the limits of the key table: the one place where the file and the command line are
+ * checked. Strict decimal (see pp_parse_double); out-of-range values refused. Returns 0,
+ * or -1 with errstr set to the reason ("'1e-13' is not a number from 0.001 to 1e+09
+ * posts/s, or 0 (as fast as possible)"), which the caller prefixes with the key or the
+ * option. */
+int pp_config_parse_number(const char *key, const char *text, pp_number *out, char *errstr,
+                           size_t errstr_size);
+
+/* Add or replace one librdkafka setting. */
+void pp_config_set_kafka(pp_config *c, const char *key, const char *value, const char *origin);
+/* The current value of a librdkafka setting, or NULL. */
+const char *pp_config_get_kafka(const pp_config *c, const char *key);
+
+/* Final consistency checks after file and command line are applied. */
+int pp_config_validate(const pp_config *c, char *errstr, size_t errstr_size);
+
+/* Topic name for a table (explicit name, or <prefix>.<name>); caller frees. */
+char *pp_config_topic(const pp_config *c, enum pp_table t);
+
+/* Kinesis stream name for a table (explicit, or streaming-<prefix>-<name>); caller frees. */
+char *pp_config_stream(const pp_config *c, enum pp_table t);
+
+/* A redacted human-readable summary: secrets shown as "(set)". */
+void pp_config_print(const pp_config *c, FILE *out);
+
+/* True for librdkafka property names whose values are secrets. */
+int pp_config_is_secret_key(const char *key);
+
+#endif

@@ -1,0 +1,22 @@
+/* pp_metrics: the run's counters and delivery-latency histogram in the Prometheus text
+ * format, written atomically through pp_file_write (an exclusive temporary beside the
+ * file, fsync, rename; a device or pipe written directly) for node_exporter's textfile
+ * collector. */
+#ifndef PP_METRICS_H
+#define PP_METRICS_H
+
+#include "pp_stats.h"
+
+typedef struct pp_metrics_health {
+    int source_up, sink_up;
+    const char *sink; /* the end label of the sink: "kafka", "kinesis", "kafka+kinesis" */
+} pp_metrics_health;
+
+/* Write the metrics of s for this instance to path (pp_file_write, atomic but not
+ * fsynced: it is rewritten every few seconds). Returns 0, or -1 with errstr saying what
+ * failed and where. */
+int pp_metrics_write(const char *path, const char *instance, const pp_stats *s,
+                     const char *const topics[PP_NTABLES], const pp_metrics_health *h, char *errstr,
+                     size_t errstr_size);
+
+#endif

@@ -1,0 +1,57 @@
+/* pp_sampler: turns a source into a stream of complete posts. Keys are drawn uniformly
+ * from the keys that exist (pp_keyspace) with a seeded RNG, fetched in batches, and handed
+ * out in draw order; posts lacking a geo or user row are counted as unmatched and skipped.
+ * The sequence of posts depends only on the seed and the data, not on batch sizes. */
+#ifndef PP_SAMPLER_H
+#define PP_SAMPLER_H
+
+#include <stdint.h>
+
+#include "pp_source.h"
+
+typedef struct pp_sampler pp_sampler;
+
+typedef struct pp_sampler_stats {
+    uint64_t fetched;             /* keys whose rows were looked up */
+    uint64_t unmatched;           /* keys whose geo or user row (or the post itself) was missing */
+    uint64_t missing[PP_NTABLES]; /* per table: keys whose row in it was missing */
+    uint64_t unmatched_streak;    /* keys in a row, up to now, without a complete post */
+    uint64_t invalid_utf8;        /* bytes replaced by U+FFFD in handed-out posts */
+    uint64_t keys;                /* keys known */
+    uint64_t keyspace_runs;       /* runs of consecutive keys (memory is per run) */
+} pp_sampler_stats;
+
+/* The sampler uses source (not owned) and refreshes its keyspace every refresh_s seconds
+ * so that appended rows are picked up. */
+pp_sampler *pp_sampler_new(pp_source *source, uint64_t seed, int max_batch, double refresh_s);
+void pp_sampler_destroy(pp_sampler *s); /* accepts NULL */
+
+/* Switch to another source (a reload): the keyspace is learnt anew from it; the keys
+ * already drawn but not handed out yet are fetched again from the new source, and the
+ * RNG goes on, so the sequence a seed gives is the same with or without reloads (on the
+ * same data) and a reload never replays earlier posts. */
+void pp_sampler_set_source(pp_sampler *s, pp_source *source, int max_batch, double refresh_s);
+
+/* Keys per round trip (1..max_batch): small for slow paced runs so each post is fresh,
+ * large when running fast. Takes effect at the next fetch. */
+void pp_sampler_set_batch(pp_sampler *s, int batch);
+
+/* Learn the keyspace now (first call, or to force a refresh). PP_SRC_* result. */
+int pp_sampler_refresh(pp_sampler *s, char *errstr, size_t errstr_size);
+
+/* Results of pp_sampler_next besides PP_SRC_OK / PP_SRC_RETRY / PP_SRC_FATAL. */
+enum {
+    PP_SAMPLER_EMPTY = 1,    /* no key to sample yet (empty post table) */
+    PP_SAMPLER_UNMATCHED = 2 /* a round trip found no complete post: call again */
+};
+
+/* Hand out the next complete post: returns PP_SRC_OK with *out pointing at a post owned
+ * by the sampler (valid until the next call), PP_SAMPLER_EMPTY, PP_SAMPLER_UNMATCHED, or
+ * a PP_SRC_RETRY/PP_SRC_FATAL error. It makes at most one round trip to the source per
+ * call, so however few sampled keys have all three rows, control returns to the caller
+ * (signals, limits, the watchdog) after every fetch. */
+int pp_sampler_next(pp_sampler *s, const pp_post **out, char *errstr, size_t errstr_size);
+
+void pp_sampler_get_stats(const pp_sampler *s, pp_sampler_stats *st);
+
+#endif

@@ -1,0 +1,1185 @@
+/* config: defaults, the YAML file, seed-format credentials and client.properties. */
+#include "pp_config.h"
+#include "pp_kprops.h"
+#include "pp_log.h"
+#include "pp_buf.h"
+#include "pp_properties.h"
+#include "pp_util.h"
+#include "pp_secret.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+const char *const pp_table_names[PP_NTABLES] = {"pin", "geo", "user"};
+const char *const pp_tls_mode_names[] = {"disabled", "preferred", "required", "verify_ca",
+                                         "verify_identity"};
+
+static const char *const default_tables[PP_NTABLES][2] = {
+    {"pinterest_data", "index"},
+    {"geolocation_data", "ind"},
+    {"user_data", "ind"},
+};
+
+pp_config *pp_config_new_defaults(void)
+{
+    pp_config *c = pp_xcalloc(1, sizeof(*c));
+    char host[HOST_NAME_MAX + 1] = "pinpostd";
+
+    c->source.host = pp_xstrdup("localhost");
+    c->source.port = 3306;
+    c->source.connect_timeout_s = 10;
+    c->source.batch = 256;
+    c->source.keyspace_refresh_s = 10;
+    for (int t = 0; t < PP_NTABLES; t++) {
+        c->source.tables[t].table = pp_xstrdup(default_tables[t][0]);
+        c->source.tables[t].key = pp_xstrdup(default_tables[t][1]);
+    }
+    c->kafka.enabled = 1;
+    c->kafka.topic_prefix = pp_xstrdup("pinpostd");
+    c->kinesis.linger_s = 0.05;
+    c->kinesis.record_timeout_s = 300;
+    c->kinesis.max_requests = 8;
+    c->kafka.flush_timeout_s = 30;
+    c->kafka.transaction_interval_s = 0.1;
+    c->kafka.partitions = -1;
+    c->kafka.replication_factor = -1;
+    c->emulation.delay_min_s = 0;
+    c->emulation.delay_max_s = 2;
+    if (gethostname(host, sizeof(host)) != 0 || !host[0])
+        strcpy(host, "pinpostd");
+    host[HOST_NAME_MAX] = '\0';
+    c->service.instance = pp_xstrdup(host);
+    c->service.summary_interval_s = 10;
+    return c;
+}
+
+void pp_config_destroy(pp_config *c)
+{
+    if (!c)
+        return;
+    free(c->path);
+    free(c->source.host);
+    free(c->source.socket);
+    free(c->source.user);
+    pp_secret_free(c->source.password);
+    free(c->source.database);
+    free(c->source.tls_ca);
+    for (int t = 0; t < PP_NTABLES; t++) {
+        free(c->source.tables[t].table);
+        free(c->source.tables[t].key);
+        free(c->kafka.topics[t]);
+    }
+    free(c->kafka.topic_prefix);
+    for (int t = 0; t < PP_NTABLES; t++)
+        free(c->kinesis.streams[t]);
+    free(c->kinesis.region);
+    free(c->kinesis.endpoint);
+    free(c->kinesis.profile);
+    free(c->kafka.transactional_id);
+    free(c->kafka.aws_region);
+    free(c->msk.role_arn);
+    free(c->msk.role_session_name);
+    free(c->msk.external_id);
+    free(c->msk.sts_region);
+    free(c->msk.profile);
+    for (size_t i = 0; i < c->kafka.nsettings; i++) {
+        free(c->kafka.settings[i].key);
+        pp_secret_free(c->kafka.settings[i].value);
+        free(c->kafka.settings[i].origin);
+    }
+    free(c->kafka.settings);
+    free(c->service.instance);
+    free(c->service.report);
+    free(c->service.metrics_file);
+    free(c);
+}
+
+static void set_str(char **dst, const char *v)
+{
+    free(*dst);
+    *dst = pp_xstrdup(v);
+}
+
+void pp_config_set_kafka(pp_config *c, const char *key, const char *value, const char *origin)
+{
+    for (size_t i = 0; i < c->kafka.nsettings; i++) {
+        pp_kv *kv = &c->kafka.settings[i];
+        if (strcmp(kv->key, key) == 0) {
+            set_str(&kv->value, value);
+            set_str(&kv->origin, origin);
+            return;
+        }
+    }
+    c->kafka.settings = pp_xrealloc(c->kafka.settings, (c->kafka.nsettings + 1) * sizeof(pp_kv));
+    c->kafka.settings[c->kafka.nsettings++] =
+        (pp_kv){pp_xstrdup(key), pp_xstrdup(value), pp_xstrdup(origin)};
+}
+
+const char *pp_config_get_kafka(const pp_config *c, const char *key)
+{
+    for (size_t i = 0; i < c->kafka.nsettings; i++)
+        if (strcmp(c->kafka.settings[i].key, key) == 0)
+            return c->kafka.settings[i].value;
+    return NULL;
+}
+
+int pp_config_is_secret_key(const char *key)
+{
+    return strstr(key, "password") || strstr(key, "secret") || strstr(key, "sasl.jaas") ||
+           strstr(key, "oauthbearer.config") || strstr(key, "ssl.key.pem") || strstr(key, "token");
+}
+
+/* ---- YAML ---- */
+
+/* Where we are while loading: the file, its directory, and the error buffer. */
+typedef struct load_ctx {
+    pp_config *c;
+    const char *file;
+    char *dir;
+    yaml_document_t *doc;
+    char *errstr;
+    size_t errstr_size;
+} load_ctx;
+
+static int fail(load_ctx *x, const yaml_node_t *node, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(load_ctx *x, const yaml_node_t *node, const char *fmt, ...)
+{
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    pp_errf(x->errstr, x->errstr_size, "%s:%lu: %s", x->file,
+            node ? (unsigned long)node->start_mark.line + 1 : 0ul, msg);
+    return -1;
+}
+
+static const char *scalar(const yaml_node_t *n)
+{
+    return n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+/* YAML's "\0" escape puts a NUL inside a scalar, where C would silently cut it short. */
+static int has_nul(const yaml_node_t *n)
+{
+    return n->type == YAML_SCALAR_NODE &&
+           strlen((const char *)n->data.scalar.value) != n->data.scalar.length;
+}
+
+/* A scalar value or an error naming the key. */
+static int want_scalar(load_ctx *x, const yaml_node_t *n, const char *key, const char **out)
+{
+    *out = scalar(n);
+    if (!*out)
+        return fail(x, n, "%s: expected a single value, not a list or mapping", key);
+    if (has_nul(n))
+        return fail(x, n, "%s: the value holds a NUL character (\\0); remove it", key);
+    return 0;
+}
+
+/* A mapping key: a plain name, or an error. */
+static int want_key(load_ctx *x, const yaml_node_t *kn, const char *where, const char **out)
+{
+    *out = scalar(kn);
+    if (!*out || has_nul(kn))
+        return fail(x, kn, "%s%skeys must be plain names", where, *where ? ": " : "");
+    return 0;
+}
+
+/* YAML forbids two equal keys in one mapping; libyaml keeps both and a loader that takes
+ * either one hides a mistake. Called for each key p before it is applied, so that a file of
+ * unknown keys fails at its first one instead of costing n^2 comparisons. Returns 0, or -1
+ * naming both lines. */
+static int check_duplicate(load_ctx *x, const yaml_node_t *map, const yaml_node_pair_t *p,
+                           const char *prefix)
+{
+    const yaml_node_t *kn = yaml_document_get_node(x->doc, p->key);
+    if (kn->type != YAML_SCALAR_NODE)
+        return 0;
+    for (const yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
+        const yaml_node_t *qn = yaml_document_get_node(x->doc, q->key);
+        if (qn->type == YAML_SCALAR_NODE && qn->data.scalar.length == kn->data.scalar.length &&
+            !memcmp(qn->data.scalar.value, kn->data.scalar.value, kn->data.scalar.length))
+            return fail(x, kn, "duplicate key '%s%s%s' (first at line %lu): keep one of them",
+                        prefix, *prefix ? "." : "", scalar(kn),
+                        (unsigned long)qn->start_mark.line + 1);
+    }
+    return 0;
+}
+
+static int get_bool(load_ctx *x, const yaml_node_t *n, const char *key, int *out)
+{
+    const char *s;
+    if (want_scalar(x, n, key, &s))
+        return -1;
+    if (!strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcasecmp(s, "on") || !strcmp(s, "1"))
+        *out = 1;
+    else if (!strcasecmp(s, "false") || !strcasecmp(s, "no") || !strcasecmp(s, "off") ||
+             !strcmp(s, "0"))
+        *out = 0;
+    else
+        return fail(x, n, "%s: '%s' is not a boolean (true/false)", key, s);
+    return 0;
+}
+
+static int get_str(load_ctx *x, const yaml_node_t *n, const char *key, char **dst)
+{
+    const char *s;
+    if (want_scalar(x, n, key, &s))
+        return -1;
+    if (!*s)
+        return fail(x, n, "%s: must not be empty", key);
+    set_str(dst, s);
+    return 0;
+}
+
+/* Expand ${NAME} and ${NAME:-default} in a path, so that files handed over by systemd
+ * (LoadCredential= sets $CREDENTIALS_DIRECTORY) can be named. Returns NULL after
+ * filling err when a variable is unset and has no default. Caller frees. */
+static char *expand_env(const char *s, char *err, size_t n)
+{
+    pp_buf out = {0};
+    pp_buf_append(&out, "", 0);
+    while (*s) {
+        const char *open = strstr(s, "${");
+        const char *close = open ? strchr(open, '}') : NULL;
+        if (!open || !close) {
+            pp_buf_puts(&out, s);
+            break;
+        }
+        pp_buf_append(&out, s, (size_t)(open - s));
+        char name[128] = "";
+        const char *dflt = NULL;
+        size_t dlen = 0, len = (size_t)(close - open - 2);
+        const char *sep = memchr(open + 2, ':', len);
+        size_t nlen = sep ? (size_t)(sep - open - 2) : len;
+        if (sep && sep[1] == '-') {
+            dflt = sep + 2;
+            dlen = (size_t)(close - dflt);
+        }
+        snprintf(name, sizeof(name), "%.*s", (int)(nlen < sizeof(name) ? nlen : sizeof(name) - 1),
+                 open + 2);
+        const char *v = getenv(name);
+        if (v && *v)
+            pp_buf_puts(&out, v);
+        else if (dflt)
+            pp_buf_append(&out, dflt, dlen);
+        else {
+            pp_errf(err, n,
+                    "${%s} is not set (systemd's LoadCredential= sets "
+                    "CREDENTIALS_DIRECTORY); write ${%s:-DIR} for a fallback",
+                    name, name);
+            pp_buf_free(&out);
+            return NULL;
+        }
+        s = close + 1;
+    }
+    return out.data;
+}
+
+static int get_path(load_ctx *x, const yaml_node_t *n, const char *key, char **dst)
+{
+    const char *s;
+    char err[256];
+    if (want_scalar(x, n, key, &s))
+        return -1;
+    if (!*s)
+        return fail(x, n, "%s: must not be empty", key);
+    char *expanded = expand_env(s, err, sizeof(err));
+    if (!expanded)
+        return fail(x, n, "%s: %s", key, err);
+    free(*dst);
+    *dst = pp_path_join(x->dir, expanded);
+    free(expanded);
+    return 0;
+}
+
+/* Refuse what cannot be a configuration file; for files holding secrets, refuse
+ * group/world-writable ones (anyone could substitute credentials) and warn about
+ * group/world-readable ones. Returns 0, or -1 with err set. */
+static int check_file(const char *path, int secret, size_t max, char *err, size_t n)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return pp_errf(err, n, "cannot open %s: %s", path, strerror(errno)), -1;
+    if (!S_ISREG(st.st_mode))
+        return pp_errf(err, n, "%s is not a regular file", path), -1;
+    if ((size_t)st.st_size > max)
+        return pp_errf(err, n, "%s is %lld bytes, more than a configuration file can be (%zu)",
+                       path, (long long)st.st_size, max),
+               -1;
+    if (secret && (st.st_mode & (S_IWGRP | S_IWOTH)))
+        return pp_errf(err, n,
+                       "%s holds secrets but is writable by group or others (mode %04o); "
+                       "chmod 600 it",
+                       path, (unsigned)(st.st_mode & 07777)),
+               -1;
+    if (secret && (st.st_mode & (S_IRGRP | S_IROTH)))
+        pp_log_warn("%s holds secrets but is readable by group or others (mode %04o); "
+                    "chmod 600 it, or hand it over with systemd's LoadCredential=",
+                    path, (unsigned)(st.st_mode & 07777));
+    return 0;
+}
+
+#define CONFIG_MAX_BYTES (1u << 20)
+
+/* Read a whole small file (a secret) and strip one trailing newline. */
+static char *read_secret_file(const char *path, char *err, size_t errn)
+{
+    if (check_file(path, 1, CONFIG_MAX_BYTES, err, errn))
+        return NULL;
+    FILE *f = fopen(path, "rb");
+    char buf[4096];
+    size_t n;
+    if (!f) {
+        pp_errf(err, errn, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    int big = !feof(f) && fgetc(f) != EOF;
+    fclose(f);
+    if (big) {
+        pp_errf(err, errn, "%s is larger than %zu bytes; it should hold only the password", path,
+                sizeof(buf) - 1);
+        return NULL;
+    }
+    buf[n] = '\0';
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        buf[--n] = '\0';
+    char *s = pp_xstrdup(buf);
+    pp_wipe(buf, sizeof(buf));
+    return s;
+}
+
+/* The one document of a YAML file (an empty file gives a document without a root node).
+ * A second document would be ignored silently, so it is an error. Returns 0, or -1 with
+ * errstr set and nothing left to delete. */
+static int load_document(yaml_parser_t *parser, yaml_document_t *doc, const char *path,
+                         char *errstr, size_t errstr_size)
+{
+    yaml_document_t next;
+    if (!yaml_parser_load(parser, doc))
+        goto syntax;
+    if (!yaml_document_get_root_node(doc))
+        return 0; /* the end of the stream */
+    if (!yaml_parser_load(parser, &next)) {
+        yaml_document_delete(doc);
+        goto syntax;
+    }
+    yaml_node_t *second = yaml_document_get_root_node(&next);
+    unsigned long line = second ? (unsigned long)next.start_mark.line + 1 : 0;
+    yaml_document_delete(&next);
+    if (!second)
+        return 0;
+    yaml_document_delete(doc);
+    pp_errf(errstr, errstr_size,
+            "%s:%lu: a second YAML document starts here; pinpostd reads one document per "
+            "file: remove it, or merge it into the first",
+            path, line);
+    return -1;
+syntax:
+    pp_errf(errstr, errstr_size, "%s:%lu: YAML syntax error: %s%s%s", path,
+            (unsigned long)parser->problem_mark.line + 1,
+            parser->problem ? parser->problem : "unknown", parser->context ? " " : "",
+            parser->context ? parser->context : "");
+    return -1;
+}
+
+/* Seed-format credentials: a YAML mapping of RDS_HOST, RDS_PORT, RDS_USER, RDS_PASSWORD,
+ * RDS_DATABASE (all required), exactly as users already have it. */
+static int load_credentials(load_ctx *outer, const yaml_node_t *at, const char *path)
+{
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    int rc = -1, have = 0;
+    char ferr[640];
+
+    if (check_file(path, 1, CONFIG_MAX_BYTES, ferr, sizeof(ferr)))
+        return fail(outer, at, "source.credentials: %s", ferr);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return fail(outer, at, "source.credentials: cannot open %s: %s", path, strerror(errno));
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_file(&parser, f);
+    load_ctx x = {.c = outer->c,
+                  .file = path,
+                  .dir = NULL,
+                  .doc = &doc,
+                  .errstr = outer->errstr,
+                  .errstr_size = outer->errstr_size};
+    if (load_document(&parser, &doc, path, outer->errstr, outer->errstr_size)) {
+        yaml_parser_delete(&parser);
+        fclose(f);
+        return -1;
+    }
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (!root || root->type != YAML_MAPPING_NODE) {
+        fail(&x, root,
+             "expected a mapping of RDS_HOST, RDS_PORT, RDS_USER, RDS_PASSWORD, "
+             "RDS_DATABASE");
+        goto out;
+    }
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *kn = yaml_document_get_node(&doc, p->key);
+        yaml_node_t *vn = yaml_document_get_node(&doc, p->value);
+        const char *k, *s;
+        pp_config *c = outer->c;
+        pp_number port;
+        char why[256];
+        if (want_key(&x, kn, "", &k) || check_duplicate(&x, root, p, ""))
+            goto out;
+        if (!strcmp(k, "RDS_HOST")) {
+            if (get_str(&x, vn, k, &c->source.host))
+                goto out;
+            have |= 1;
+        } else if (!strcmp(k, "RDS_PORT")) {
+            if (want_scalar(&x, vn, k, &s))
+                goto out;
+            /* The same limits as source.port. */
+            if (pp_config_parse_number("source.port", s, &port, why, sizeof(why))) {
+                fail(&x, vn, "%s: %s", k, why);
+                goto out;
+            }
+            c->source.port = (int)port.i;
+            have |= 2;
+        } else if (!strcmp(k, "RDS_USER")) {
+            if (get_str(&x, vn, k, &c->source.user))
+                goto out;
+            have |= 4;
+        } else if (!strcmp(k, "RDS_PASSWORD")) {
+            if (want_scalar(&x, vn, k, &s))
+                goto out;
+            set_str(&c->source.password, s);
+            have |= 8;
+        } else if (!strcmp(k, "RDS_DATABASE")) {
+            if (get_str(&x, vn, k, &c->source.database))
+                goto out;
+            have |= 16;
+        } else {
+            fail(&x, kn,
+                 "unknown key '%s' (expected RDS_HOST, RDS_PORT, RDS_USER, "
+                 "RDS_PASSWORD, RDS_DATABASE)",
+                 k);
+            goto out;
+        }
+    }
+    static const char *const names[] = {"RDS_HOST", "RDS_PORT", "RDS_USER", "RDS_PASSWORD",
+                                        "RDS_DATABASE"};
+    for (int i = 0; i < 5; i++)
+        if (!(have & (1 << i))) {
+            fail(&x, root, "missing %s", names[i]);
+            goto out;
+        }
+    rc = 0;
+out:
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    fclose(f);
+    return rc;
+}
+
+/* client.properties entries, collected in file order before translation. */
+typedef struct props_ctx {
+    const char *path;
+    pp_kv *entries;
+    size_t n;
+} props_ctx;
+
+static int on_property(void *opaque, const char *key, const char *value, int line, char *err,
+                       size_t errn)
+{
+    props_ctx *pc = opaque;
+    char origin[PATH_MAX + 32];
+    (void)err;
+    (void)errn;
+    snprintf(origin, sizeof(origin), "%s:%d", pc->path, line);
+    pc->entries = pp_xrealloc(pc->entries, (pc->n + 1) * sizeof(pp_kv));
+    pc->entries[pc->n++] = (pp_kv){pp_xstrdup(key), pp_xstrdup(value), pp_xstrdup(origin)};
+    return 0;
+}
+
+static void free_entries(pp_kv *e, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(e[i].key);
+        pp_secret_free(e[i].value);
+        free(e[i].origin);
+    }
+    free(e);
+}
+
+/* The keys the YAML file knows. A key path that is a prefix of others is a section. */
+enum kind {
+    K_STR,
+    K_PATH,
+    K_INT,
+    K_DOUBLE,
+    K_BOOL,
+    K_CREDS,
+    K_PASSWORD_FILE,
+    K_PROPS,
+    K_BOOTSTRAP,
+    K_SETTINGS,
+    K_DELAY,
+    K_RATE,
+    K_SEED,
+    K_U64,
+    K_REPORT,
+    K_PASSWORD_INLINE,
+    K_DELIVERY,
+    K_TLS_MODE
+};
+
+/* Numeric keys carry their limits here, the one place they live: the command line's
+ * --count, --duration, --rate, --delay and --seed are parsed against the same rows
+ * (pp_config_parse_number). A limit keeps the arithmetic done with the value safe: a rate
+ * of at least 0.001 posts/s and a duration of at most 1e12 s keep every schedule in
+ * microseconds far inside int64. */
+typedef struct key_def {
+    const char *path;
+    enum kind kind;
+    size_t offset;
+    double lo, hi;    /* numeric keys: the accepted range */
+    const char *also; /* numeric keys: a value outside the range that means something */
+    const char *unit; /* set for every numeric key (it marks them): for error messages */
+} key_def;
+
+#define OFF(field) offsetof(pp_config, field)
+#define KEY(path, kind, offset)                                                                    \
+    {                                                                                              \
+        path, kind, offset, 0, 0, NULL, NULL                                                       \
+    }
+#define NUM(path, kind, offset, lo, hi, also, unit)                                                \
+    {                                                                                              \
+        path, kind, offset, lo, hi, also, unit                                                     \
+    }
+static const key_def keys[] = {
+    KEY("source.credentials", K_CREDS, 0),
+    KEY("source.host", K_STR, OFF(source.host)),
+    NUM("source.port", K_INT, OFF(source.port), 1, 65535, NULL, ""),
+    KEY("source.socket", K_PATH, OFF(source.socket)),
+    KEY("source.user", K_STR, OFF(source.user)),
+    KEY("source.password", K_PASSWORD_INLINE, 0),
+    KEY("source.password_file", K_PASSWORD_FILE, 0),
+    KEY("source.database", K_STR, OFF(source.database)),
+    KEY("source.tls", K_TLS_MODE, 0),
+    KEY("source.tls_ca", K_PATH, OFF(source.tls_ca)),
+    NUM("source.connect_timeout", K_INT, OFF(source.connect_timeout_s), 1, 3600, NULL, " seconds"),
+    NUM("source.batch", K_INT, OFF(source.batch), 1, 1000, NULL, " keys"),
+    NUM("source.keyspace_refresh", K_DOUBLE, OFF(source.keyspace_refresh_s), 0.1, 86400, NULL,
+        " seconds"),
+    KEY("source.tables.pin.table", K_STR, OFF(source.tables[PP_PIN].table)),
+    KEY("source.tables.pin.key", K_STR, OFF(source.tables[PP_PIN].key)),
+    KEY("source.tables.geo.table", K_STR, OFF(source.tables[PP_GEO].table)),
+    KEY("source.tables.geo.key", K_STR, OFF(source.tables[PP_GEO].key)),
+    KEY("source.tables.user.table", K_STR, OFF(source.tables[PP_USER].table)),
+    KEY("source.tables.user.key", K_STR, OFF(source.tables[PP_USER].key)),
+    KEY("kafka.enabled", K_BOOL, OFF(kafka.enabled)),
+    KEY("kafka.properties", K_PROPS, 0),
+    KEY("kafka.bootstrap_servers", K_BOOTSTRAP, 0),
+    KEY("kafka.topic_prefix", K_STR, OFF(kafka.topic_prefix)),
+    KEY("kafka.topics.pin", K_STR, OFF(kafka.topics[PP_PIN])),
+    KEY("kafka.topics.geo", K_STR, OFF(kafka.topics[PP_GEO])),
+    KEY("kafka.topics.user", K_STR, OFF(kafka.topics[PP_USER])),
+    NUM("kafka.flush_timeout", K_DOUBLE, OFF(kafka.flush_timeout_s), 0, 86400, NULL, " seconds"),
+    KEY("kafka.delivery", K_DELIVERY, 0),
+    KEY("kafka.aws_region", K_STR, OFF(kafka.aws_region)),
+    KEY("kafka.transactional_id", K_STR, OFF(kafka.transactional_id)),
+    NUM("kafka.transaction_interval", K_DOUBLE, OFF(kafka.transaction_interval_s), 0.001, 60, NULL,
+        " seconds"),
+    KEY("kafka.create_topics", K_BOOL, OFF(kafka.create_topics)),
+    NUM("kafka.partitions", K_INT, OFF(kafka.partitions), 1, 100000, "-1 (the broker's default)",
+        ""),
+    NUM("kafka.replication_factor", K_INT, OFF(kafka.replication_factor), 1, 1000,
+        "-1 (the broker's default)", ""),
+    KEY("kafka.settings", K_SETTINGS, 0),
+    KEY("kinesis.enabled", K_BOOL, OFF(kinesis.enabled)),
+    KEY("kinesis.streams.pin", K_STR, OFF(kinesis.streams[PP_PIN])),
+    KEY("kinesis.streams.geo", K_STR, OFF(kinesis.streams[PP_GEO])),
+    KEY("kinesis.streams.user", K_STR, OFF(kinesis.streams[PP_USER])),
+    KEY("kinesis.region", K_STR, OFF(kinesis.region)),
+    KEY("kinesis.endpoint", K_STR, OFF(kinesis.endpoint)),
+    KEY("kinesis.aws_profile", K_STR, OFF(kinesis.profile)),
+    NUM("kinesis.linger", K_DOUBLE, OFF(kinesis.linger_s), 0, 10, NULL, " seconds"),
+    NUM("kinesis.record_timeout", K_DOUBLE, OFF(kinesis.record_timeout_s), 1, 86400, NULL,
+        " seconds"),
+    NUM("kinesis.max_requests", K_INT, OFF(kinesis.max_requests), 1, 64, NULL, ""),
+    NUM("emulation.delay", K_DELAY, 0, 0, 86400, NULL, " seconds"),
+    NUM("emulation.rate", K_RATE, 0, 0.001, 1e9, "0 (as fast as possible)", " posts/s"),
+    NUM("emulation.seed", K_SEED, 0, 0, 0, NULL, ""),
+    NUM("emulation.count", K_U64, OFF(emulation.count), 0, 1e18, NULL, " posts"),
+    NUM("emulation.duration", K_DOUBLE, OFF(emulation.duration_s), 0.001, 1e12, "0 (no limit)",
+        " seconds"),
+    KEY("service.instance", K_STR, OFF(service.instance)),
+    NUM("service.summary_interval", K_DOUBLE, OFF(service.summary_interval_s), 0, 86400, NULL,
+        " seconds"),
+    KEY("service.report", K_REPORT, 0),
+    KEY("service.metrics_file", K_PATH, OFF(service.metrics_file)),
+};
+
+/* The row of a numeric key, or NULL. */
+static const key_def *numeric_key(const char *path)
+{
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (!strcmp(keys[i].path, path))
+            return keys[i].unit ? &keys[i] : NULL;
+    return NULL;
+}
+
+/* What d accepts, in words: "a whole number from 1 to 65535", "a number from 0.001 to
+ * 1e+09 posts/s, or 0 (as fast as possible)". */
+static void describe(const key_def *d, char *buf, size_t n)
+{
+    if (d->kind == K_INT || d->kind == K_U64)
+        snprintf(buf, n, "a whole number from %.0f to %.0f%s%s%s", d->lo, d->hi, d->unit,
+                 d->also ? ", or " : "", d->also ? d->also : "");
+    else
+        snprintf(buf, n, "a number from %g to %g%s%s%s", d->lo, d->hi, d->unit,
+                 d->also ? ", or " : "", d->also ? d->also : "");
+}
+
+static int in_range(const key_def *d, double v)
+{
+    return (v >= d->lo && v <= d->hi) || (d->also && v == strtod(d->also, NULL));
+}
+
+/* Parse text as the value of the numeric key d; err gets the reason, without the key. */
+static int parse_number(const key_def *d, const char *text, pp_number *out, char *err, size_t n)
+{
+    char q[48], want[160];
+    memset(out, 0, sizeof(*out));
+    describe(d, want, sizeof(want));
+    switch (d->kind) {
+    case K_SEED:
+        if (pp_parse_uint64(text, &out->u))
+            return pp_errf(err, n, "'%s' is not a whole number from 0 to %llu",
+                           pp_quote_arg(text, 0, q, sizeof(q)), (unsigned long long)UINT64_MAX),
+                   -1;
+        return 0;
+    case K_INT:
+    case K_U64:
+        /* The limits are whole numbers a double holds exactly (at most 1e18). */
+        if (pp_parse_int64(text, &out->i) ||
+            !((out->i >= (int64_t)d->lo && out->i <= (int64_t)d->hi) ||
+              (d->also && out->i == (int64_t)strtod(d->also, NULL))))
+            return pp_errf(err, n, "'%s' is not %s", pp_quote_arg(text, 0, q, sizeof(q)), want), -1;
+        out->u = out->i > 0 ? (uint64_t)out->i : 0;
+        return 0;
+    case K_DOUBLE:
+    case K_RATE:
+        if (pp_parse_double(text, &out->d) || !in_range(d, out->d))
+            return pp_errf(err, n, "'%s' is not %s", pp_quote_arg(text, 0, q, sizeof(q)), want), -1;
+        return 0;
+    case K_DELAY: {
+        const char *colon = strchr(text, ':');
+        char lo[64];
+        if (!colon || (size_t)(colon - text) >= sizeof(lo))
+            goto bad_delay;
+        memcpy(lo, text, (size_t)(colon - text));
+        lo[colon - text] = '\0';
+        if (pp_parse_double(lo, &out->d) || pp_parse_double(colon + 1, &out->d2) ||
+            !in_range(d, out->d) || !in_range(d, out->d2))
+            goto bad_delay;
+        if (out->d > out->d2)
+            return pp_errf(err, n, "'%s': MIN is greater than MAX; write MIN:MAX with MIN <= MAX",
+                           pp_quote_arg(text, 0, q, sizeof(q))),
+                   -1;
+        return 0;
+    bad_delay:
+        return pp_errf(err, n, "'%s' is not MIN:MAX, two numbers from %g to %g%s",
+                       pp_quote_arg(text, 0, q, sizeof(q)), d->lo, d->hi, d->unit),
+               -1;
+    }
+    default: return pp_errf(err, n, "not a numeric setting"), -1;
+    }
+}
+
+int pp_config_parse_number(const char *key, const char *text, pp_number *out, char *errstr,
+                           size_t errstr_size)
+{
+    const key_def *d = numeric_key(key);
+    if (!d)
+        return pp_errf(errstr, errstr_size, "%s is not a numeric setting", key), -1;
+    return parse_number(d, text, out, errstr, errstr_size);
+}
+
+static int apply_key(load_ctx *x, const key_def *d, yaml_node_t *vn)
+{
+    pp_config *c = x->c;
+    void *field = (char *)c + d->offset;
+    const char *k = d->path;
+    pp_number num = {0};
+    char why[256];
+    const char *s;
+
+    if (d->unit) {
+        if (want_scalar(x, vn, k, &s))
+            return -1;
+        if (parse_number(d, s, &num, why, sizeof(why)))
+            return fail(x, vn, "%s: %s", k, why);
+    }
+    switch (d->kind) {
+    case K_STR: return get_str(x, vn, k, (char **)field);
+    case K_PATH: return get_path(x, vn, k, (char **)field);
+    case K_INT: *(int *)field = (int)num.i; return 0;
+    case K_DOUBLE: *(double *)field = num.d; return 0;
+    case K_BOOL: return get_bool(x, vn, k, (int *)field);
+    case K_U64: *(uint64_t *)field = num.u; return 0;
+    case K_SEED:
+        c->emulation.seed = num.u;
+        c->emulation.has_seed = 1;
+        return 0;
+    case K_RATE:
+        c->emulation.rate = num.d;
+        c->emulation.fixed_rate = 1;
+        return 0;
+    case K_DELAY:
+        c->emulation.delay_min_s = num.d;
+        c->emulation.delay_max_s = num.d2;
+        c->emulation.fixed_rate = 0;
+        return 0;
+    case K_REPORT:
+        if (want_scalar(x, vn, k, &s))
+            return -1;
+        if (!strcmp(s, "-"))
+            set_str(&c->service.report, s);
+        else
+            return get_path(x, vn, k, &c->service.report);
+        return 0;
+    case K_DELIVERY:
+        if (want_scalar(x, vn, k, &s))
+            return -1;
+        if (!strcmp(s, "exactly_once"))
+            c->kafka.exactly_once = 1;
+        else if (!strcmp(s, "idempotent"))
+            c->kafka.exactly_once = 0;
+        else
+            return fail(x, vn, "%s: '%s' is not idempotent or exactly_once", k, s);
+        return 0;
+    case K_TLS_MODE:
+        if (want_scalar(x, vn, k, &s))
+            return -1;
+        for (int m = PP_TLS_DISABLED; m <= PP_TLS_VERIFY_IDENTITY; m++)
+            if (!strcmp(s, pp_tls_mode_names[m])) {
+                c->source.tls = (enum pp_tls_mode)m;
+                return 0;
+            }
+        if (!strcmp(s, "true") || !strcmp(s, "false")) {
+            c->source.tls = s[0] == 't' ? PP_TLS_REQUIRED : PP_TLS_DISABLED;
+            return 0;
+        }
+        return fail(x, vn,
+                    "%s: '%s' is not one of disabled, preferred, required, verify_ca, "
+                    "verify_identity",
+                    k, s);
+    case K_PASSWORD_INLINE:
+        return fail(x, vn,
+                    "%s: passwords are not accepted inline; put it in a file readable "
+                    "only by the service and name it in source.password_file, or use "
+                    "source.credentials",
+                    k);
+    case K_PASSWORD_FILE: {
+        char *path = NULL, err[512];
+        if (get_path(x, vn, k, &path))
+            return -1;
+        char *pw = read_secret_file(path, err, sizeof(err));
+        free(path);
+        if (!pw)
+            return fail(x, vn, "%s: %s", k, err);
+        free(c->source.password);
+        c->source.password = pw;
+        return 0;
+    }
+    case K_CREDS: {
+        char *path = NULL;
+        if (get_path(x, vn, k, &path))
+            return -1;
+        int rc = load_credentials(x, vn, path);
+        free(path);
+        return rc;
+    }
+    case K_PROPS: {
+        char *path = NULL;
+        if (get_path(x, vn, k, &path))
+            return -1;
+        props_ctx pc = {path, NULL, 0};
+        char ferr[640];
+        if (check_file(path, 1, CONFIG_MAX_BYTES, ferr, sizeof(ferr))) {
+            free(path);
+            return fail(x, vn, "%s: %s", k, ferr);
+        }
+        int rc = pp_properties_load(path, on_property, &pc, x->errstr, x->errstr_size);
+        if (rc == 0)
+            rc = pp_kprops_translate(c, pc.entries, pc.n, path, x->errstr, x->errstr_size);
+        free_entries(pc.entries, pc.n);
+        free(path);
+        return rc;
+    }
+    case K_BOOTSTRAP: {
+        char origin[PATH_MAX + 32];
+        if (want_scalar(x, vn, k, &s))
+            return -1;
+        snprintf(origin, sizeof(origin), "%s:%lu", x->file, (unsigned long)vn->start_mark.line + 1);
+        pp_config_set_kafka(c, "bootstrap.servers", s, origin);
+        return 0;
+    }
+    case K_SETTINGS:
+        if (vn->type != YAML_MAPPING_NODE)
+            return fail(x, vn, "%s: expected a mapping of librdkafka properties", k);
+        for (yaml_node_pair_t *p = vn->data.mapping.pairs.start; p < vn->data.mapping.pairs.top;
+             p++) {
+            yaml_node_t *skn = yaml_document_get_node(x->doc, p->key);
+            yaml_node_t *svn = yaml_document_get_node(x->doc, p->value);
+            const char *sk, *sv;
+            char origin[PATH_MAX + 32];
+            if (want_key(x, skn, k, &sk) || check_duplicate(x, vn, p, k))
+                return -1;
+            if (want_scalar(x, svn, sk, &sv))
+                return -1;
+            snprintf(origin, sizeof(origin), "%s:%lu", x->file,
+                     (unsigned long)svn->start_mark.line + 1);
+            pp_config_set_kafka(c, sk, sv, origin);
+        }
+        return 0;
+    }
+    return -1;
+}
+
+/* Edit distance, for suggesting the key a typo meant. */
+static size_t distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), row[128];
+    if (la >= 127 || lb >= 127)
+        return (size_t)-1;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* The known key or section closest to path, when it is close enough to be the one
+ * meant. The result lives in static storage. */
+static const char *closest_key(const char *path)
+{
+    static char best[128];
+    size_t best_d = 3;
+    best[0] = '\0';
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        const char *k = keys[i].path;
+        for (const char *end = strchr(k, '.');; end = strchr(end + 1, '.')) {
+            char cand[128];
+            size_t len = end ? (size_t)(end - k) : strlen(k);
+            if (len >= sizeof(cand))
+                break;
+            memcpy(cand, k, len);
+            cand[len] = '\0';
+            size_t d = distance(path, cand);
+            if (d < best_d) {
+                best_d = d;
+                memcpy(best, cand, len + 1);
+            }
+            if (!end)
+                break;
+        }
+    }
+    return best[0] ? best : NULL;
+}
+
+static int walk(load_ctx *x, yaml_node_t *map, const char *prefix)
+{
+    if (map->type != YAML_MAPPING_NODE)
+        return fail(x, map, "%s: expected a mapping", *prefix ? prefix : "top level");
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *kn = yaml_document_get_node(x->doc, p->key);
+        yaml_node_t *vn = yaml_document_get_node(x->doc, p->value);
+        const char *k;
+        char path[256];
+        int section = 0;
+        const key_def *def = NULL;
+
+        if (want_key(x, kn, prefix, &k) || check_duplicate(x, map, p, prefix))
+            return -1;
+        snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", k);
+        size_t plen = strlen(path);
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+            if (!strcmp(keys[i].path, path))
+                def = &keys[i];
+            else if (!strncmp(keys[i].path, path, plen) && keys[i].path[plen] == '.')
+                section = 1;
+        }
+        if (def) {
+            if (apply_key(x, def, vn))
+                return -1;
+        } else if (section) {
+            if (vn->type == YAML_SCALAR_NODE && !*scalar(vn))
+                continue; /* an empty section */
+            if (walk(x, vn, path))
+                return -1;
+        } else {
+            const char *near = closest_key(path);
+            char hint[300] = "";
+            if (near)
+                snprintf(hint, sizeof(hint), "; did you mean '%s'?", near);
+            else if (!*prefix)
+                snprintf(hint, sizeof(hint), "; sections are source, kafka, emulation, service");
+            return fail(x, kn,
+                        "unknown key '%s'%s (see pinpostd.yaml(5) or etc/pinpostd.yaml "
+                        "for the keys)",
+                        path, hint);
+        }
+    }
+    return 0;
+}
+
+int pp_config_load_file(pp_config *c, const char *path, char *errstr, size_t errstr_size)
+{
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    int rc = -1;
+    struct stat st;
+
+    if (stat(path, &st) == 0 && check_file(path, 0, CONFIG_MAX_BYTES, errstr, errstr_size))
+        return -1;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        pp_errf(errstr, errstr_size, "%s: cannot open the configuration file: %s", path,
+                strerror(errno));
+        return -1;
+    }
+    set_str(&c->path, path);
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_file(&parser, f);
+    if (load_document(&parser, &doc, path, errstr, errstr_size)) {
+        yaml_parser_delete(&parser);
+        fclose(f);
+        return -1;
+    }
+    load_ctx x = {.c = c,
+                  .file = path,
+                  .dir = pp_dirname(path),
+                  .doc = &doc,
+                  .errstr = errstr,
+                  .errstr_size = errstr_size};
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (!root)
+        rc = 0; /* an empty file: defaults */
+    else
+        rc = walk(&x, root, "");
+    free(x.dir);
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    fclose(f);
+    return rc;
+}
+
+/* Topic and stream names: 1 to max characters of [a-zA-Z0-9._-]. Takes name (freed). */
+static int check_name(char *name, size_t max, const char *what, const char *kind, const char *key,
+                      int t, char *errstr, size_t errstr_size)
+{
+    size_t n = strlen(name);
+    /* Kafka refuses "." and ".." (they would be directory names on the broker), and a
+     * producer would retry them forever. */
+    int bad = n == 0 || n > max || !strcmp(name, ".") || !strcmp(name, "..");
+    for (size_t i = 0; i < n && !bad; i++)
+        bad = !(name[i] == '.' || name[i] == '_' || name[i] == '-' ||
+                (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
+                (name[i] >= '0' && name[i] <= '9'));
+    if (bad)
+        pp_errf(errstr, errstr_size,
+                "%s name '%s' for %s is not a valid %s name (1-%zu of [a-zA-Z0-9._-], not "
+                "'.' or '..'); fix kafka.topic_prefix or %s.%s",
+                what, name, pp_table_names[t], kind, max, key, pp_table_names[t]);
+    free(name);
+    return bad ? -1 : 0;
+}
+
+/* A bootstrap.servers that names no broker (empty, or only commas and spaces) leaves
+ * librdkafka with nothing to connect to, retrying forever. Unset is the sink's to report
+ * (the demo needs none). */
+static int check_bootstrap(const pp_config *c, char *errstr, size_t errstr_size)
+{
+    for (size_t i = 0; i < c->kafka.nsettings; i++) {
+        const pp_kv *kv = &c->kafka.settings[i];
+        if (strcmp(kv->key, "bootstrap.servers") != 0)
+            continue;
+        if (kv->value[strspn(kv->value, " \t,")] == '\0')
+            return pp_errf(errstr, errstr_size,
+                           "%s: bootstrap.servers is empty: name at least one broker as "
+                           "host:port (in client.properties, or kafka.bootstrap_servers)",
+                           kv->origin),
+                   -1;
+    }
+    return 0;
+}
+
+int pp_config_validate(const pp_config *c, char *errstr, size_t errstr_size)
+{
+    if (!c->kafka.enabled && !c->kinesis.enabled)
+        return pp_errf(errstr, errstr_size,
+                       "kafka.enabled and kinesis.enabled are both false: enable at least one "
+                       "sink"),
+               -1;
+    for (int t = 0; t < PP_NTABLES && c->kinesis.enabled; t++)
+        if (check_name(pp_config_stream(c, t), 128, "stream", "Kinesis stream", "kinesis.streams",
+                       t, errstr, errstr_size))
+            return -1;
+    if (c->source.tls >= PP_TLS_VERIFY_CA && !c->source.tls_ca)
+        return pp_errf(errstr, errstr_size,
+                       "source.tls is %s but source.tls_ca is not set: name the PEM file of "
+                       "the CA that signed the database server's certificate",
+                       pp_tls_mode_names[c->source.tls]),
+               -1;
+    if (c->source.tls < PP_TLS_VERIFY_CA && c->source.tls_ca)
+        return pp_errf(errstr, errstr_size,
+                       "source.tls_ca is set but source.tls is %s, which does not verify the "
+                       "server; use verify_ca or verify_identity",
+                       pp_tls_mode_names[c->source.tls]),
+               -1;
+    if (c->emulation.fixed_rate && c->emulation.rate < 0)
+        return pp_errf(errstr, errstr_size, "emulation.rate must be >= 0"), -1;
+    if (c->kafka.enabled && check_bootstrap(c, errstr, errstr_size))
+        return -1;
+    for (int t = 0; t < PP_NTABLES; t++)
+        if (check_name(pp_config_topic(c, t), 249, "topic", "Kafka topic", "kafka.topics", t,
+                       errstr, errstr_size))
+            return -1;
+    for (size_t i = 0; c->service.instance[i]; i++) {
+        unsigned char ch = (unsigned char)c->service.instance[i];
+        if (ch < 0x20 || ch == '"' || ch == '\\')
+            return pp_errf(errstr, errstr_size,
+                           "service.instance may not contain quotes, backslashes or control "
+                           "characters"),
+                   -1;
+    }
+    return 0;
+}
+
+/* The name given, or lead + prefix + sep + the table's short name. */
+static char *name_for(const char *given, const char *lead, const char *prefix, char sep,
+                      enum pp_table t)
+{
+    if (given)
+        return pp_xstrdup(given);
+    size_t n = strlen(lead) + strlen(prefix) + strlen(pp_table_names[t]) + 2;
+    char *s = pp_xmalloc(n);
+    snprintf(s, n, "%s%s%c%s", lead, prefix, sep, pp_table_names[t]);
+    return s;
+}
+
+char *pp_config_stream(const pp_config *c, enum pp_table t)
+{
+    return name_for(c->kinesis.streams[t], "streaming-", c->kafka.topic_prefix, '-', t);
+}
+
+char *pp_config_topic(const pp_config *c, enum pp_table t)
+{
+    return name_for(c->kafka.topics[t], "", c->kafka.topic_prefix, '.', t);
+}
+
+void pp_config_print(const pp_config *c, FILE *out)
+{
+    fprintf(out, "config: %s\n", c->path ? c->path : "(built-in defaults)");
+    fprintf(out, "source:\n");
+    if (c->source.socket)
+        fprintf(out, "  socket: %s\n", c->source.socket);
+    else
+        fprintf(out, "  host: %s\n  port: %d\n", c->source.host, c->source.port);
+    fprintf(out, "  user: %s\n  password: %s\n  database: %s\n  tls: %s\n",
+            c->source.user ? c->source.user : "(none)",
+            c->source.password ? "(set, redacted)" : "(none)",
+            c->source.database ? c->source.database : "(none)", pp_tls_mode_names[c->source.tls]);
+    if (c->source.tls_ca)
+        fprintf(out, "  tls_ca: %s\n", c->source.tls_ca);
+    fprintf(out, "  batch: %d\n  keyspace_refresh: %gs\n", c->source.batch,
+            c->source.keyspace_refresh_s);
+    for (int t = 0; t < PP_NTABLES; t++)
+        fprintf(out, "  tables.%s: %s (key %s)\n", pp_table_names[t], c->source.tables[t].table,
+                c->source.tables[t].key);
+    fprintf(out, "kafka:%s\n", c->kafka.enabled ? "" : " (disabled: kafka.enabled is false)");
+    for (int t = 0; t < PP_NTABLES; t++) {
+        char *topic = pp_config_topic(c, t);
+        fprintf(out, "  topic.%s: %s\n", pp_table_names[t], topic);
+        free(topic);
+    }
+    fprintf(out, "  flush_timeout: %gs\n", c->kafka.flush_timeout_s);
+    fprintf(out, "  delivery: %s\n", c->kafka.exactly_once ? "exactly_once" : "idempotent");
+    if (c->kafka.create_topics)
+        fprintf(out,
+                "  create_topics: partitions %d, replication factor %d (-1 = broker "
+                "default)\n",
+                c->kafka.partitions, c->kafka.replication_factor);
+    for (size_t i = 0; i < c->kafka.nsettings; i++) {
+        const pp_kv *kv = &c->kafka.settings[i];
+        fprintf(out, "  %s = %s   (%s)\n", kv->key,
+                pp_config_is_secret_key(kv->key) ? "(redacted)" : kv->value, kv->origin);
+    }
+    if (c->msk.enabled) {
+        fprintf(out, "  msk iam: OAUTHBEARER with MSK IAM tokens; region %s\n",
+                c->kafka.aws_region ? c->kafka.aws_region : "(from the environment or brokers)");
+        if (c->msk.role_arn)
+            fprintf(out, "  msk iam: assume role %s (session %s%s%s, STS region %s)\n",
+                    c->msk.role_arn,
+                    c->msk.role_session_name ? c->msk.role_session_name : "pinpostd",
+                    c->msk.external_id ? ", external id set" : "", "",
+                    c->msk.sts_region ? c->msk.sts_region : "default");
+        if (c->msk.profile)
+            fprintf(out, "  msk iam: profile %s\n", c->msk.profile);
+    }
+    fprintf(out, "emulation:\n");
+    if (c->emulation.fixed_rate)
+        fprintf(out, "  rate: %g posts/s%s\n", c->emulation.rate,
+                c->emulation.rate == 0 ? " (as fast as possible)" : "");
+    else
+        fprintf(out, "  delay: %g:%g s\n", c->emulation.delay_min_s, c->emulation.delay_max_s);
+    if (c->emulation.has_seed)
+        fprintf(out, "  seed: %llu\n", (unsigned long long)c->emulation.seed);
+    else
+        fprintf(out, "  seed: (random per run)\n");
+    fprintf(out, "  count: %llu%s\n  duration: %gs%s\n", (unsigned long long)c->emulation.count,
+            c->emulation.count ? "" : " (unlimited)", c->emulation.duration_s,
+            c->emulation.duration_s > 0 ? "" : " (unlimited)");
+    if (c->kinesis.enabled) {
+        fprintf(out, "kinesis:\n");
+        for (int t = 0; t < PP_NTABLES; t++) {
+            char *stream = pp_config_stream(c, t);
+            fprintf(out, "  stream.%s: %s\n", pp_table_names[t], stream);
+            free(stream);
+        }
+        fprintf(out,
+                "  region: %s\n  endpoint: %s\n  linger: %gs\n  record_timeout: %gs\n"
+                "  max_requests: %d\n",
+                c->kinesis.region ? c->kinesis.region : "(AWS_REGION / AWS_DEFAULT_REGION)",
+                c->kinesis.endpoint ? c->kinesis.endpoint : "(the region's public endpoint)",
+                c->kinesis.linger_s, c->kinesis.record_timeout_s, c->kinesis.max_requests);
+    }
+    fprintf(out,
+            "service:\n  instance: %s\n  summary_interval: %gs\n  report: %s\n"
+            "  metrics_file: %s\n",
+            c->service.instance, c->service.summary_interval_s,
+            c->service.report ? c->service.report : "(none)",
+            c->service.metrics_file ? c->service.metrics_file : "(none)");
+}

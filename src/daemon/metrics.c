@@ -1,0 +1,123 @@
+/* metrics: Prometheus textfile export of the run's counters. */
+#include "pp_metrics.h"
+#include "pp_util.h"
+#include "pp_file.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Label values escape backslash, quote and newline. */
+static void label(FILE *f, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            fputc('\\', f);
+        if (*v == '\n') {
+            fputs("\\n", f);
+            continue;
+        }
+        fputc(*v, f);
+    }
+}
+
+static void counter(FILE *f, const char *name, const char *help, const char *instance,
+                    unsigned long long v)
+{
+    fprintf(f, "# HELP %s %s\n# TYPE %s counter\n%s{instance=\"", name, help, name, name);
+    label(f, instance);
+    fprintf(f, "\"} %llu\n", v);
+}
+
+static void per_topic(FILE *f, const char *name, const char *help, const char *instance,
+                      const pp_stats *s, const char *const topics[PP_NTABLES], int which)
+{
+    fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+    for (int t = 0; t < PP_NTABLES; t++) {
+        unsigned long long v = which == 0   ? s->topic[t].delivered
+                               : which == 1 ? s->topic[t].failed
+                                            : s->topic[t].bytes;
+        fprintf(f, "%s{instance=\"", name);
+        label(f, instance);
+        fprintf(f, "\",table=\"%s\",topic=\"", pp_table_names[t]);
+        label(f, topics[t]);
+        fprintf(f, "\"} %llu\n", v);
+    }
+}
+
+int pp_metrics_write(const char *path, const char *instance, const pp_stats *s,
+                     const char *const topics[PP_NTABLES], const pp_metrics_health *h, char *e,
+                     size_t n)
+{
+    static const double bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                    0.25,  0.5,    1,     2.5,  5,     10,   30};
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) {
+        pp_errf(e, n, "%s: out of memory formatting the metrics", path);
+        return -1;
+    }
+    counter(f, "pinpostd_posts_sampled_total", "Complete posts handed to Kafka.", instance,
+            (unsigned long long)s->posts_sampled);
+    counter(f, "pinpostd_posts_delivered_total", "Posts whose three messages were delivered.",
+            instance, (unsigned long long)s->posts_delivered);
+    counter(f, "pinpostd_posts_failed_total", "Posts with at least one failed message.", instance,
+            (unsigned long long)s->posts_failed);
+    counter(f, "pinpostd_posts_unknown_total",
+            "Posts not acknowledged that the broker may have persisted (a client-side "
+            "timeout after the request was sent).",
+            instance, (unsigned long long)s->posts_unknown);
+    counter(f, "pinpostd_posts_skipped_total",
+            "Posts refused unsent: a row over the sink's maximum message size.", instance,
+            (unsigned long long)s->posts_skipped);
+    counter(f, "pinpostd_posts_unmatched_total", "Sampled keys lacking a geo or user row.",
+            instance, (unsigned long long)s->posts_unmatched);
+    per_topic(f, "pinpostd_messages_delivered_total", "Messages delivered.", instance, s, topics,
+              0);
+    per_topic(f, "pinpostd_messages_failed_total", "Messages that failed.", instance, s, topics, 1);
+    per_topic(f, "pinpostd_bytes_delivered_total", "Value bytes delivered.", instance, s, topics,
+              2);
+    fprintf(f, "# HELP pinpostd_posts_in_flight Posts produced and not yet settled.\n"
+               "# TYPE pinpostd_posts_in_flight gauge\npinpostd_posts_in_flight{instance=\"");
+    label(f, instance);
+    fprintf(f, "\"} %llu\n", (unsigned long long)pp_stats_in_flight(s));
+    fprintf(f, "# HELP pinpostd_up Whether each end is reachable (1) or not (0).\n"
+               "# TYPE pinpostd_up gauge\n");
+    const char *ends[2] = {"mysql", h->sink};
+    int up[2] = {h->source_up, h->sink_up};
+    for (int i = 0; i < 2; i++) {
+        fprintf(f, "pinpostd_up{instance=\"");
+        label(f, instance);
+        fprintf(f, "\",end=\"%s\"} %d\n", ends[i], up[i]);
+    }
+    const char *hn = "pinpostd_delivery_latency_seconds";
+    fprintf(f, "# HELP %s Produce call to delivery report, per message.\n# TYPE %s histogram\n", hn,
+            hn);
+    for (size_t i = 0; i <= sizeof(bounds) / sizeof(bounds[0]); i++) {
+        int inf = i == sizeof(bounds) / sizeof(bounds[0]);
+        unsigned long long below = inf ? (unsigned long long)s->latency_us.total
+                                       : (unsigned long long)pp_hist_count_le(
+                                             &s->latency_us, (uint64_t)(bounds[inf ? 0 : i] * 1e6));
+        fprintf(f, "%s_bucket{instance=\"", hn);
+        label(f, instance);
+        if (inf)
+            fprintf(f, "\",le=\"+Inf\"} %llu\n", below);
+        else
+            fprintf(f, "\",le=\"%g\"} %llu\n", bounds[i], below);
+    }
+    fprintf(f, "%s_sum{instance=\"", hn);
+    label(f, instance);
+    fprintf(f, "\"} %.6f\n%s_count{instance=\"", (double)s->latency_us.sum / 1e6, hn);
+    label(f, instance);
+    fprintf(f, "\"} %llu\n", (unsigned long long)s->latency_us.total);
+    int rc = ferror(f) ? -1 : 0;
+    if (fclose(f) != 0)
+        rc = -1;
+    if (rc == 0)
+        rc = pp_file_write(path, text, len, 0, e, n);
+    else
+        pp_errf(e, n, "%s: out of memory formatting the metrics", path);
+    free(text);
+    return rc;
+}

@@ -1,0 +1,662 @@
+/* runner: start-up, the sampling loop, service notifications, reload and shutdown. */
+#include "pp_exit.h"
+#include "pp_runner.h"
+#include "pp_file.h"
+#include "pp_log.h"
+#include "pp_metrics.h"
+#include "pp_notify.h"
+#include "pp_pacer.h"
+#include "pp_sampler.h"
+#include "pp_sink.h"
+#include "pp_source.h"
+#include "pp_stats.h"
+#include "pp_util.h"
+#include "pp_version.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEMO_POSTS 11000
+#define DEMO_DATA_SEED 20200828
+/* Above this many posts per second, per-post lines would flood a terminal. */
+#define PER_POST_LINES_MAX_RATE 5.0
+#define STATUS_INTERVAL_US 5000000
+#define BACKOFF_MAX_US 30000000
+#define RELOAD_RETRY_US 5000000
+/* When this many sampled keys in a row had no complete post, sampling pauses between
+ * round trips (doubling up to UNMATCHED_PAUSE_MAX_US) instead of hammering the database
+ * with queries that find nothing. */
+#define UNMATCHED_BACKOFF_KEYS 1000
+#define UNMATCHED_PAUSE_MIN_US 10000
+#define UNMATCHED_PAUSE_MAX_US 1000000
+/* The unmatched-share warning: looked at with each STATUS, at most once a minute, when at
+ * least half of at least this many keys sampled since the last look had no whole post. */
+#define UNMATCHED_WARN_MIN_KEYS 20
+#define UNMATCHED_WARN_INTERVAL_US 60000000
+
+typedef struct runner {
+    const pp_runner_opts *o;
+    pp_config *c;
+    char *topics[PP_NTABLES];
+    pp_source *src;
+    pp_sink *sink;
+    pp_sampler *sampler;
+    pp_pacer pacer;
+    pp_stats stats, prev;
+    uint64_t seq;
+    int per_post_lines;
+    int source_up;
+    int64_t deadline_us;
+    int64_t watchdog_usec, last_watchdog_us;
+    int64_t next_status_us, next_summary_us;
+    int64_t unmatched_pause;         /* current pause between fruitless round trips */
+    pp_sampler_stats unmatched_mark; /* sampler counters at the last warning (or window) */
+    int64_t unmatched_mark_us, unmatched_warned_us;
+    int64_t reload_retry_us; /* a postponed reload is tried again then; 0 = none */
+} runner;
+
+pp_source *pp_runner_source_new(const pp_config *c, int demo)
+{
+    return demo ? pp_source_demo_new(DEMO_DATA_SEED, DEMO_POSTS) : pp_source_mysql_new(c);
+}
+
+/* Which sinks the configuration feeds: 0 Kafka, 1 Kinesis, 2 both. */
+static int sink_kind(const pp_config *c)
+{
+    return !c->kinesis.enabled ? 0 : c->kafka.enabled ? 2 : 1;
+}
+
+/* What the sink is called in messages. */
+static const char *sink_name(const runner *rn)
+{
+    static const char *const names[] = {"Kafka", "Kinesis", "Kafka and Kinesis"};
+    return rn->o->dry_run ? "the dry-run output" : names[sink_kind(rn->c)];
+}
+
+/* @locality: main thread, from pp_sink_poll/flush/produce. */
+static void on_post_done(void *opaque, const pp_post_result *r)
+{
+    runner *rn = opaque;
+    if (r->ok)
+        rn->stats.posts_delivered++;
+    else if (r->unknown)
+        rn->stats.posts_unknown++;
+    else
+        rn->stats.posts_failed++;
+    if (!r->ok || !rn->per_post_lines)
+        return;
+    /* partition@offset from Kafka; shard numbers from Kinesis alone (no offsets); nothing
+     * from a dry run. */
+    char where[PP_NTABLES][48];
+    for (int t = 0; t < PP_NTABLES; t++) {
+        if (r->offset[t] >= 0)
+            snprintf(where[t], sizeof(where[t]), "%s %d@%lld", pp_table_names[t], r->partition[t],
+                     (long long)r->offset[t]);
+        else if (r->partition[t] >= 0)
+            snprintf(where[t], sizeof(where[t]), "%s shard %d", pp_table_names[t], r->partition[t]);
+        else
+            snprintf(where[t], sizeof(where[t]), "%s -", pp_table_names[t]);
+    }
+    pp_log_info("post %lld seq %llu delivered: category %s, country %s; %s %s %s; %.1f ms",
+                (long long)r->key, (unsigned long long)r->seq, r->category[0] ? r->category : "-",
+                r->country[0] ? r->country : "-", where[0], where[1], where[2],
+                (double)r->latency_us / 1000.0);
+}
+
+static int pick_batch(const pp_config *c)
+{
+    if (!c->emulation.fixed_rate)
+        return 1; /* a post every second or so: always fresh rows */
+    if (c->emulation.rate <= 0)
+        return c->source.batch;
+    int b = (int)(c->emulation.rate / 100.0); /* about 10 ms of posts per round trip */
+    return b < 1 ? 1 : b > c->source.batch ? c->source.batch : b;
+}
+
+/* Pacing, limits and output that follow from the configuration (start and reload). */
+static void apply_emulation(runner *rn, int64_t now)
+{
+    const pp_config *c = rn->c;
+    if (c->emulation.fixed_rate)
+        pp_pacer_init_rate(&rn->pacer, c->emulation.rate, now);
+    else
+        pp_pacer_init_delay(&rn->pacer, c->emulation.delay_min_s, c->emulation.delay_max_s,
+                            rn->o->seed + rn->seq, now);
+    double mean_rate = c->emulation.fixed_rate
+                           ? (c->emulation.rate > 0 ? c->emulation.rate : 1e9)
+                           : 2.0 / (c->emulation.delay_min_s + c->emulation.delay_max_s + 1e-9);
+    rn->per_post_lines = !rn->o->dry_run && mean_rate <= PER_POST_LINES_MAX_RATE;
+    rn->deadline_us = c->emulation.duration_s > 0
+                          ? rn->stats.start_us + (int64_t)(c->emulation.duration_s * 1e6)
+                          : 0;
+    pp_sampler_set_batch(rn->sampler, pick_batch(c));
+}
+
+/* Tell the watchdog the loop is alive; only ever called from the loop itself, so a
+ * wedged loop stops the pings and systemd restarts the daemon. */
+static void watchdog(runner *rn, int64_t now)
+{
+    if (rn->watchdog_usec && now - rn->last_watchdog_us >= rn->watchdog_usec / 2) {
+        pp_notify("WATCHDOG=1");
+        rn->last_watchdog_us = now;
+    }
+}
+
+static void refresh_unmatched(runner *rn)
+{
+    pp_sampler_stats ss;
+    pp_sampler_get_stats(rn->sampler, &ss);
+    rn->stats.posts_unmatched = ss.unmatched;
+    rn->stats.invalid_utf8 = ss.invalid_utf8;
+}
+
+static void write_metrics(runner *rn)
+{
+    if (!rn->c->service.metrics_file)
+        return;
+    static const char *const labels[] = {"kafka", "kinesis", "kafka+kinesis"};
+    pp_metrics_health h = {rn->source_up, pp_sink_healthy(rn->sink), labels[sink_kind(rn->c)]};
+    const char *tp[PP_NTABLES] = {rn->topics[0], rn->topics[1], rn->topics[2]};
+    char err[1024];
+    if (pp_metrics_write(rn->c->service.metrics_file, rn->c->service.instance, &rn->stats, tp, &h,
+                         err, sizeof(err)) != 0)
+        pp_log_warn("cannot write metrics (service.metrics_file): %s", err);
+}
+
+/* Say so when most sampled keys lack a row, naming the tables that lack them: a wrong
+ * table or key column, or tables loaded from different data sets, look like this. */
+static void warn_unmatched(runner *rn, int64_t now)
+{
+    pp_sampler_stats cur;
+    pp_sampler_get_stats(rn->sampler, &cur);
+    const pp_sampler_stats *m = &rn->unmatched_mark;
+    uint64_t keys = cur.fetched - m->fetched, miss = cur.unmatched - m->unmatched;
+    if (keys < UNMATCHED_WARN_MIN_KEYS || miss * 2 < keys) {
+        if (now - rn->unmatched_mark_us >= UNMATCHED_WARN_INTERVAL_US) {
+            rn->unmatched_mark = cur; /* a sliding window of about a minute */
+            rn->unmatched_mark_us = now;
+        }
+        return;
+    }
+    if (rn->unmatched_warned_us && now - rn->unmatched_warned_us < UNMATCHED_WARN_INTERVAL_US)
+        return;
+    char why[512];
+    size_t len = 0;
+    for (int t = 0; t < PP_NTABLES && len < sizeof(why); t++) {
+        uint64_t mt = cur.missing[t] - m->missing[t];
+        if (mt)
+            len +=
+                (size_t)snprintf(why + len, sizeof(why) - len, "%s%s lacks %.1f%%", len ? ", " : "",
+                                 rn->c->source.tables[t].table, 100.0 * (double)mt / (double)keys);
+    }
+    pp_log_warn("%.1f%% of the %llu post keys sampled in the last %.0f s had no complete post "
+                "(%s of them); such posts are never sent and count as posts_unmatched. "
+                "Check source.tables (table and key column names) and that the three tables "
+                "hold the same posts",
+                100.0 * (double)miss / (double)keys, (unsigned long long)keys,
+                (double)(now - rn->unmatched_mark_us) / 1e6, why);
+    rn->unmatched_warned_us = now;
+    rn->unmatched_mark = cur;
+    rn->unmatched_mark_us = now;
+}
+
+/* STATUS=, the summary line and the metrics file, each on its own interval. */
+static void periodic(runner *rn, int64_t now)
+{
+    watchdog(rn, now);
+    if (now >= rn->next_status_us) {
+        warn_unmatched(rn, now);
+        double dt = (double)(now - rn->prev.end_us) / 1e6;
+        refresh_unmatched(rn);
+        pp_notify_status(
+            "delivered %llu, failed %llu, unknown %llu, unmatched %llu, "
+            "in flight %llu, %.1f posts/s; mysql %s, %s %s",
+            (unsigned long long)rn->stats.posts_delivered,
+            (unsigned long long)rn->stats.posts_failed, (unsigned long long)rn->stats.posts_unknown,
+            (unsigned long long)rn->stats.posts_unmatched,
+            (unsigned long long)pp_stats_in_flight(&rn->stats),
+            dt > 0 ? (double)(rn->stats.posts_delivered - rn->prev.posts_delivered) / dt : 0.0,
+            rn->source_up ? "up" : "DOWN", sink_name(rn),
+            pp_sink_healthy(rn->sink) ? "up" : "DOWN");
+        rn->next_status_us = now + STATUS_INTERVAL_US;
+        write_metrics(rn);
+    }
+    if (rn->next_summary_us && now >= rn->next_summary_us) {
+        char line[512];
+        refresh_unmatched(rn);
+        pp_stats_summary(&rn->stats, &rn->prev, now, line, sizeof(line));
+        pp_log_info("%s", line);
+        rn->prev = rn->stats;
+        rn->prev.end_us = now;
+        rn->next_summary_us = now + (int64_t)(rn->c->service.summary_interval_s * 1e6);
+    }
+}
+
+/* Serve deliveries and notifications until `until_us`, a stop or a reload request. */
+static void wait_until(runner *rn, int64_t until_us)
+{
+    for (;;) {
+        int64_t now = pp_now_us();
+        periodic(rn, now);
+        int64_t left = until_us - now;
+        if (left <= 0 || *rn->o->stop || *rn->o->reload)
+            return;
+        pp_sink_poll(rn->sink, (int)(left > 100000 ? 100 : (left + 999) / 1000));
+    }
+}
+
+static int64_t backoff_next(int64_t b)
+{
+    return b * 2 > BACKOFF_MAX_US ? BACKOFF_MAX_US : b * 2;
+}
+
+/* Where a table's messages go, as reports and logs name it: the Kafka topic, or the
+ * Kinesis stream when Kinesis is the only sink. */
+static char *destination(const pp_config *c, int dry_run, enum pp_table t)
+{
+    return !dry_run && !c->kafka.enabled ? pp_config_stream(c, t) : pp_config_topic(c, t);
+}
+
+static void free_topics(char *topics[PP_NTABLES])
+{
+    for (int t = 0; t < PP_NTABLES; t++) {
+        free(topics[t]);
+        topics[t] = NULL;
+    }
+}
+
+static pp_sink *sink_new(runner *rn, const pp_config *c, char *const topics[PP_NTABLES], char *err,
+                         size_t n)
+{
+    const char *tp[PP_NTABLES] = {topics[0], topics[1], topics[2]};
+    return pp_sink_open(c, tp, rn->o->demo, rn->o->dry_run, &rn->stats, on_post_done, rn, err, n);
+}
+
+/* Deliver what is in flight on the current sink, in slices so the watchdog keeps being
+ * fed. When stopping (give_up), what is left after the timeout, or when a second stop
+ * signal says not to wait, is given up and reported failed (or unknown, where the broker
+ * may have it); otherwise it stays in flight. Returns 0 when nothing is left. */
+static int drain(runner *rn, double timeout_s, int give_up)
+{
+    int64_t deadline = pp_now_us() + (int64_t)(timeout_s * 1e6);
+    for (;;) {
+        watchdog(rn, pp_now_us());
+        if (pp_sink_flush(rn->sink, 200) == 0)
+            return 0;
+        if (*rn->o->stop >= 2) {
+            pp_log_warn("second stop signal: giving up on the %llu post(s) still in flight; "
+                        "they are counted as failed (or unknown where the broker may have "
+                        "them)",
+                        (unsigned long long)pp_stats_in_flight(&rn->stats));
+            pp_sink_abandon(rn->sink);
+            return -1;
+        }
+        if (pp_now_us() >= deadline && !give_up)
+            return -1;
+        if (pp_now_us() >= deadline) {
+            pp_log_err("%llu post(s) still undelivered after kafka.flush_timeout (%g s); "
+                       "counting them as failed (or unknown where the broker may have them)",
+                       (unsigned long long)pp_stats_in_flight(&rn->stats), timeout_s);
+            pp_sink_abandon(rn->sink);
+            return -1;
+        }
+    }
+}
+
+/* Build-and-swap: a new configuration, source and sink are built while the old ones keep
+ * running; the old sink is drained (nothing in flight is lost) before the new one gets
+ * ready, and any failure keeps the running configuration. While still starting (running
+ * == 0: waiting for the database or the brokers, often because of the very setting the
+ * operator just fixed) nothing is in flight and nothing has been reached yet, so the new
+ * configuration replaces the old at once, without the connectivity checks. Returns 1 when
+ * the new configuration was swapped in. */
+static int reload(runner *rn, int running)
+{
+    char err[1024];
+    char *topics[PP_NTABLES] = {NULL, NULL, NULL};
+    pp_source *src = NULL;
+    pp_sink *sink = NULL;
+
+    if (running)
+        pp_notify_reloading();
+    pp_log_notice("SIGHUP: reloading the configuration%s",
+                  running ? "" : " (still starting: nothing in flight)");
+    pp_config *c = rn->o->load_config(rn->o->opaque);
+    if (!c)
+        goto keep;
+    for (int t = 0; t < PP_NTABLES; t++)
+        topics[t] = destination(c, rn->o->dry_run, t);
+    sink = sink_new(rn, c, topics, err, sizeof(err));
+    if (!sink) {
+        pp_log_err("reload: %s", err);
+        goto keep;
+    }
+    src = pp_runner_source_new(c, rn->o->demo);
+    if (running) {
+        if (pp_source_connect(src, err, sizeof(err)) != PP_SRC_OK) {
+            pp_log_err("reload: the source with the new configuration: %s", err);
+            goto keep;
+        }
+        /* The old producer finishes first: in exactly-once mode the new one's
+         * init_transactions (same transactional.id) would fence it and abort its open
+         * transaction, losing posts it had already sent. If the new sink then cannot get
+         * ready, the old one goes on; should a new producer have reached the coordinator
+         * before failing, it fenced the old one, whose next transaction then stops the
+         * daemon with that fatal error (its posts counted failed, none silently lost). */
+        if (drain(rn, rn->c->kafka.flush_timeout_s, 0) != 0) {
+            /* A reload never costs a post: with the brokers not acknowledging, the old
+             * producer keeps its posts (retried until message.timeout.ms) and the reload
+             * is tried again a little later. */
+            pp_log_warn("reload postponed: %llu post(s) in flight are not acknowledged after "
+                        "kafka.flush_timeout (%g s); trying again in %d s",
+                        (unsigned long long)pp_stats_in_flight(&rn->stats),
+                        rn->c->kafka.flush_timeout_s, RELOAD_RETRY_US / 1000000);
+            rn->reload_retry_us = pp_now_us() + RELOAD_RETRY_US;
+            goto postponed;
+        }
+        if (pp_sink_prepare(sink, 10000, err, sizeof(err)) != PP_SINK_READY) {
+            pp_log_err("reload: %s with the new configuration: %s", sink_name(rn), err);
+            goto keep;
+        }
+    }
+    pp_sink_destroy(rn->sink);
+    rn->sink = sink;
+    pp_sampler_set_source(rn->sampler, src, c->source.batch, c->source.keyspace_refresh_s);
+    pp_source_destroy(rn->src);
+    rn->src = src;
+    free_topics(rn->topics);
+    memcpy(rn->topics, topics, sizeof(topics));
+    pp_config_destroy(rn->c);
+    rn->c = c;
+    apply_emulation(rn, pp_now_us());
+    pp_log_notice("configuration reloaded%s%s; topics %s %s %s", c->path ? " from " : "",
+                  c->path ? c->path : "", rn->topics[0], rn->topics[1], rn->topics[2]);
+    if (running)
+        pp_notify("READY=1");
+    return 1;
+keep:
+    pp_log_err("reload failed: keeping the %s configuration", running ? "running" : "start-up");
+postponed:
+    pp_sink_destroy(sink);
+    pp_source_destroy(src);
+    free_topics(topics);
+    pp_config_destroy(c);
+    if (running)
+        pp_notify("READY=1");
+    return 0;
+}
+
+/* Both ends reachable: topics checked (metadata arrived), transactions initialised,
+ * the post keys loaded. Stop and reload requests are served while waiting. Returns 0, or
+ * an exit status. */
+static int wait_ready(runner *rn)
+{
+    char err[1024];
+    int64_t backoff = 100000;
+    int sink_ready = 0;
+    while (!*rn->o->stop) {
+        if (*rn->o->reload) {
+            *rn->o->reload = 0;
+            if (reload(rn, 0)) {
+                sink_ready = 0;
+                backoff = 100000;
+            }
+        }
+        if (rn->deadline_us && pp_now_us() >= rn->deadline_us) {
+            pp_log_warn("--duration reached before both ends were reachable");
+            return PP_EXIT_RUNTIME;
+        }
+        if (!sink_ready) {
+            int pr = pp_sink_prepare(rn->sink, 5000, err, sizeof(err));
+            if (pr == PP_SINK_BROKEN) {
+                pp_log_err("configuration error: %s", err);
+                return PP_EXIT_CONFIG;
+            }
+            sink_ready = pr == PP_SINK_READY;
+            if (!sink_ready) {
+                pp_log_warn("%s not ready, retrying in %.1f s: %s", sink_name(rn),
+                            (double)backoff / 1e6, err);
+                pp_notify_status("waiting for %s: %s", sink_name(rn), err);
+            }
+        }
+        if (sink_ready) {
+            int rc = pp_sampler_refresh(rn->sampler, err, sizeof(err));
+            if (rc == PP_SRC_FATAL) {
+                pp_log_err("configuration error: %s", err);
+                return PP_EXIT_CONFIG;
+            }
+            if (rc == PP_SRC_OK) {
+                pp_sampler_stats ss;
+                pp_sampler_get_stats(rn->sampler, &ss);
+                if (ss.keys == 0) {
+                    pp_log_err("configuration error: the post table %s holds no row with a "
+                               "key in %s: there is nothing to sample (load the data, or "
+                               "correct source.tables.pin)",
+                               rn->c->source.tables[PP_PIN].table,
+                               rn->c->source.tables[PP_PIN].key);
+                    return PP_EXIT_CONFIG;
+                }
+                rn->source_up = 1;
+                return 0;
+            }
+            pp_log_warn("source unavailable, retrying in %.1f s: %s", (double)backoff / 1e6, err);
+            pp_notify_status("waiting for MySQL: %s", err);
+        }
+        wait_until(rn, pp_now_us() + backoff);
+        backoff = backoff_next(backoff);
+    }
+    return 0;
+}
+
+static int write_report(runner *rn)
+{
+    const char *path = rn->c->service.report;
+    const char *tp[PP_NTABLES] = {rn->topics[0], rn->topics[1], rn->topics[2]};
+    char err[1024], *text = NULL;
+    size_t len = 0;
+    if (!path)
+        return 0;
+    /* Rendered whole first: then one write(2) to stdout, or one safely replaced file
+     * (never a fixed "<path>.tmp" that a planted symlink could redirect). */
+    FILE *f = open_memstream(&text, &len);
+    int rc = f ? pp_stats_write_report(&rn->stats, rn->c, rn->o->seed, tp, f) : -1;
+    if (f && fclose(f) != 0)
+        rc = -1;
+    if (rc) {
+        pp_errf(err, sizeof(err), "%s: out of memory formatting it", path);
+    } else if (!strcmp(path, "-")) {
+        fflush(stdout);
+        rc = pp_file_write_fd(fileno(stdout), text, len, err, sizeof(err));
+    } else {
+        rc = pp_file_write(path, text, len, PP_FILE_DURABLE, err, sizeof(err));
+    }
+    if (rc)
+        pp_log_err("cannot write the report (--report, service.report): %s", err);
+    free(text);
+    return rc;
+}
+
+/* A round trip found no whole post. Go on at once (back to the loop, which serves
+ * signals and limits) until many keys in a row found nothing; then pause, longer each
+ * time, so data that never matches does not turn into a query storm. */
+static void unmatched_pause(runner *rn)
+{
+    pp_sampler_stats ss;
+    pp_sampler_get_stats(rn->sampler, &ss);
+    if (ss.unmatched_streak < UNMATCHED_BACKOFF_KEYS)
+        return;
+    rn->unmatched_pause = rn->unmatched_pause ? rn->unmatched_pause * 2 : UNMATCHED_PAUSE_MIN_US;
+    if (rn->unmatched_pause > UNMATCHED_PAUSE_MAX_US)
+        rn->unmatched_pause = UNMATCHED_PAUSE_MAX_US;
+    wait_until(rn, pp_now_us() + rn->unmatched_pause);
+}
+
+/* The sampling loop. Returns 0 or an exit status. */
+static int loop(runner *rn)
+{
+    char err[1024];
+    int64_t backoff = 100000;
+    while (!*rn->o->stop) {
+        int64_t now = pp_now_us();
+        periodic(rn, now);
+        if (pp_sink_fatal(rn->sink, err, sizeof(err))) {
+            pp_log_err("stopping: %s", err);
+            return PP_EXIT_RUNTIME;
+        }
+        if (rn->reload_retry_us && now >= rn->reload_retry_us) {
+            rn->reload_retry_us = 0;
+            *rn->o->reload = 1;
+        }
+        if (*rn->o->reload) {
+            *rn->o->reload = 0;
+            rn->reload_retry_us = 0;
+            reload(rn, 1);
+            continue;
+        }
+        /* --count N: N posts sent, numbered 1..N; unmatched keys and skipped posts do not
+         * count, and the exit status says whether all N were delivered. */
+        if (rn->c->emulation.count && rn->seq >= rn->c->emulation.count)
+            return 0;
+        if (rn->deadline_us && now >= rn->deadline_us)
+            return 0;
+        int64_t due = pp_pacer_due(&rn->pacer);
+        if (now < due) {
+            int64_t wait = due - now;
+            pp_sink_poll(rn->sink, (int)(wait > 100000 ? 100 : (wait + 999) / 1000));
+            continue;
+        }
+        if (pp_sink_full(rn->sink)) {
+            /* Wait for deliveries here rather than inside produce: the watchdog, STATUS
+             * and signals keep being served while the brokers or streams lag. */
+            pp_sink_poll(rn->sink, 100);
+            continue;
+        }
+        const pp_post *post = NULL;
+        int rc = pp_sampler_next(rn->sampler, &post, err, sizeof(err));
+        if (rc == PP_SRC_RETRY) {
+            if (*rn->o->stop)
+                continue; /* a wait given up because of the stop request */
+            pp_log_warn("source unavailable, retrying in %.1f s: %s", (double)backoff / 1e6, err);
+            rn->source_up = 0;
+            wait_until(rn, pp_now_us() + backoff);
+            backoff = backoff_next(backoff);
+            continue;
+        }
+        if (rc == PP_SRC_FATAL) {
+            pp_log_err("stopping: %s", err);
+            return rn->stats.posts_sampled ? PP_EXIT_RUNTIME : PP_EXIT_CONFIG;
+        }
+        if (!rn->source_up) {
+            pp_log_notice("source available again");
+            rn->source_up = 1;
+        }
+        backoff = 100000;
+        if (rc == PP_SAMPLER_EMPTY) {
+            pp_log_warn("the post table is empty; waiting for rows");
+            wait_until(rn, pp_now_us() + 1000000);
+            continue;
+        }
+        if (rc == PP_SAMPLER_UNMATCHED) {
+            pp_sink_poll(rn->sink, 0); /* deliveries and commits go on meanwhile */
+            unmatched_pause(rn);
+            continue;
+        }
+        rn->unmatched_pause = 0;
+        rn->stats.posts_sampled++;
+        rn->seq++;
+        int pr = pp_sink_produce(rn->sink, post, rn->seq, err, sizeof(err));
+        if (pr == PP_SINK_SKIPPED) {
+            /* Nothing went out under this number: the next post takes it, so a consumer
+             * still sees 1..N without gaps. */
+            rn->stats.posts_skipped++;
+            rn->seq--;
+        }
+        if (pr != 0)
+            pp_log_warn("%s", err);
+        pp_pacer_posted(&rn->pacer, now);
+        pp_sink_poll(rn->sink, 0);
+    }
+    return 0;
+}
+
+int pp_runner_run(pp_config *c, const pp_runner_opts *o)
+{
+    char err[1024], desc[512];
+    runner rn;
+    int status = 0;
+
+    memset(&rn, 0, sizeof(rn));
+    rn.o = o;
+    rn.c = c;
+    pp_notify_init();
+    pp_stats_init(&rn.stats, pp_now_us());
+    rn.prev = rn.stats;
+    rn.prev.end_us = rn.stats.start_us;
+    rn.watchdog_usec = pp_notify_watchdog_usec();
+    for (int t = 0; t < PP_NTABLES; t++)
+        rn.topics[t] = destination(c, o->dry_run, t);
+    rn.src = pp_runner_source_new(c, o->demo);
+    rn.sink = sink_new(&rn, c, rn.topics, err, sizeof(err));
+    if (!rn.sink) {
+        pp_log_err("configuration error: %s", err);
+        status = PP_EXIT_CONFIG;
+        goto out;
+    }
+    rn.sampler = pp_sampler_new(rn.src, o->seed, c->source.batch, c->source.keyspace_refresh_s);
+    pp_source_describe(rn.src, desc, sizeof(desc));
+    pp_log_notice("pinpostd %s starting: instance %s, seed %llu, source %s, %s %s %s %s%s",
+                  PP_VERSION, c->service.instance, (unsigned long long)o->seed, desc,
+                  !o->dry_run && !c->kafka.enabled ? "streams" : "topics", rn.topics[0],
+                  rn.topics[1], rn.topics[2], o->dry_run ? " (dry run)" : "");
+    pp_notify_status("starting: connecting to %s and the source", sink_name(&rn));
+
+    apply_emulation(&rn, pp_now_us()); /* the duration also bounds the wait below */
+    status = wait_ready(&rn);
+    if (status || *o->stop)
+        goto stop;
+    pp_notify("READY=1");
+    int64_t now = pp_now_us();
+    rn.stats.ready_us = now;
+    apply_emulation(&rn, now);
+    rn.next_status_us = now;
+    rn.next_summary_us = rn.c->service.summary_interval_s > 0
+                             ? now + (int64_t)(rn.c->service.summary_interval_s * 1e6)
+                             : 0;
+    status = loop(&rn);
+
+stop:
+    pp_notify("STOPPING=1");
+    if (*o->stop)
+        pp_log_notice("stop requested: no new posts; delivering the %llu in flight",
+                      (unsigned long long)pp_stats_in_flight(&rn.stats));
+    drain(&rn, rn.c->kafka.flush_timeout_s, 1);
+    pp_stats_finish(&rn.stats, pp_now_us());
+    refresh_unmatched(&rn);
+    {
+        char line[512];
+        pp_stats_summary(&rn.stats, NULL, rn.stats.end_us, line, sizeof(line));
+        pp_log_notice("finished: %s", line);
+        if (rn.stats.invalid_utf8)
+            pp_log_warn("%llu invalid UTF-8 byte(s) in the source were replaced by U+FFFD",
+                        (unsigned long long)rn.stats.invalid_utf8);
+    }
+    if (!status &&
+        (rn.stats.posts_failed || rn.stats.posts_unknown || pp_stats_in_flight(&rn.stats)))
+        status = PP_EXIT_RUNTIME;
+    if (status != PP_EXIT_CONFIG || rn.stats.posts_sampled) {
+        if (write_report(&rn) != 0 && !status)
+            status = PP_EXIT_RUNTIME;
+        write_metrics(&rn);
+    }
+out:
+    pp_sampler_destroy(rn.sampler);
+    pp_sink_destroy(rn.sink);
+    pp_source_destroy(rn.src);
+    free_topics(rn.topics);
+    if (o->dry_run && fflush(stdout) != 0 && !status)
+        status = PP_EXIT_RUNTIME;
+    pp_config_destroy(rn.c);
+    return status;
+}
