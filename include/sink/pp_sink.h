@@ -14,11 +14,9 @@
 #include <stdio.h>
 
 #include "pp_config.h"
+#include "pp_contract.h"
 #include "pp_source.h"
 #include "pp_stats.h"
-
-#define PP_HEADER_INSTANCE "pinpostd.instance"
-#define PP_HEADER_SEQ "pinpostd.seq"
 
 /* What became of one post. */
 typedef struct pp_post_result {
