@@ -58,8 +58,7 @@ typedef struct pp_config {
     struct {
         int enabled; /* produce to Kafka (default); off for Kinesis alone */
         char *topic_prefix;
-        char *topics[PP_NTABLES]; /* NULL: <prefix>.<name> */
-        double flush_timeout_s;
+        char *topics[PP_NTABLES];      /* NULL: <prefix>.<name> */
         int exactly_once;              /* delivery: exactly_once (transactions) */
         char *transactional_id;        /* NULL: pinpostd-<instance> */
         double transaction_interval_s; /* how long posts gather in one transaction */
@@ -106,6 +105,9 @@ typedef struct pp_config {
     struct {
         char *instance;
         double summary_interval_s;
+        /* Bound on delivering what is in flight when stopping or reloading, for every
+         * sink (service.drain_timeout; kafka.flush_timeout is its older name). */
+        double drain_timeout_s;
         char *report;       /* path or "-" */
         char *metrics_file; /* Prometheus textfile, rewritten every few seconds */
     } service;

@@ -46,7 +46,7 @@ pp_config *pp_config_new_defaults(void)
     c->kinesis.linger_s = 0.05;
     c->kinesis.record_timeout_s = 300;
     c->kinesis.max_requests = 8;
-    c->kafka.flush_timeout_s = 30;
+    c->service.drain_timeout_s = 30;
     c->kafka.transaction_interval_s = 0.1;
     c->kafka.partitions = -1;
     c->kafka.replication_factor = -1;
@@ -591,7 +591,8 @@ static const key_def keys[] = {
     KEY("kafka.topics.pin", K_STR, OFF(kafka.topics[PP_PIN])),
     KEY("kafka.topics.geo", K_STR, OFF(kafka.topics[PP_GEO])),
     KEY("kafka.topics.user", K_STR, OFF(kafka.topics[PP_USER])),
-    NUM("kafka.flush_timeout", K_DOUBLE, OFF(kafka.flush_timeout_s), 0, 86400, NULL, " seconds"),
+    /* The older name of service.drain_timeout, from when Kafka was the only sink. */
+    NUM("kafka.flush_timeout", K_DOUBLE, OFF(service.drain_timeout_s), 0, 86400, NULL, " seconds"),
     KEY("kafka.delivery", K_DELIVERY, 0),
     KEY("kafka.aws_region", K_STR, OFF(kafka.aws_region)),
     KEY("kafka.transactional_id", K_STR, OFF(kafka.transactional_id)),
@@ -622,6 +623,8 @@ static const key_def keys[] = {
         " seconds"),
     KEY("service.instance", K_STR, OFF(service.instance)),
     NUM("service.summary_interval", K_DOUBLE, OFF(service.summary_interval_s), 0, 86400, NULL,
+        " seconds"),
+    NUM("service.drain_timeout", K_DOUBLE, OFF(service.drain_timeout_s), 0, 86400, NULL,
         " seconds"),
     KEY("service.report", K_REPORT, 0),
     KEY("service.metrics_file", K_PATH, OFF(service.metrics_file)),
@@ -945,7 +948,8 @@ static int walk(load_ctx *x, yaml_node_t *map, const char *prefix)
             if (near)
                 snprintf(hint, sizeof(hint), "; did you mean '%s'?", near);
             else if (!*prefix)
-                snprintf(hint, sizeof(hint), "; sections are source, kafka, emulation, service");
+                snprintf(hint, sizeof(hint),
+                         "; sections are source, kafka, kinesis, emulation, service");
             return fail(x, kn,
                         "unknown key '%s'%s (see pinpostd.yaml(5) or etc/pinpostd.yaml "
                         "for the keys)",
@@ -1125,7 +1129,6 @@ void pp_config_print(const pp_config *c, FILE *out)
         fprintf(out, "  topic.%s: %s\n", pp_table_names[t], topic);
         free(topic);
     }
-    fprintf(out, "  flush_timeout: %gs\n", c->kafka.flush_timeout_s);
     fprintf(out, "  delivery: %s\n", c->kafka.exactly_once ? "exactly_once" : "idempotent");
     if (c->kafka.create_topics)
         fprintf(out,
@@ -1177,9 +1180,9 @@ void pp_config_print(const pp_config *c, FILE *out)
                 c->kinesis.linger_s, c->kinesis.record_timeout_s, c->kinesis.max_requests);
     }
     fprintf(out,
-            "service:\n  instance: %s\n  summary_interval: %gs\n  report: %s\n"
-            "  metrics_file: %s\n",
-            c->service.instance, c->service.summary_interval_s,
+            "service:\n  instance: %s\n  summary_interval: %gs\n  drain_timeout: %gs\n"
+            "  report: %s\n  metrics_file: %s\n",
+            c->service.instance, c->service.summary_interval_s, c->service.drain_timeout_s,
             c->service.report ? c->service.report : "(none)",
             c->service.metrics_file ? c->service.metrics_file : "(none)");
 }

@@ -296,7 +296,7 @@ static int drain(runner *rn, double timeout_s, int give_up)
         if (pp_now_us() >= deadline && !give_up)
             return -1;
         if (pp_now_us() >= deadline) {
-            pp_log_err("%llu post(s) still undelivered after kafka.flush_timeout (%g s); "
+            pp_log_err("%llu post(s) still undelivered after service.drain_timeout (%g s); "
                        "counting them as failed (or unknown where the broker may have them)",
                        (unsigned long long)pp_stats_in_flight(&rn->stats), timeout_s);
             pp_sink_abandon(rn->sink);
@@ -345,14 +345,14 @@ static int reload(runner *rn, int running)
          * ready, the old one goes on; should a new producer have reached the coordinator
          * before failing, it fenced the old one, whose next transaction then stops the
          * daemon with that fatal error (its posts counted failed, none silently lost). */
-        if (drain(rn, rn->c->kafka.flush_timeout_s, 0) != 0) {
+        if (drain(rn, rn->c->service.drain_timeout_s, 0) != 0) {
             /* A reload never costs a post: with the brokers not acknowledging, the old
              * producer keeps its posts (retried until message.timeout.ms) and the reload
              * is tried again a little later. */
             pp_log_warn("reload postponed: %llu post(s) in flight are not acknowledged after "
-                        "kafka.flush_timeout (%g s); trying again in %d s",
+                        "service.drain_timeout (%g s); trying again in %d s",
                         (unsigned long long)pp_stats_in_flight(&rn->stats),
-                        rn->c->kafka.flush_timeout_s, RELOAD_RETRY_US / 1000000);
+                        rn->c->service.drain_timeout_s, RELOAD_RETRY_US / 1000000);
             rn->reload_retry_us = pp_now_us() + RELOAD_RETRY_US;
             goto postponed;
         }
@@ -631,7 +631,7 @@ stop:
     if (*o->stop)
         pp_log_notice("stop requested: no new posts; delivering the %llu in flight",
                       (unsigned long long)pp_stats_in_flight(&rn.stats));
-    drain(&rn, rn.c->kafka.flush_timeout_s, 1);
+    drain(&rn, rn.c->service.drain_timeout_s, 1);
     pp_stats_finish(&rn.stats, pp_now_us());
     refresh_unmatched(&rn);
     {

@@ -637,7 +637,7 @@ static int kinesis_flush(pp_sink *s, int timeout_ms)
 static void kinesis_abandon(pp_sink *s)
 {
     kinesis_sink *k = (kinesis_sink *)s;
-    const char *why = "abandoned at shutdown (kafka.flush_timeout)";
+    const char *why = "abandoned at shutdown (service.drain_timeout)";
     while (k->calls) {
         kcall *c = k->calls;
         k->calls = c->next;

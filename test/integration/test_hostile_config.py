@@ -50,6 +50,7 @@ LIMITS = {
     "kinesis.record_timeout": (None, "real", 1, 86400, None),
     "kinesis.max_requests": (None, "int", 1, 64, None),
     "service.summary_interval": (None, "real", 0, 86400, None),
+    "service.drain_timeout": (None, "real", 0, 86400, None),
 }
 
 # Every key and flag meets these; each has one clear answer, worked out by accepts().
