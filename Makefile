@@ -63,13 +63,18 @@ KAFKA_LIBS := $(BUILD)/kafka/libs
 
 all: $(BUILD)/pinpostd $(BUILD)/pinpost-gen $(BUILD)/pinpost-verify
 
+# Quiet compile lines ("CC src/core/buf.c"); V=1 shows the whole command.
+V ?=
+Q := $(if $(V),,@)
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	$(if $(V),,@echo "CC $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/asan/%.o: src/%.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(ASAN_FLAGS) -c $< -o $@
+	$(if $(V),,@echo "CC (asan) $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(ASAN_FLAGS) -c $< -o $@
 
 # lib<layer>.a from the layer's objects, for each layer and each build (obj, asan).
 define layer_archive

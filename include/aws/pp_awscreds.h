@@ -3,7 +3,7 @@
  * (AWS_PROFILE or an explicit profile), container credentials, EC2 instance metadata
  * (IMDSv2). With a role ARN, the chain's credentials then assume that role through STS
  * AssumeRole. Results are cached and refreshed ahead of their expiry. HTTP goes through
- * libcurl; endpoints follow the SDKs' overrides (AWS_EC2_METADATA_SERVICE_ENDPOINT,
+ * pp_aws_http; endpoints follow the SDKs' overrides (AWS_EC2_METADATA_SERVICE_ENDPOINT,
  * AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL). Thread-safe: the Kafka token callback runs
  * on a librdkafka thread. Secrets never reach a log or an error message. */
 #ifndef PP_AWSCREDS_H
@@ -19,7 +19,9 @@ typedef struct pp_aws_chain_opts {
     const char *role_arn;          /* assume this role (NULL: use the chain's credentials) */
     const char *role_session_name; /* NULL: "pinpostd" */
     const char *external_id;
-    const char *sts_region; /* NULL: AWS_REGION / AWS_DEFAULT_REGION, else us-east-1 */
+    /* STS region (pp_aws_region rule). NULL: AWS_REGION / AWS_DEFAULT_REGION, else us-east-1,
+     * aws-msk-iam-auth's default for awsStsRegion, which the log then says once */
+    const char *sts_region;
 } pp_aws_chain_opts;
 
 typedef struct pp_aws_chain pp_aws_chain;

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "pp_kv.h"
+
 enum pp_table { PP_PIN = 0, PP_GEO = 1, PP_USER = 2, PP_NTABLES = 3 };
 
 /* Short names of the tables as used in config keys and topic suffixes: pin, geo, user. */
@@ -29,13 +31,6 @@ typedef struct pp_table_conf {
     char *table; /* SQL table name */
     char *key;   /* integer key column shared by the three tables */
 } pp_table_conf;
-
-/* One key = value for librdkafka, with where it came from for error messages. */
-typedef struct pp_kv {
-    char *key;
-    char *value;
-    char *origin; /* "file:line" */
-} pp_kv;
 
 typedef struct pp_config {
     char *path; /* the YAML file, NULL when running on defaults */

@@ -14,12 +14,34 @@
 
 #include <stddef.h>
 
-#include "pp_config.h"
+#include "pp_kv.h"
 
-/* Translate entries[0..n) (key, value, origin "file:line"), read from the file at path,
- * into c->kafka.settings and c->msk. Returns 0, or -1 with errstr set. */
-int pp_kprops_translate(pp_config *c, const pp_kv *entries, size_t n, const char *path,
+/* What client.properties says, translated: librdkafka settings and the MSK IAM options.
+ * The configuration merges it (config.c); kprops knows nothing of pp_config. */
+typedef struct pp_kprops {
+    pp_kv *settings; /* librdkafka properties, each key once, in the order first set */
+    size_t nsettings;
+    struct {
+        int enabled;             /* AWS_MSK_IAM: SASL/OAUTHBEARER with an MSK IAM token */
+        char *role_arn;          /* the IAMLoginModule options; NULL when not given */
+        char *role_session_name; /* awsRoleSessionName */
+        char *external_id;       /* awsRoleExternalId */
+        char *sts_region;        /* awsStsRegion */
+        char *profile;           /* awsProfileName */
+    } msk;
+} pp_kprops;
+
+/* Translate entries[0..n) (key, value, origin "file:line", in file order; the last of a
+ * key wins), read from the file at path (relative file names in it are resolved against
+ * its directory), into *out. Returns 0 with *out filled (release it with
+ * pp_kprops_release), or -1 with errstr set naming file:line and the key (*out then holds
+ * nothing to release). */
+int pp_kprops_translate(const pp_kv *entries, size_t n, const char *path, pp_kprops *out,
                         char *errstr, size_t errstr_size);
+
+/* Free what a translation returned (setting values erased: they may be secrets) and
+ * empty *k. */
+void pp_kprops_release(pp_kprops *k);
 
 /* Parse a JAAS configuration "Module flag key=value ...;". Calls cb for each option with
  * the unquoted value. Returns 0, or -1 with errstr set; an error from cb is prefixed with

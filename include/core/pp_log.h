@@ -7,6 +7,7 @@
 #define PP_LOG_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <syslog.h>
 
 /* Set the threshold: LOG_INFO by default, each -v adds one level, each -q removes one. */
@@ -20,6 +21,21 @@ void pp_log_set_program(const char *name);
 int pp_log_enabled(int priority);
 
 void pp_log(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* One kind of message that could repeat many times a second (a failure per post, per
+ * record, per connection attempt during an outage): at most one line per interval, the ones
+ * in between counted and named by the next line shown. Zero-initialise; interval_us 0
+ * means one second. Not thread-safe: one limiter per thread that logs through it. */
+typedef struct pp_log_limit {
+    int64_t interval_us;
+    int64_t last_us; /* monotonic time of the last line shown; 0 = none yet */
+    uint64_t suppressed;
+} pp_log_limit;
+
+/* Log like pp_log unless l showed a line less than its interval ago (then count it). A
+ * line shown after suppressed ones ends in " (and N similar messages not shown)". */
+void pp_log_limited(pp_log_limit *l, int priority, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Escape in[0..len) into out (always NUL-terminated, never split inside an escape):
  * backslash as \\; \n \r \t; other C0 controls and DEL as \xNN; C1 controls

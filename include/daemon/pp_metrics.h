@@ -1,7 +1,7 @@
-/* pp_metrics: the run's counters and delivery-latency histogram in the Prometheus text
- * format, written atomically through pp_file_write (an exclusive temporary beside the
- * file, fsync, rename; a device or pipe written directly) for node_exporter's textfile
- * collector. */
+/* pp_metrics: the run's post counters, and each sink's message counters and delivery-latency
+ * histogram (labelled sink="kafka", "kinesis", "dry-run"), in the Prometheus text format,
+ * written atomically through pp_file_write (an exclusive temporary beside the file, fsync,
+ * rename; a device or pipe written directly) for node_exporter's textfile collector. */
 #ifndef PP_METRICS_H
 #define PP_METRICS_H
 
@@ -16,7 +16,6 @@ typedef struct pp_metrics_health {
  * fsynced: it is rewritten every few seconds). Returns 0, or -1 with errstr saying what
  * failed and where. */
 int pp_metrics_write(const char *path, const char *instance, const pp_stats *s,
-                     const char *const topics[PP_NTABLES], const pp_metrics_health *h, char *errstr,
-                     size_t errstr_size);
+                     const pp_metrics_health *h, char *errstr, size_t errstr_size);
 
 #endif

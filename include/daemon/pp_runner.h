@@ -25,7 +25,4 @@ typedef struct pp_runner_opts {
  * (posts failed, runtime error) or 78 (configuration error). */
 int pp_runner_run(pp_config *c, const pp_runner_opts *o);
 
-/* Source and sink of a demo or a real run, shared with --check. */
-struct pp_source *pp_runner_source_new(const pp_config *c, int demo);
-
 #endif

@@ -1,6 +1,7 @@
-/* pp_stats: run counters, the delivery-latency histogram, the periodic summary line and
- * the JSON run report. Counters change only on the main thread (delivery reports are
- * served by rd_kafka_poll there), so no locking. */
+/* pp_stats: the run's counters, the periodic summary line and the JSON run report. The
+ * runner counts posts (from the sinks' done callbacks); each sink counts its own messages,
+ * bytes and latencies (pp_sink_stats), gathered here per sink by name so that a sink
+ * replaced by a reload still counts. Everything runs on the main thread, so no locking. */
 #ifndef PP_STATS_H
 #define PP_STATS_H
 
@@ -8,45 +9,35 @@
 #include <stdio.h>
 
 #include "pp_config.h"
+#include "pp_sink.h"
 
-/* Log-linear histogram of microsecond values: 32 sub-buckets per power of two (about
- * 3% resolution), exact maximum. */
-#define PP_HIST_SUB_BITS 5
-#define PP_HIST_BUCKETS (64 << PP_HIST_SUB_BITS)
+/* At most this many sinks in one run (Kafka, Kinesis, or the dry run, across reloads). */
+#define PP_STATS_SINKS 4
 
-typedef struct pp_hist {
-    uint64_t counts[PP_HIST_BUCKETS];
-    uint64_t total;
-    uint64_t max;
-    uint64_t sum;
-} pp_hist;
+/* One sink's messages over the whole run. */
+typedef struct pp_stats_sink {
+    char name[16];              /* "kafka", "kinesis", "dry-run" */
+    char dest[PP_NTABLES][256]; /* topics or streams, as last configured */
+    pp_sink_counters counters;  /* what it counted, reloads included */
+} pp_stats_sink;
 
-void pp_hist_record(pp_hist *h, uint64_t value);
-/* The value at quantile q in [0, 1] (upper bound of its bucket, capped at max); 0 when
- * empty. */
-uint64_t pp_hist_quantile(const pp_hist *h, double q);
-/* How many recorded values are at most `bound` (to the histogram's resolution: whole
- * buckets whose upper end is <= bound). */
-uint64_t pp_hist_count_le(const pp_hist *h, uint64_t bound);
-
-/* Messages per topic. In exactly-once mode a message counts once its transaction's
- * outcome is known: delivered when it committed, failed when it aborted. */
-typedef struct pp_topic_stats {
-    uint64_t delivered, failed, bytes;
-    uint64_t unknown; /* not acknowledged, but possibly persisted by the broker */
-} pp_topic_stats;
+typedef struct pp_stats_sinks {
+    size_t n;
+    pp_stats_sink sink[PP_STATS_SINKS];
+} pp_stats_sinks;
 
 typedef struct pp_stats {
     uint64_t posts_sampled;   /* complete posts handed to the sink */
-    uint64_t posts_delivered; /* all three messages acknowledged */
+    uint64_t posts_delivered; /* all three messages acknowledged (by every sink) */
     uint64_t posts_failed;    /* at least one message failed and none may have been kept */
-    uint64_t posts_unknown;   /* not all acknowledged, but the broker may hold them, whole
+    uint64_t posts_unknown;   /* not all acknowledged, but a destination may hold them, whole
                                * or in part (rd_kafka_message_status: possibly persisted) */
     uint64_t posts_skipped;   /* refused unsent: a row over the sink's size limit */
     uint64_t posts_unmatched; /* sampled keys lacking a row (from the sampler) */
     uint64_t invalid_utf8;    /* bytes replaced by U+FFFD */
-    pp_topic_stats topic[PP_NTABLES];
-    pp_hist latency_us; /* produce call to delivery report, per delivered message */
+    /* Per sink, the sinks of the running configuration first (sink[0]: Kafka when
+     * enabled, else Kinesis, else the dry run): filled by pp_stats_update_sinks. */
+    pp_stats_sinks sinks;
     int64_t start_us;
     int64_t end_us;        /* set by pp_stats_finish */
     int64_t started_at_ms; /* wall clock at start, ms since the epoch */
@@ -59,13 +50,22 @@ void pp_stats_finish(pp_stats *s, int64_t now_us);
 /* Posts produced but not yet acknowledged or failed. */
 uint64_t pp_stats_in_flight(const pp_stats *s);
 
+/* Set s->sinks to what the sinks in `sink` count now plus, by name, what `retired` holds
+ * (sinks replaced by reloads); retired sinks no longer running follow. sink may be NULL. */
+void pp_stats_update_sinks(pp_stats *s, pp_sink *sink, const pp_stats_sinks *retired);
+
+/* Add what the sinks in `sink` counted to `retired`, by name: call before destroying a
+ * sink that a reload replaces. */
+void pp_stats_retire_sinks(pp_stats_sinks *retired, pp_sink *sink);
+
 /* One human line: delivered/failed/unknown/unmatched counts and rates since the previous
- * call. */
+ * call; messages and latency of each sink. */
 void pp_stats_summary(const pp_stats *s, const pp_stats *prev, int64_t now_us, char *out,
                       size_t out_size);
 
-/* Write the JSON run report (stable fields of DESIGN.md plus extras). Returns 0 or -1. */
-int pp_stats_write_report(const pp_stats *s, const pp_config *c, uint64_t seed,
-                          const char *const topics[PP_NTABLES], FILE *out);
+/* Write the JSON run report (the fields docs/usage.md lists under "Run report"): the top-level
+ * messages_*, bytes_delivered, latency_ms and per_topic describe s->sinks.sink[0]; "sinks"
+ * has a section per sink. Returns 0 or -1. */
+int pp_stats_write_report(const pp_stats *s, const pp_config *c, uint64_t seed, FILE *out);
 
 #endif

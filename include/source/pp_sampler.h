@@ -36,21 +36,23 @@ void pp_sampler_set_source(pp_sampler *s, pp_source *source, int max_batch, doub
  * large when running fast. Takes effect at the next fetch. */
 void pp_sampler_set_batch(pp_sampler *s, int batch);
 
-/* Learn the keyspace now (first call, or to force a refresh). PP_SRC_* result. */
-int pp_sampler_refresh(pp_sampler *s, char *errstr, size_t errstr_size);
+/* Learn the keyspace now (first call, or to force a refresh). */
+pp_src_status pp_sampler_refresh(pp_sampler *s, char *errstr, size_t errstr_size);
 
-/* Results of pp_sampler_next besides PP_SRC_OK / PP_SRC_RETRY / PP_SRC_FATAL. */
-enum {
-    PP_SAMPLER_EMPTY = 1,    /* no key to sample yet (empty post table) */
-    PP_SAMPLER_UNMATCHED = 2 /* a round trip found no complete post: call again */
-};
+/* What pp_sampler_next found. */
+typedef enum pp_sample {
+    PP_SAMPLE_POST,      /* *out is the next complete post */
+    PP_SAMPLE_EMPTY,     /* no key to sample yet (empty post table) */
+    PP_SAMPLE_UNMATCHED, /* a round trip found no complete post: call again */
+    PP_SAMPLE_RETRY,     /* the source is unavailable (PP_SRC_RETRY): back off, call again */
+    PP_SAMPLE_FATAL      /* the source needs an operator (PP_SRC_FATAL): errstr says why */
+} pp_sample;
 
-/* Hand out the next complete post: returns PP_SRC_OK with *out pointing at a post owned
- * by the sampler (valid until the next call), PP_SAMPLER_EMPTY, PP_SAMPLER_UNMATCHED, or
- * a PP_SRC_RETRY/PP_SRC_FATAL error. It makes at most one round trip to the source per
- * call, so however few sampled keys have all three rows, control returns to the caller
- * (signals, limits, the watchdog) after every fetch. */
-int pp_sampler_next(pp_sampler *s, const pp_post **out, char *errstr, size_t errstr_size);
+/* Hand out the next complete post: PP_SAMPLE_POST with *out pointing at a post owned by
+ * the sampler (valid until the next call), or what else it found. It makes at most one
+ * round trip to the source per call, so however few sampled keys have all three rows,
+ * control returns to the caller (signals, limits, the watchdog) after every fetch. */
+pp_sample pp_sampler_next(pp_sampler *s, const pp_post **out, char *errstr, size_t errstr_size);
 
 void pp_sampler_get_stats(const pp_sampler *s, pp_sampler_stats *st);
 

@@ -1,7 +1,8 @@
 /* pp_source: where posts come from. A source knows which post keys exist and fetches
  * the three rows of a batch of keys, already serialised to the JSON of the message
  * contract. Two implementations: MySQL/MariaDB (pp_source_mysql_new) and the built-in
- * generated data set of --demo (pp_source_demo_new). All calls run on the main thread. */
+ * generated data set of --demo (pp_source_demo_new); pp_source_open picks the one a run
+ * asks for. All calls run on the main thread. */
 #ifndef PP_SOURCE_H
 #define PP_SOURCE_H
 
@@ -18,17 +19,18 @@ typedef struct pp_post {
     int64_t key;
     unsigned found;           /* bit (1 << table) per row that exists */
     pp_buf value[PP_NTABLES]; /* owned JSON objects, reused between batches */
-    char category[64];        /* for the foreground line; "" when absent */
-    char country[64];
-    size_t invalid_utf8; /* bytes replaced by U+FFFD in this post */
+    size_t invalid_utf8;      /* bytes replaced by U+FFFD in this post */
 } pp_post;
+
+/* Free the buffers a post owns (the post itself is the caller's). */
+void pp_post_release(pp_post *p);
 
 #define PP_POST_COMPLETE ((1u << PP_NTABLES) - 1)
 
 /* Result of a source call: PP_SRC_RETRY is transient (lost connection: the caller backs
  * off and calls again, the source reconnects); PP_SRC_FATAL needs an operator (bad table
  * or column names, access denied): the errstr says which. */
-enum { PP_SRC_OK = 0, PP_SRC_RETRY = -1, PP_SRC_FATAL = -2 };
+typedef enum pp_src_status { PP_SRC_OK = 0, PP_SRC_RETRY = -1, PP_SRC_FATAL = -2 } pp_src_status;
 
 typedef struct pp_source pp_source;
 
@@ -60,6 +62,10 @@ void pp_source_mysql_set_stop(volatile sig_atomic_t *stop);
 /* The generated demo data set: keys 1..posts, rows from pp_gen with this seed. */
 pp_source *pp_source_demo_new(uint64_t data_seed, uint64_t posts);
 
+/* The source of a run: --demo's built-in data set, else MySQL for c's source section
+ * (connected lazily; c must outlive it). Never NULL; free with pp_source_destroy. */
+pp_source *pp_source_open(const pp_config *c, int demo);
+
 static inline int pp_source_connect(pp_source *s, char *e, size_t n)
 {
     return s->ops->connect(s, e, n);
@@ -82,8 +88,5 @@ static inline void pp_source_destroy(pp_source *s)
     if (s)
         s->ops->destroy(s);
 }
-
-/* Free the buffers a post owns. */
-void pp_post_release(pp_post *p);
 
 #endif

@@ -10,6 +10,9 @@
 #include <cjson/cJSON.h>
 #include <mysql.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "pp_config.h"
 
 typedef struct pp_db_column {
     const char *name;
@@ -20,5 +23,33 @@ typedef struct pp_db_column {
  * Returns 0 when they match, -1 with why set otherwise. */
 int pp_rowcheck(const cJSON *value, const pp_db_column *cols, int ncols, char *const *row,
                 const unsigned long *lengths, char *why, size_t why_size);
+
+/* The database side of --rows: the messages of each table wait in a batch, read with one
+ * SELECT ... WHERE key IN (...) over a connection made by pp_mysql_connect (so with
+ * source.tls, the timeouts and utf8mb4 like pinpostd's own) and compared with
+ * pp_rowcheck. Mismatches are counted, the first ten logged (column names, never values). */
+typedef struct pp_rowcheck_db pp_rowcheck_db;
+
+/* Connect as c->source says and read the columns of the three tables of
+ * c->source.tables. Returns the checker (close it with pp_rowcheck_db_close), or NULL
+ * with errstr saying what failed (the connection, as pp_mysql_connect words it; a table
+ * or its key column missing). c is read during the call only. */
+pp_rowcheck_db *pp_rowcheck_db_open(const pp_config *c, char *errstr, size_t errstr_size);
+
+/* Check the message value[0..len) of post seq (key) on table t: queued, and its batch read
+ * and compared when full. Returns 0, or -1 with errstr when the database could not be
+ * read (not for a mismatch, which is counted). */
+int pp_rowcheck_db_add(pp_rowcheck_db *db, enum pp_table t, int64_t key, uint64_t seq,
+                       const char *value, size_t len, char *errstr, size_t errstr_size);
+
+/* Read and compare every message still queued. Returns 0, or -1 with errstr. */
+int pp_rowcheck_db_finish(pp_rowcheck_db *db, char *errstr, size_t errstr_size);
+
+/* Messages compared so far, and how many of them did not match (or had no row). */
+uint64_t pp_rowcheck_db_checked(const pp_rowcheck_db *db);
+uint64_t pp_rowcheck_db_mismatched(const pp_rowcheck_db *db);
+
+/* Close the connection and free the checker. NULL is fine. */
+void pp_rowcheck_db_close(pp_rowcheck_db *db);
 
 #endif

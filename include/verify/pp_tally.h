@@ -36,6 +36,14 @@ void pp_tally_add(pp_tally *t, const char *instance, uint64_t seq, enum pp_table
                   int32_t partition);
 void pp_tally_add_other(pp_tally *t);
 
+/* Record one Kinesis record by its partition key "KEY:SEQ:INSTANCE" (pp_contract; pk need
+ * not be NUL-terminated) on this partition (its shard number). A key that does not parse
+ * (another producer's record, an older pinpostd's bare key), or one of another instance
+ * than only (when not NULL), counts as other. Returns 1 when recorded as a message of a
+ * post, with *key and *seq set, or 0 when counted as other. */
+int pp_tally_add_partition_key(pp_tally *t, const char *only, const char *pk, size_t n,
+                               enum pp_table table, int32_t partition, int64_t *key, uint64_t *seq);
+
 /* Summarise one instance (NULL: the only instance seen, or all of them). Sequence
  * numbers 1..expected must all be present; expected 0 means 1..max_seq. Posts numbered
  * beyond expected count only as posts_unexpected (and in key/partition_mismatch). Time

@@ -1,12 +1,12 @@
 /* awscreds: the AWS credential chain with caching, STS AssumeRole, IMDSv2, via libcurl. */
 #include "pp_awscreds.h"
+#include "pp_aws_http.h"
+#include "pp_aws_region.h"
 #include "pp_awsparse.h"
 #include "pp_log.h"
-#include "pp_util.h"
 #include "pp_secret.h"
+#include "pp_util.h"
 
-#include <cjson/cJSON.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -22,6 +22,7 @@ struct pp_aws_chain {
     pp_aws_creds cached;
     time_t fetched_at;
     char source[128];
+    int sts_default_said; /* the log said once that STS runs in its default region */
 };
 
 static char *dup_or_null(const char *s)
@@ -29,15 +30,9 @@ static char *dup_or_null(const char *s)
     return s && *s ? pp_xstrdup(s) : NULL;
 }
 
-static void curl_init_once(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 pp_aws_chain *pp_aws_chain_new(const pp_aws_chain_opts *o)
 {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, curl_init_once);
+    pp_aws_http_init(); /* before any thread, and before a caller's curl multi handle */
     pp_aws_chain *ch = pp_xcalloc(1, sizeof(*ch));
     ch->profile = dup_or_null(o->profile);
     ch->role_arn = dup_or_null(o->role_arn);
@@ -81,69 +76,42 @@ static void note(char *why, size_t n, const char *fmt, ...)
 
 /* ---- HTTP ---- */
 
-static size_t on_body(char *data, size_t size, size_t nmemb, void *opaque)
-{
-    pp_buf *b = opaque;
-    if (b->len + size * nmemb > 1 << 20)
-        return 0; /* no credential answer is this large */
-    pp_buf_append(b, data, size * nmemb);
-    return size * nmemb;
-}
-
-/* One HTTP request; headers are complete "Name: value" lines. Returns the status, or -1
- * with err set when no answer came. */
-static long http(const char *method, const char *url, const char *const *headers, size_t nh,
+/* One request through the AWS HTTP client (pp_aws_http); body is form text or NULL. */
+static long http(const char *method, const char *url, const struct curl_slist *headers,
                  const char *body, long timeout_ms, pp_buf *resp, char *err, size_t n)
 {
-    CURL *h = curl_easy_init();
-    struct curl_slist *hl = NULL;
-    long status = -1;
-    if (!h)
-        return pp_errf(err, n, "curl_easy_init failed"), -1;
-    for (size_t i = 0; i < nh; i++)
-        hl = curl_slist_append(hl, headers[i]);
-    pp_buf_reset(resp);
-    pp_buf_append(resp, "", 0);
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    if (body) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    } else if (!strcmp(method, "PUT")) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, 0L);
+    pp_aws_http_req r = {.method = method,
+                         .url = url,
+                         .headers = headers,
+                         .body = body,
+                         .body_len = body ? strlen(body) : 0,
+                         .timeout_ms = timeout_ms};
+    return pp_aws_http_call(&r, resp, err, n);
+}
+
+/* Where STS is called and the region its requests are signed for. AWS_ENDPOINT_URL_STS,
+ * then AWS_ENDPOINT_URL, override the address, as in the AWS SDKs. The region follows the
+ * one region rule: the chain's sts_region (awsStsRegion; the Kinesis clients pass their
+ * region), AWS_REGION, AWS_DEFAULT_REGION. With none of them, us-east-1's regional
+ * endpoint, said once in the log: it is aws-msk-iam-auth's documented default for
+ * awsStsRegion, and no guess about where the caller's resources are, since STS issues the
+ * same credentials in every region, and a regional endpoint's session tokens (unlike the
+ * global sts.amazonaws.com's) hold in opt-in regions too. Returns 0, or -1 with err when a
+ * region setting holds no region name. */
+static int sts_endpoint(pp_aws_chain *ch, pp_buf *url, pp_buf *host,
+                        char region[PP_AWS_REGION_MAX + 1], char *err, size_t n)
+{
+    pp_aws_region_src src = {.who = "STS", .setting = "awsStsRegion", .value = ch->sts_region};
+    enum pp_aws_region_rc rc = pp_aws_region(&src, region, PP_AWS_REGION_MAX + 1, err, n);
+    if (rc == PP_AWS_REGION_BAD)
+        return -1;
+    if (rc == PP_AWS_REGION_NONE) {
+        snprintf(region, PP_AWS_REGION_MAX + 1, "us-east-1");
+        if (!ch->sts_default_said)
+            pp_log_info("STS: no region set (awsStsRegion, AWS_REGION, AWS_DEFAULT_REGION): "
+                        "calling STS in us-east-1, the default of aws-msk-iam-auth");
+        ch->sts_default_said = 1;
     }
-    CURLcode rc = curl_easy_perform(h);
-    if (rc != CURLE_OK)
-        pp_errf(err, n, "%s %s: %s", method, url, curl_easy_strerror(rc));
-    else
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(hl);
-    curl_easy_cleanup(h);
-    return status;
-}
-
-static const char *region_default(const char *explicit_region)
-{
-    if (explicit_region && *explicit_region)
-        return explicit_region;
-    const char *r = getenv("AWS_REGION");
-    if (r && *r)
-        return r;
-    r = getenv("AWS_DEFAULT_REGION");
-    return r && *r ? r : "us-east-1";
-}
-
-/* STS endpoint: AWS_ENDPOINT_URL_STS, then AWS_ENDPOINT_URL, then the regional one. */
-static void sts_endpoint(const char *region, pp_buf *url, pp_buf *host)
-{
     const char *e = getenv("AWS_ENDPOINT_URL_STS");
     if (!e || !*e)
         e = getenv("AWS_ENDPOINT_URL");
@@ -159,6 +127,7 @@ static void sts_endpoint(const char *region, pp_buf *url, pp_buf *host)
         pp_buf_printf(host, "sts.%s.amazonaws.com", region);
         pp_buf_printf(url, "https://%s/", host->data);
     }
+    return 0;
 }
 
 static void form_add(pp_buf *b, const char *name, const char *value)
@@ -173,69 +142,52 @@ static void form_add(pp_buf *b, const char *name, const char *value)
 static int assume_role(pp_aws_chain *ch, const pp_aws_creds *base, pp_aws_creds *out, char *err,
                        size_t n)
 {
-    const char *region = region_default(ch->sts_region);
-    pp_buf url = {0}, host = {0}, body = {0}, auth = {0}, resp = {0};
-    char amz_date[17];
+    pp_buf url = {0}, host = {0}, body = {0}, resp = {0};
+    char region[PP_AWS_REGION_MAX + 1], herr[512];
     int rc = -1;
-    time_t now = time(NULL);
 
-    sts_endpoint(region, &url, &host);
+    if (sts_endpoint(ch, &url, &host, region, herr, sizeof(herr)) != 0) {
+        pp_errf(err, n, "STS AssumeRole %s: %s", ch->role_arn, herr);
+        goto out;
+    }
     form_add(&body, "Action", "AssumeRole");
     form_add(&body, "RoleArn", ch->role_arn);
     form_add(&body, "RoleSessionName", ch->role_session_name ? ch->role_session_name : "pinpostd");
     if (ch->external_id)
         form_add(&body, "ExternalId", ch->external_id);
     form_add(&body, "Version", "2011-06-15");
-    pp_sigv4_amz_date(now, amz_date);
 
-    const char *sig_headers[8] = {
-        "Content-Type", "application/x-www-form-urlencoded; charset=utf-8",
-        "Host",         host.data,
-        "X-Amz-Date",   amz_date,
-        NULL,           NULL};
-    size_t nsig = 3;
-    if (base->session_token) {
-        sig_headers[6] = "X-Amz-Security-Token";
-        sig_headers[7] = base->session_token;
-        nsig = 4;
-    }
-    pp_sigv4_request r = {"POST",    "/",      "",     sig_headers, nsig,
-                          body.data, body.len, region, "sts",       now};
-    pp_sigv4_authorization(base, &r, &auth, NULL);
-
-    pp_buf h[5] = {{0}};
-    pp_buf_printf(&h[0], "Content-Type: %s", sig_headers[1]);
-    pp_buf_printf(&h[1], "X-Amz-Date: %s", amz_date);
-    pp_buf_printf(&h[2], "Authorization: %s", auth.data);
-    pp_buf_puts(&h[3], "Accept: application/xml");
-    size_t nh = 4;
-    if (base->session_token) {
-        pp_buf_printf(&h[4], "X-Amz-Security-Token: %s", base->session_token);
-        nh = 5;
-    }
-    const char *hv[5];
-    for (size_t i = 0; i < nh; i++)
-        hv[i] = h[i].data;
-    char herr[512];
-    long status = http("POST", url.data, hv, nh, body.data, 10000, &resp, herr, sizeof(herr));
+    const char *sig_headers[] = {"Content-Type",
+                                 "application/x-www-form-urlencoded; charset=utf-8"};
+    pp_sigv4_request r = {.method = "POST",
+                          .path = "/",
+                          .query = "",
+                          .headers = sig_headers,
+                          .nheaders = 1,
+                          .payload = body.data,
+                          .payload_len = body.len,
+                          .region = region,
+                          .service = "sts",
+                          .when = time(NULL)};
+    struct curl_slist *hl = pp_aws_http_signed_headers(base, host.data, &r);
+    pp_aws_http_header(&hl, "Accept", "application/xml");
+    long status = http("POST", url.data, hl, body.data, 10000, &resp, herr, sizeof(herr));
+    pp_aws_http_headers_free(hl);
     if (status < 0) {
         pp_errf(err, n, "STS AssumeRole %s: %s", ch->role_arn, herr);
     } else if (status != 200) {
         char *msg = pp_aws_xml_text(resp.data, "Message");
-        pp_errf(err, n, "STS AssumeRole %s: HTTP %ld: %s", ch->role_arn, status,
+        pp_errf(err, n, "STS AssumeRole %s: HTTP %ld from %s: %s", ch->role_arn, status, url.data,
                 msg ? msg : "(no message)");
         free(msg);
     } else {
         rc = pp_aws_parse_sts(resp.data, out, err, n);
     }
-    for (size_t i = 0; i < 5; i++) {
-        pp_secret_buf_free(&h[i]);
-    }
+out:
     pp_buf_free(&url);
     pp_buf_free(&host);
     pp_secret_buf_free(&body);
-    pp_buf_free(&auth);
-    pp_buf_free(&resp);
+    pp_secret_buf_free(&resp); /* the new role's keys */
     return rc;
 }
 
@@ -280,18 +232,25 @@ static int from_web_identity(pp_aws_chain *ch, pp_aws_creds *out, char *why, siz
     tok[strcspn(tok, "\r\n")] = '\0';
     const char *session = getenv("AWS_ROLE_SESSION_NAME");
     pp_buf url = {0}, host = {0}, body = {0}, resp = {0};
-    sts_endpoint(region_default(ch->sts_region), &url, &host);
+    char region[PP_AWS_REGION_MAX + 1], herr[512], perr[512];
+    int rc = -1;
+    if (sts_endpoint(ch, &url, &host, region, herr, sizeof(herr)) != 0) {
+        note(why, n, "web identity: %s", herr);
+        pp_secret_free(tok);
+        goto out;
+    }
     form_add(&body, "Action", "AssumeRoleWithWebIdentity");
     form_add(&body, "RoleArn", role);
     form_add(&body, "RoleSessionName", session && *session ? session : "pinpostd");
     form_add(&body, "WebIdentityToken", tok);
     form_add(&body, "Version", "2011-06-15");
     pp_secret_free(tok);
-    const char *hv[] = {"Content-Type: application/x-www-form-urlencoded; charset=utf-8",
-                        "Accept: application/xml"};
-    char herr[512], perr[512];
-    int rc = -1;
-    long status = http("POST", url.data, hv, 2, body.data, 10000, &resp, herr, sizeof(herr));
+    /* Unsigned: the web identity token is the proof. */
+    struct curl_slist *hl = NULL;
+    pp_aws_http_header(&hl, "Content-Type", "application/x-www-form-urlencoded; charset=utf-8");
+    pp_aws_http_header(&hl, "Accept", "application/xml");
+    long status = http("POST", url.data, hl, body.data, 10000, &resp, herr, sizeof(herr));
+    pp_aws_http_headers_free(hl);
     if (status < 0)
         note(why, n, "web identity: %s", herr);
     else if (status != 200)
@@ -300,10 +259,11 @@ static int from_web_identity(pp_aws_chain *ch, pp_aws_creds *out, char *why, siz
         note(why, n, "web identity: %s", perr);
     else
         rc = 1;
+out:
     pp_buf_free(&url);
     pp_buf_free(&host);
-    pp_buf_free(&body);
-    pp_buf_free(&resp);
+    pp_secret_buf_free(&body); /* the web identity token */
+    pp_secret_buf_free(&resp); /* the role's keys */
     return rc;
 }
 
@@ -361,7 +321,7 @@ static int from_container(pp_aws_creds *out, char *why, size_t n)
 {
     const char *rel = getenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
     const char *full = getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
-    pp_buf url = {0}, auth = {0}, resp = {0};
+    pp_buf url = {0}, resp = {0};
     if (rel && *rel)
         pp_buf_printf(&url, "http://169.254.170.2%s", rel);
     else if (full && *full)
@@ -377,15 +337,13 @@ static int from_container(pp_aws_creds *out, char *why, size_t n)
         file_tok[strcspn(file_tok, "\r\n")] = '\0';
         tok = file_tok;
     }
-    const char *hv[1];
-    size_t nh = 0;
-    if (tok && *tok) {
-        pp_buf_printf(&auth, "Authorization: %s", tok);
-        hv[nh++] = auth.data;
-    }
+    struct curl_slist *hl = NULL;
+    if (tok && *tok)
+        pp_aws_http_header(&hl, "Authorization", tok);
     char herr[512], perr[512];
     int rc = -1;
-    long status = http("GET", url.data, hv, nh, NULL, 2000, &resp, herr, sizeof(herr));
+    long status = http("GET", url.data, hl, NULL, 2000, &resp, herr, sizeof(herr));
+    pp_aws_http_headers_free(hl);
     if (status < 0)
         note(why, n, "container: %s", herr);
     else if (status != 200)
@@ -395,10 +353,8 @@ static int from_container(pp_aws_creds *out, char *why, size_t n)
     else
         rc = 1;
     pp_secret_free(file_tok);
-    if (auth.data)
-        pp_secret_buf_free(&auth);
     pp_buf_free(&url);
-    pp_buf_free(&resp);
+    pp_secret_buf_free(&resp); /* the keys */
     return rc;
 }
 
@@ -415,14 +371,15 @@ static int from_imds(pp_aws_creds *out, char *why, size_t n)
     size_t blen = strlen(base);
     while (blen && base[blen - 1] == '/')
         blen--;
-    pp_buf url = {0}, resp = {0}, tokhdr = {0};
+    pp_buf url = {0}, resp = {0};
+    struct curl_slist *put_h = NULL, *get_h = NULL;
     char herr[512];
     int rc = -1;
 
     /* IMDSv2: a session token first, then every request carries it. */
     pp_buf_printf(&url, "%.*s/latest/api/token", (int)blen, base);
-    const char *put_h[] = {"X-aws-ec2-metadata-token-ttl-seconds: 21600"};
-    long status = http("PUT", url.data, put_h, 1, NULL, 1000, &resp, herr, sizeof(herr));
+    pp_aws_http_header(&put_h, "X-aws-ec2-metadata-token-ttl-seconds", "21600");
+    long status = http("PUT", url.data, put_h, NULL, 1000, &resp, herr, sizeof(herr));
     if (status != 200) {
         if (status < 0)
             note(why, n, "instance metadata: %s", herr);
@@ -430,11 +387,10 @@ static int from_imds(pp_aws_creds *out, char *why, size_t n)
             note(why, n, "instance metadata: token request answered HTTP %ld", status);
         goto out;
     }
-    pp_buf_printf(&tokhdr, "X-aws-ec2-metadata-token: %s", resp.data);
-    const char *get_h[] = {tokhdr.data};
+    pp_aws_http_header(&get_h, "X-aws-ec2-metadata-token", resp.data);
     pp_buf_reset(&url);
     pp_buf_printf(&url, "%.*s/latest/meta-data/iam/security-credentials/", (int)blen, base);
-    status = http("GET", url.data, get_h, 1, NULL, 1000, &resp, herr, sizeof(herr));
+    status = http("GET", url.data, get_h, NULL, 1000, &resp, herr, sizeof(herr));
     if (status != 200 || !resp.len) {
         note(why, n, "instance metadata: no instance role (HTTP %ld)", status);
         goto out;
@@ -444,7 +400,7 @@ static int from_imds(pp_aws_creds *out, char *why, size_t n)
     snprintf(role, sizeof(role), "%s", resp.data);
     pp_buf_reset(&url);
     pp_buf_printf(&url, "%.*s/latest/meta-data/iam/security-credentials/%s", (int)blen, base, role);
-    status = http("GET", url.data, get_h, 1, NULL, 1000, &resp, herr, sizeof(herr));
+    status = http("GET", url.data, get_h, NULL, 1000, &resp, herr, sizeof(herr));
     char perr[512];
     if (status != 200)
         note(why, n, "instance metadata: credentials of role %s: HTTP %ld", role, status);
@@ -453,10 +409,10 @@ static int from_imds(pp_aws_creds *out, char *why, size_t n)
     else
         rc = 1;
 out:
-    if (tokhdr.data)
-        pp_secret_buf_free(&tokhdr);
+    pp_aws_http_headers_free(put_h);
+    pp_aws_http_headers_free(get_h); /* the session token */
     pp_buf_free(&url);
-    pp_buf_free(&resp);
+    pp_secret_buf_free(&resp); /* the session token, then the keys */
     return rc;
 }
 

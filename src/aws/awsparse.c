@@ -1,10 +1,12 @@
 /* awsparse: parsers of what AWS endpoints and files answer (STS XML, the credentials
- * JSON of the container and instance metadata services, INI files, ISO 8601 times). */
+ * JSON of the container and instance metadata services, INI files, ISO 8601 times, base64,
+ * the Kinesis answers). */
 #include "pp_awsparse.h"
 #include "pp_util.h"
 #include "pp_secret.h"
 
 #include <cjson/cJSON.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,4 +170,178 @@ int pp_aws_parse_json_creds(const char *text, pp_aws_creds *out, char *err, size
         pp_wipe(secret->valuestring, strlen(secret->valuestring));
     cJSON_Delete(j);
     return rc;
+}
+
+int pp_aws_base64_decode(pp_buf *out, const char *s, size_t n)
+{
+    size_t pad = 0;
+    while (n && s[n - 1] == '=' && pad < 2) {
+        n--;
+        pad++;
+    }
+    if ((pad && (n + pad) % 4) || n % 4 == 1)
+        return -1;
+    pp_buf_reserve(out, n / 4 * 3 + 3);
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        int v = c >= 'A' && c <= 'Z'   ? c - 'A'
+                : c >= 'a' && c <= 'z' ? c - 'a' + 26
+                : c >= '0' && c <= '9' ? c - '0' + 52
+                : c == '+'             ? 62
+                : c == '/'             ? 63
+                                       : -1;
+        if (v < 0) {
+            out->data[out->len] = '\0';
+            return -1;
+        }
+        acc = ((acc << 6) | (uint32_t)v) & 0xffffff;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out->data[out->len++] = (char)((acc >> bits) & 0xff);
+        }
+    }
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+/* ---- Kinesis answers ---- */
+
+int pp_kinesis_shard_number(const char *shard_id)
+{
+    const char *d = shard_id ? strrchr(shard_id, '-') : NULL;
+    return d ? atoi(d + 1) : -1;
+}
+
+void pp_kinesis_parse_error(const char *json, size_t len, long status, char *type, size_t tn,
+                            char *msg, size_t mn)
+{
+    snprintf(type, tn, "HTTP %ld", status);
+    msg[0] = '\0';
+    cJSON *j = json && len ? cJSON_ParseWithLength(json, len) : NULL;
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "__type");
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "message");
+    if (!m)
+        m = cJSON_GetObjectItemCaseSensitive(j, "Message");
+    if (cJSON_IsString(t)) {
+        const char *hash = strrchr(t->valuestring, '#');
+        snprintf(type, tn, "%s", hash ? hash + 1 : t->valuestring);
+    }
+    if (cJSON_IsString(m))
+        snprintf(msg, mn, "%s", m->valuestring);
+    cJSON_Delete(j);
+}
+
+int pp_kinesis_parse_list_shards(const char *json, size_t len, char ***ids, size_t *n,
+                                 char **next_token, char *err, size_t en)
+{
+    cJSON *j = json ? cJSON_ParseWithLength(json, len) : NULL;
+    const cJSON *shards = cJSON_GetObjectItemCaseSensitive(j, "Shards");
+    const cJSON *tok = cJSON_GetObjectItemCaseSensitive(j, "NextToken");
+    const cJSON *s;
+    int i = 0;
+    *next_token = NULL;
+    if (!cJSON_IsArray(shards)) {
+        cJSON_Delete(j);
+        return pp_errf(err, en, "ListShards answer without a Shards list"), -1;
+    }
+    cJSON_ArrayForEach(s, shards)
+    {
+        const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(s, "ShardId"));
+        if (!id || !*id) {
+            cJSON_Delete(j);
+            return pp_errf(err, en, "ListShards answer: shard %d without a ShardId", i), -1;
+        }
+        *ids = pp_xrealloc(*ids, (*n + 1) * sizeof(**ids));
+        (*ids)[(*n)++] = pp_xstrdup(id);
+        i++;
+    }
+    if (cJSON_IsString(tok) && *tok->valuestring)
+        *next_token = pp_xstrdup(tok->valuestring);
+    cJSON_Delete(j);
+    return 0;
+}
+
+int pp_kinesis_parse_shard_iterator(const char *json, size_t len, char **iterator, char *err,
+                                    size_t en)
+{
+    cJSON *j = json ? cJSON_ParseWithLength(json, len) : NULL;
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(j, "ShardIterator");
+    int rc = 0;
+    *iterator = NULL;
+    if (cJSON_IsString(it) && *it->valuestring)
+        *iterator = pp_xstrdup(it->valuestring);
+    else if (!cJSON_IsNull(it))
+        rc = -1, pp_errf(err, en, "GetShardIterator answer without a ShardIterator");
+    cJSON_Delete(j);
+    return rc;
+}
+
+void pp_kinesis_got_free(pp_kinesis_got *g)
+{
+    free(g->records);
+    pp_buf_free(&g->data);
+    free(g->next_iterator);
+    cJSON_Delete(g->doc);
+    memset(g, 0, sizeof(*g));
+}
+
+/* A JSON number as whole milliseconds when v seconds (scale 1000) or v milliseconds (scale
+ * 1) is in [0, 1e14 ms], else fallback: no cast of an absurd double (undefined behaviour). */
+static int64_t whole_ms(const cJSON *v, double scale, int64_t fallback)
+{
+    if (!cJSON_IsNumber(v))
+        return fallback;
+    double ms = v->valuedouble * scale;
+    return ms >= 0 && ms <= 1e14 ? (int64_t)(ms + 0.5) : fallback;
+}
+
+int pp_kinesis_parse_get_records(const char *json, size_t len, pp_kinesis_got *out, char *err,
+                                 size_t en)
+{
+    pp_kinesis_got_free(out);
+    cJSON *j = json ? cJSON_ParseWithLength(json, len) : NULL;
+    const cJSON *records = cJSON_GetObjectItemCaseSensitive(j, "Records");
+    const cJSON *next = cJSON_GetObjectItemCaseSensitive(j, "NextShardIterator");
+    out->doc = j;
+    if (!cJSON_IsArray(records))
+        return pp_errf(err, en, "GetRecords answer without a Records list"), -1;
+    if (!cJSON_IsNull(next) && next && !cJSON_IsString(next))
+        return pp_errf(err, en, "GetRecords answer: NextShardIterator is not a string"), -1;
+    out->records = pp_xcalloc((size_t)cJSON_GetArraySize(records) + 1, sizeof(*out->records));
+    pp_buf_append(&out->data, "", 0);
+    const cJSON *r;
+    cJSON_ArrayForEach(r, records)
+    {
+        pp_kinesis_got_record *g = &out->records[out->n];
+        const cJSON *pk = cJSON_GetObjectItemCaseSensitive(r, "PartitionKey");
+        const cJSON *data = cJSON_GetObjectItemCaseSensitive(r, "Data");
+        const cJSON *seq = cJSON_GetObjectItemCaseSensitive(r, "SequenceNumber");
+        if (!cJSON_IsString(pk) || !cJSON_IsString(data) || !cJSON_IsString(seq))
+            return pp_errf(err, en,
+                           "GetRecords answer: record %zu lacks its PartitionKey, Data or "
+                           "SequenceNumber",
+                           out->n),
+                   -1;
+        g->partition_key = pk->valuestring;
+        g->partition_key_len = strlen(pk->valuestring);
+        g->sequence = seq->valuestring;
+        g->data_off = out->data.len;
+        if (pp_aws_base64_decode(&out->data, data->valuestring, strlen(data->valuestring)))
+            return pp_errf(err, en,
+                           "GetRecords answer: the Data of record %zu (sequence number %.40s) "
+                           "is not base64",
+                           out->n, seq->valuestring),
+                   -1;
+        g->data_len = out->data.len - g->data_off;
+        g->arrival_ms =
+            whole_ms(cJSON_GetObjectItemCaseSensitive(r, "ApproximateArrivalTimestamp"), 1000, -1);
+        out->n++;
+    }
+    out->next_iterator =
+        cJSON_IsString(next) && *next->valuestring ? pp_xstrdup(next->valuestring) : NULL;
+    out->millis_behind = whole_ms(cJSON_GetObjectItemCaseSensitive(j, "MillisBehindLatest"), 1, 0);
+    return 0;
 }

@@ -89,12 +89,7 @@ void pp_config_destroy(pp_config *c)
     free(c->msk.external_id);
     free(c->msk.sts_region);
     free(c->msk.profile);
-    for (size_t i = 0; i < c->kafka.nsettings; i++) {
-        free(c->kafka.settings[i].key);
-        pp_secret_free(c->kafka.settings[i].value);
-        free(c->kafka.settings[i].origin);
-    }
-    free(c->kafka.settings);
+    pp_kv_free(c->kafka.settings, c->kafka.nsettings);
     free(c->service.instance);
     free(c->service.report);
     free(c->service.metrics_file);
@@ -109,25 +104,13 @@ static void set_str(char **dst, const char *v)
 
 void pp_config_set_kafka(pp_config *c, const char *key, const char *value, const char *origin)
 {
-    for (size_t i = 0; i < c->kafka.nsettings; i++) {
-        pp_kv *kv = &c->kafka.settings[i];
-        if (strcmp(kv->key, key) == 0) {
-            set_str(&kv->value, value);
-            set_str(&kv->origin, origin);
-            return;
-        }
-    }
-    c->kafka.settings = pp_xrealloc(c->kafka.settings, (c->kafka.nsettings + 1) * sizeof(pp_kv));
-    c->kafka.settings[c->kafka.nsettings++] =
-        (pp_kv){pp_xstrdup(key), pp_xstrdup(value), pp_xstrdup(origin)};
+    pp_kv_set(&c->kafka.settings, &c->kafka.nsettings, key, value, origin);
 }
 
 const char *pp_config_get_kafka(const pp_config *c, const char *key)
 {
-    for (size_t i = 0; i < c->kafka.nsettings; i++)
-        if (strcmp(c->kafka.settings[i].key, key) == 0)
-            return c->kafka.settings[i].value;
-    return NULL;
+    const pp_kv *kv = pp_kv_find(c->kafka.settings, c->kafka.nsettings, key);
+    return kv ? kv->value : NULL;
 }
 
 int pp_config_is_secret_key(const char *key)
@@ -459,7 +442,8 @@ static int load_credentials(load_ctx *outer, const yaml_node_t *at, const char *
         } else if (!strcmp(k, "RDS_PASSWORD")) {
             if (want_scalar(&x, vn, k, &s))
                 goto out;
-            set_str(&c->source.password, s);
+            pp_secret_free(c->source.password);
+            c->source.password = pp_xstrdup(s);
             have |= 8;
         } else if (!strcmp(k, "RDS_DATABASE")) {
             if (get_str(&x, vn, k, &c->source.database))
@@ -503,19 +487,25 @@ static int on_property(void *opaque, const char *key, const char *value, int lin
     (void)err;
     (void)errn;
     snprintf(origin, sizeof(origin), "%s:%d", pc->path, line);
-    pc->entries = pp_xrealloc(pc->entries, (pc->n + 1) * sizeof(pp_kv));
-    pc->entries[pc->n++] = (pp_kv){pp_xstrdup(key), pp_xstrdup(value), pp_xstrdup(origin)};
+    pp_kv_append(&pc->entries, &pc->n, key, value, origin);
     return 0;
 }
 
-static void free_entries(pp_kv *e, size_t n)
+/* Merge what client.properties translated to: its librdkafka settings over those set
+ * before (later entries win, as in the file), and its MSK IAM options. */
+static void merge_kprops(pp_config *c, const pp_kprops *k)
 {
-    for (size_t i = 0; i < n; i++) {
-        free(e[i].key);
-        pp_secret_free(e[i].value);
-        free(e[i].origin);
-    }
-    free(e);
+    for (size_t i = 0; i < k->nsettings; i++)
+        pp_config_set_kafka(c, k->settings[i].key, k->settings[i].value, k->settings[i].origin);
+    if (k->msk.enabled)
+        c->msk.enabled = 1;
+    char **const to[] = {&c->msk.role_arn, &c->msk.role_session_name, &c->msk.external_id,
+                         &c->msk.sts_region, &c->msk.profile};
+    char *const from[] = {k->msk.role_arn, k->msk.role_session_name, k->msk.external_id,
+                          k->msk.sts_region, k->msk.profile};
+    for (size_t i = 0; i < sizeof(to) / sizeof(to[0]); i++)
+        if (from[i])
+            set_str(to[i], from[i]);
 }
 
 /* The keys the YAML file knows. A key path that is a prefix of others is a section. */
@@ -799,7 +789,7 @@ static int apply_key(load_ctx *x, const key_def *d, yaml_node_t *vn)
         free(path);
         if (!pw)
             return fail(x, vn, "%s: %s", k, err);
-        free(c->source.password);
+        pp_secret_free(c->source.password);
         c->source.password = pw;
         return 0;
     }
@@ -821,10 +811,15 @@ static int apply_key(load_ctx *x, const key_def *d, yaml_node_t *vn)
             free(path);
             return fail(x, vn, "%s: %s", k, ferr);
         }
+        pp_kprops kp;
         int rc = pp_properties_load(path, on_property, &pc, x->errstr, x->errstr_size);
         if (rc == 0)
-            rc = pp_kprops_translate(c, pc.entries, pc.n, path, x->errstr, x->errstr_size);
-        free_entries(pc.entries, pc.n);
+            rc = pp_kprops_translate(pc.entries, pc.n, path, &kp, x->errstr, x->errstr_size);
+        if (rc == 0) {
+            merge_kprops(c, &kp);
+            pp_kprops_release(&kp);
+        }
+        pp_kv_free(pc.entries, pc.n);
         free(path);
         return rc;
     }

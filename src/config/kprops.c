@@ -229,7 +229,7 @@ out:
 /* ---- translation ---- */
 
 typedef struct xlate {
-    pp_config *c;
+    pp_kprops *out;
     const char *path;
     const pp_kv *entries;
     size_t n;
@@ -238,11 +238,12 @@ typedef struct xlate {
 
 static const pp_kv *find(const xlate *x, const char *key)
 {
-    const pp_kv *found = NULL;
-    for (size_t i = 0; i < x->n; i++)
-        if (!strcmp(x->entries[i].key, key))
-            found = &x->entries[i]; /* the last one wins, as in Java */
-    return found;
+    return pp_kv_find(x->entries, x->n, key); /* the last one wins, as in Java */
+}
+
+static void put(xlate *x, const char *key, const char *value, const char *origin)
+{
+    pp_kv_set(&x->out->settings, &x->out->nsettings, key, value, origin);
 }
 
 static void set(xlate *x, const char *key, const char *value, const char *origin)
@@ -250,12 +251,12 @@ static void set(xlate *x, const char *key, const char *value, const char *origin
     if (IN(key, path_keys) && value[0] && value[0] != '/') {
         char *dir = pp_dirname(x->path);
         char *full = pp_path_join(dir, value);
-        pp_config_set_kafka(x->c, key, full, origin);
+        put(x, key, full, origin);
         free(full);
         free(dir);
         return;
     }
-    pp_config_set_kafka(x->c, key, value, origin);
+    put(x, key, value, origin);
 }
 
 static void set_str(char **dst, const char *v)
@@ -267,21 +268,21 @@ static void set_str(char **dst, const char *v)
 static int on_jaas_option(void *opaque, const char *key, const char *value, char *err, size_t n)
 {
     xlate *x = opaque;
-    pp_config *c = x->c;
+    pp_kprops *k = x->out;
     if (!strcmp(key, "username"))
         set(x, "sasl.username", value, x->origin);
     else if (!strcmp(key, "password"))
         set(x, "sasl.password", value, x->origin);
     else if (!strcmp(key, "awsRoleArn"))
-        set_str(&c->msk.role_arn, value);
+        set_str(&k->msk.role_arn, value);
     else if (!strcmp(key, "awsRoleSessionName"))
-        set_str(&c->msk.role_session_name, value);
+        set_str(&k->msk.role_session_name, value);
     else if (!strcmp(key, "awsRoleExternalId"))
-        set_str(&c->msk.external_id, value);
+        set_str(&k->msk.external_id, value);
     else if (!strcmp(key, "awsStsRegion"))
-        set_str(&c->msk.sts_region, value);
+        set_str(&k->msk.sts_region, value);
     else if (!strcmp(key, "awsProfileName"))
-        set_str(&c->msk.profile, value);
+        set_str(&k->msk.profile, value);
     else if (!strcmp(key, "awsDebugCreds") || !strcmp(key, "awsMaxRetries") ||
              !strcmp(key, "awsMaxBackOffTimeMs") || !strcmp(key, "awsRoleAccessKeyId") ||
              !strcmp(key, "awsRoleSecretAccessKey") || !strcmp(key, "awsRoleSessionToken"))
@@ -363,7 +364,7 @@ static int translate_stores(xlate *x, char *err, size_t n)
             free(path);
             return -1;
         }
-        pp_config_set_kafka(x->c, "ssl.ca.location", path, ts->origin);
+        put(x, "ssl.ca.location", path, ts->origin);
         free(path);
     }
     const pp_kv *ks = find(x, "ssl.keystore.location");
@@ -375,14 +376,14 @@ static int translate_stores(xlate *x, char *err, size_t n)
             return -1;
         if (!strcasecmp(type, "PEM")) {
             /* One PEM file holds the private key and the certificate chain. */
-            pp_config_set_kafka(x->c, "ssl.certificate.location", path, ks->origin);
-            pp_config_set_kafka(x->c, "ssl.key.location", path, ks->origin);
+            put(x, "ssl.certificate.location", path, ks->origin);
+            put(x, "ssl.key.location", path, ks->origin);
             if (kk)
-                pp_config_set_kafka(x->c, "ssl.key.password", kk->value, kk->origin);
+                put(x, "ssl.key.password", kk->value, kk->origin);
         } else if (!strcasecmp(type, "PKCS12")) {
-            pp_config_set_kafka(x->c, "ssl.keystore.location", path, ks->origin);
+            put(x, "ssl.keystore.location", path, ks->origin);
             if (kp)
-                pp_config_set_kafka(x->c, "ssl.keystore.password", kp->value, kp->origin);
+                put(x, "ssl.keystore.password", kp->value, kp->origin);
         } else {
             fail(ks->origin, err, n,
                  "ssl.keystore.location: %s is a %s key store; librdkafka reads PEM or "
@@ -397,8 +398,8 @@ static int translate_stores(xlate *x, char *err, size_t n)
     }
     const pp_kv *eia = find(x, "ssl.endpoint.identification.algorithm");
     if (eia)
-        pp_config_set_kafka(x->c, "ssl.endpoint.identification.algorithm",
-                            eia->value[0] ? eia->value : "none", eia->origin);
+        put(x, "ssl.endpoint.identification.algorithm", eia->value[0] ? eia->value : "none",
+            eia->origin);
     return 0;
 }
 
@@ -441,8 +442,8 @@ static int translate_sasl(xlate *x, char *err, size_t n)
             return fail(jaas->origin, err, n, "sasl.mechanism=%s needs %s in sasl.jaas.config",
                         mech->value, IAM_LOGIN_MODULE);
         /* librdkafka has no AWS_MSK_IAM: it is SASL/OAUTHBEARER with an MSK IAM token. */
-        x->c->msk.enabled = 1;
-        pp_config_set_kafka(x->c, "sasl.mechanisms", "OAUTHBEARER", mech->origin);
+        x->out->msk.enabled = 1;
+        put(x, "sasl.mechanisms", "OAUTHBEARER", mech->origin);
         return 0;
     }
     if (!strcmp(mech->value, "OAUTHBEARER") && jaas && !strcmp(module, OAUTH_MODULE))
@@ -452,16 +453,18 @@ static int translate_sasl(xlate *x, char *err, size_t n)
                     IAM_OAUTH_HANDLER);
     if (jaas && (!strcmp(module, IAM_LOGIN_MODULE)))
         return fail(jaas->origin, err, n, "IAMLoginModule needs sasl.mechanism=AWS_MSK_IAM");
-    pp_config_set_kafka(x->c, "sasl.mechanisms", mech->value, mech->origin);
+    put(x, "sasl.mechanisms", mech->value, mech->origin);
     return 0;
 }
 
-int pp_kprops_translate(pp_config *c, const pp_kv *entries, size_t n, const char *path, char *err,
+int pp_kprops_translate(const pp_kv *entries, size_t n, const char *path, pp_kprops *out, char *err,
                         size_t errn)
 {
-    xlate x = {c, path, entries, n, NULL};
+    xlate x = {out, path, entries, n, NULL};
     rd_kafka_conf_t *probe = rd_kafka_conf_new();
     int rc = -1;
+
+    memset(out, 0, sizeof(*out));
 
     for (size_t i = 0; i < n; i++) {
         const pp_kv *e = &entries[i];
@@ -503,5 +506,18 @@ int pp_kprops_translate(pp_config *c, const pp_kv *entries, size_t n, const char
     rc = 0;
 out:
     rd_kafka_conf_destroy(probe);
+    if (rc)
+        pp_kprops_release(out);
     return rc;
+}
+
+void pp_kprops_release(pp_kprops *k)
+{
+    pp_kv_free(k->settings, k->nsettings);
+    free(k->msk.role_arn);
+    free(k->msk.role_session_name);
+    free(k->msk.external_id);
+    free(k->msk.sts_region);
+    free(k->msk.profile);
+    memset(k, 0, sizeof(*k));
 }

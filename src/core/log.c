@@ -1,5 +1,8 @@
 /* log: leveled logging to stderr, journal-aware, every message escaped. */
 #include "pp_log.h"
+#include "pp_util.h"
+
+#include <inttypes.h>
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -104,22 +107,61 @@ int pp_log_enabled(int priority)
     return priority <= threshold;
 }
 
+static void vlog(int priority, const char *suffix, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
 void pp_log(int priority, const char *fmt, ...)
+{
+    va_list ap;
+    if (!pp_log_enabled(priority))
+        return;
+    va_start(ap, fmt);
+    vlog(priority, "", fmt, ap);
+    va_end(ap);
+}
+
+void pp_log_limited(pp_log_limit *l, int priority, const char *fmt, ...)
+{
+    int64_t now = pp_now_us();
+    int64_t interval = l->interval_us > 0 ? l->interval_us : 1000000;
+    if (l->last_us && now - l->last_us < interval) {
+        l->suppressed++;
+        return;
+    }
+    char suffix[64] = "";
+    if (l->suppressed)
+        snprintf(suffix, sizeof(suffix), " (and %" PRIu64 " similar messages not shown)",
+                 l->suppressed);
+    l->last_us = now;
+    l->suppressed = 0;
+    if (!pp_log_enabled(priority))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(priority, suffix, fmt, ap);
+    va_end(ap);
+}
+
+/* Format, append suffix, escape, write one line. */
+static void vlog(int priority, const char *suffix, const char *fmt, va_list ap)
 {
     static const char *names[] = {"emerg",   "alert",  "crit", "error",
                                   "warning", "notice", "info", "debug"};
     char raw[2048], msg[4 * sizeof(raw) + 1];
-    va_list ap;
 
-    if (!pp_log_enabled(priority))
-        return;
-    va_start(ap, fmt);
     int len = vsnprintf(raw, sizeof(raw), fmt, ap);
-    va_end(ap);
     if (len < 0)
         len = 0;
     if ((size_t)len >= sizeof(raw))
         len = sizeof(raw) - 1;
+    /* The suffix (the count of lines not shown) survives a message cut at the end. */
+    size_t sl = strlen(suffix);
+    if (sl && sl < sizeof(raw)) {
+        if ((size_t)len + sl >= sizeof(raw))
+            len = (int)(sizeof(raw) - 1 - sl);
+        memcpy(raw + len, suffix, sl + 1);
+        len += (int)sl;
+    }
     pp_log_escape(raw, (size_t)len, msg, sizeof(msg));
 
     if (journal) {

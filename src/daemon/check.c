@@ -3,11 +3,9 @@
 #include "pp_check.h"
 #include "pp_keyspace.h"
 #include "pp_msk.h"
-#include "pp_runner.h"
 #include "pp_rng.h"
 #include "pp_sink.h"
 #include "pp_source.h"
-#include "pp_stats.h"
 #include "pp_util.h"
 
 #include <stdlib.h>
@@ -69,15 +67,33 @@ out:
     return status;
 }
 
+/* Print what the sink found, one line per item ("kafka: topic T: 3 partition(s), ..."), and
+ * return the exit status it calls for: 78 when credentials or TLS settings were refused, 1
+ * when something is unreachable or missing, else 0. */
+static int print_sink_check(const pp_check_list *l, FILE *out)
+{
+    int status = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        const pp_check_item *it = &l->item[i];
+        if (it->what[0])
+            fprintf(out, "%s: %s %s: %s\n", it->sink, it->what, it->name, it->detail);
+        else
+            fprintf(out, "%s: %s\n", it->sink, it->detail);
+        if (it->state == PP_CHECK_REJECTED)
+            status = PP_EXIT_CONFIG;
+        else if (it->state == PP_CHECK_FAILED && !status)
+            status = PP_EXIT_RUNTIME;
+    }
+    return status;
+}
+
 int pp_check_run(const pp_config *c, int demo, int dry_run, FILE *out)
 {
-    char *topics[PP_NTABLES];
     char err[1024];
     int status = 0;
-    pp_stats stats;
     pp_config_print(c, out);
 
-    pp_source *src = pp_runner_source_new(c, demo);
+    pp_source *src = pp_source_open(c, demo);
     pp_keyspace *ks = pp_keyspace_new();
     int rc = pp_source_connect(src, err, sizeof(err));
     if (rc == PP_SRC_OK)
@@ -117,23 +133,20 @@ int pp_check_run(const pp_config *c, int demo, int dry_run, FILE *out)
         }
     }
 
-    pp_stats_init(&stats, pp_now_us());
-    for (int t = 0; t < PP_NTABLES; t++)
-        topics[t] = pp_config_topic(c, t);
-    const char *tp[PP_NTABLES] = {topics[0], topics[1], topics[2]};
-    pp_sink *sink = pp_sink_open(c, tp, demo, dry_run, &stats, NULL, NULL, err, sizeof(err));
-    for (int t = 0; t < PP_NTABLES; t++)
-        free(topics[t]);
+    pp_sink *sink = pp_sink_open(c, demo, dry_run, NULL, NULL, err, sizeof(err));
     if (!sink) {
         fprintf(out, "%s: FAILED: %s\n", c->kafka.enabled ? "kafka" : "kinesis", err);
         fprintf(out, "check: FAILED\n");
         return PP_EXIT_CONFIG;
     }
-    int krc = pp_sink_check(sink, out, 10000);
-    if (krc == -2)
-        status = PP_EXIT_CONFIG;
-    else if (krc != 0 && !status)
-        status = PP_EXIT_RUNTIME;
+    if (dry_run)
+        fprintf(out, "kafka: not used (--dry-run)\n");
+    pp_check_list items = {0};
+    pp_sink_check(sink, 10000, &items);
+    int sink_status = print_sink_check(&items, out);
+    pp_check_list_free(&items);
+    if (sink_status == PP_EXIT_CONFIG || (sink_status && !status))
+        status = sink_status;
     pp_sink_destroy(sink);
     fprintf(out, "check: %s\n", status ? "FAILED" : "OK");
     return status;

@@ -29,28 +29,61 @@ static void counter(FILE *f, const char *name, const char *help, const char *ins
     fprintf(f, "\"} %llu\n", v);
 }
 
+/* One series per sink and table: sink, table and topic (or stream) labels. */
 static void per_topic(FILE *f, const char *name, const char *help, const char *instance,
-                      const pp_stats *s, const char *const topics[PP_NTABLES], int which)
+                      const pp_stats *s, int which)
 {
     fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
-    for (int t = 0; t < PP_NTABLES; t++) {
-        unsigned long long v = which == 0   ? s->topic[t].delivered
-                               : which == 1 ? s->topic[t].failed
-                                            : s->topic[t].bytes;
-        fprintf(f, "%s{instance=\"", name);
+    for (size_t i = 0; i < s->sinks.n; i++) {
+        const pp_stats_sink *sk = &s->sinks.sink[i];
+        for (int t = 0; t < PP_NTABLES; t++) {
+            const pp_topic_stats *ts = &sk->counters.topic[t];
+            unsigned long long v = which == 0 ? ts->delivered : which == 1 ? ts->failed : ts->bytes;
+            fprintf(f, "%s{instance=\"", name);
+            label(f, instance);
+            fprintf(f, "\",sink=\"%s\",table=\"%s\",topic=\"", sk->name, pp_table_names[t]);
+            label(f, sk->dest[t]);
+            fprintf(f, "\"} %llu\n", v);
+        }
+    }
+}
+
+/* The delivery-latency histogram of each sink. */
+static void latency(FILE *f, const char *instance, const pp_stats *s)
+{
+    static const double bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                    0.25,  0.5,    1,     2.5,  5,     10,   30};
+    const size_t nb = sizeof(bounds) / sizeof(bounds[0]);
+    const char *hn = "pinpostd_delivery_latency_seconds";
+    fprintf(f, "# HELP %s Produce call to delivery report, per message.\n# TYPE %s histogram\n", hn,
+            hn);
+    for (size_t k = 0; k < s->sinks.n; k++) {
+        const pp_stats_sink *sk = &s->sinks.sink[k];
+        const pp_hist *h = &sk->counters.latency_us;
+        for (size_t i = 0; i <= nb; i++) {
+            unsigned long long below =
+                i == nb ? (unsigned long long)h->total
+                        : (unsigned long long)pp_hist_count_le(h, (uint64_t)(bounds[i] * 1e6));
+            fprintf(f, "%s_bucket{instance=\"", hn);
+            label(f, instance);
+            fprintf(f, "\",sink=\"%s\",", sk->name);
+            if (i == nb)
+                fprintf(f, "le=\"+Inf\"} %llu\n", below);
+            else
+                fprintf(f, "le=\"%g\"} %llu\n", bounds[i], below);
+        }
+        fprintf(f, "%s_sum{instance=\"", hn);
         label(f, instance);
-        fprintf(f, "\",table=\"%s\",topic=\"", pp_table_names[t]);
-        label(f, topics[t]);
-        fprintf(f, "\"} %llu\n", v);
+        fprintf(f, "\",sink=\"%s\"} %.6f\n%s_count{instance=\"", sk->name, (double)h->sum / 1e6,
+                hn);
+        label(f, instance);
+        fprintf(f, "\",sink=\"%s\"} %llu\n", sk->name, (unsigned long long)h->total);
     }
 }
 
 int pp_metrics_write(const char *path, const char *instance, const pp_stats *s,
-                     const char *const topics[PP_NTABLES], const pp_metrics_health *h, char *e,
-                     size_t n)
+                     const pp_metrics_health *h, char *e, size_t n)
 {
-    static const double bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                    0.25,  0.5,    1,     2.5,  5,     10,   30};
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
@@ -58,7 +91,7 @@ int pp_metrics_write(const char *path, const char *instance, const pp_stats *s,
         pp_errf(e, n, "%s: out of memory formatting the metrics", path);
         return -1;
     }
-    counter(f, "pinpostd_posts_sampled_total", "Complete posts handed to Kafka.", instance,
+    counter(f, "pinpostd_posts_sampled_total", "Complete posts handed to the sink.", instance,
             (unsigned long long)s->posts_sampled);
     counter(f, "pinpostd_posts_delivered_total", "Posts whose three messages were delivered.",
             instance, (unsigned long long)s->posts_delivered);
@@ -73,11 +106,9 @@ int pp_metrics_write(const char *path, const char *instance, const pp_stats *s,
             (unsigned long long)s->posts_skipped);
     counter(f, "pinpostd_posts_unmatched_total", "Sampled keys lacking a geo or user row.",
             instance, (unsigned long long)s->posts_unmatched);
-    per_topic(f, "pinpostd_messages_delivered_total", "Messages delivered.", instance, s, topics,
-              0);
-    per_topic(f, "pinpostd_messages_failed_total", "Messages that failed.", instance, s, topics, 1);
-    per_topic(f, "pinpostd_bytes_delivered_total", "Value bytes delivered.", instance, s, topics,
-              2);
+    per_topic(f, "pinpostd_messages_delivered_total", "Messages delivered.", instance, s, 0);
+    per_topic(f, "pinpostd_messages_failed_total", "Messages that failed.", instance, s, 1);
+    per_topic(f, "pinpostd_bytes_delivered_total", "Value bytes delivered.", instance, s, 2);
     fprintf(f, "# HELP pinpostd_posts_in_flight Posts produced and not yet settled.\n"
                "# TYPE pinpostd_posts_in_flight gauge\npinpostd_posts_in_flight{instance=\"");
     label(f, instance);
@@ -91,26 +122,7 @@ int pp_metrics_write(const char *path, const char *instance, const pp_stats *s,
         label(f, instance);
         fprintf(f, "\",end=\"%s\"} %d\n", ends[i], up[i]);
     }
-    const char *hn = "pinpostd_delivery_latency_seconds";
-    fprintf(f, "# HELP %s Produce call to delivery report, per message.\n# TYPE %s histogram\n", hn,
-            hn);
-    for (size_t i = 0; i <= sizeof(bounds) / sizeof(bounds[0]); i++) {
-        int inf = i == sizeof(bounds) / sizeof(bounds[0]);
-        unsigned long long below = inf ? (unsigned long long)s->latency_us.total
-                                       : (unsigned long long)pp_hist_count_le(
-                                             &s->latency_us, (uint64_t)(bounds[inf ? 0 : i] * 1e6));
-        fprintf(f, "%s_bucket{instance=\"", hn);
-        label(f, instance);
-        if (inf)
-            fprintf(f, "\",le=\"+Inf\"} %llu\n", below);
-        else
-            fprintf(f, "\",le=\"%g\"} %llu\n", bounds[i], below);
-    }
-    fprintf(f, "%s_sum{instance=\"", hn);
-    label(f, instance);
-    fprintf(f, "\"} %.6f\n%s_count{instance=\"", (double)s->latency_us.sum / 1e6, hn);
-    label(f, instance);
-    fprintf(f, "\"} %llu\n", (unsigned long long)s->latency_us.total);
+    latency(f, instance, s);
     int rc = ferror(f) ? -1 : 0;
     if (fclose(f) != 0)
         rc = -1;

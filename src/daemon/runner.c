@@ -2,6 +2,7 @@
 #include "pp_exit.h"
 #include "pp_runner.h"
 #include "pp_file.h"
+#include "pp_labels.h"
 #include "pp_log.h"
 #include "pp_metrics.h"
 #include "pp_notify.h"
@@ -18,8 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEMO_POSTS 11000
-#define DEMO_DATA_SEED 20200828
 /* Above this many posts per second, per-post lines would flood a terminal. */
 #define PER_POST_LINES_MAX_RATE 5.0
 #define STATUS_INTERVAL_US 5000000
@@ -39,14 +38,15 @@
 typedef struct runner {
     const pp_runner_opts *o;
     pp_config *c;
-    char *topics[PP_NTABLES];
     pp_source *src;
     pp_sink *sink;
     pp_sampler *sampler;
     pp_pacer pacer;
     pp_stats stats, prev;
+    pp_stats_sinks retired; /* what sinks replaced by reloads counted */
     uint64_t seq;
     int per_post_lines;
+    pp_labels *labels; /* of the posts in flight whose line is pending */
     int source_up;
     int64_t deadline_us;
     int64_t watchdog_usec, last_watchdog_us;
@@ -56,11 +56,6 @@ typedef struct runner {
     int64_t unmatched_mark_us, unmatched_warned_us;
     int64_t reload_retry_us; /* a postponed reload is tried again then; 0 = none */
 } runner;
-
-pp_source *pp_runner_source_new(const pp_config *c, int demo)
-{
-    return demo ? pp_source_demo_new(DEMO_DATA_SEED, DEMO_POSTS) : pp_source_mysql_new(c);
-}
 
 /* Which sinks the configuration feeds: 0 Kafka, 1 Kinesis, 2 both. */
 static int sink_kind(const pp_config *c)
@@ -75,17 +70,20 @@ static const char *sink_name(const runner *rn)
     return rn->o->dry_run ? "the dry-run output" : names[sink_kind(rn->c)];
 }
 
-/* @locality: main thread, from pp_sink_poll/flush/produce. */
+/* The runner alone counts posts: each is reported here once, by the sink (the pair:
+ * once for all its children). @locality: main thread, from pp_sink_poll/flush/produce. */
 static void on_post_done(void *opaque, const pp_post_result *r)
 {
     runner *rn = opaque;
-    if (r->ok)
-        rn->stats.posts_delivered++;
-    else if (r->unknown)
-        rn->stats.posts_unknown++;
-    else
-        rn->stats.posts_failed++;
-    if (!r->ok || !rn->per_post_lines)
+    pp_post_labels lb;
+    switch (r->outcome) {
+    case PP_DELIVERED: rn->stats.posts_delivered++; break;
+    case PP_UNKNOWN: rn->stats.posts_unknown++; break;
+    case PP_FAILED: rn->stats.posts_failed++; break;
+    }
+    /* Labels were kept only while the line was on; a reload may have turned it off. */
+    if (!pp_labels_take(rn->labels, r->seq, &lb) || r->outcome != PP_DELIVERED ||
+        !rn->per_post_lines)
         return;
     /* partition@offset from Kafka; shard numbers from Kinesis alone (no offsets); nothing
      * from a dry run. */
@@ -100,8 +98,8 @@ static void on_post_done(void *opaque, const pp_post_result *r)
             snprintf(where[t], sizeof(where[t]), "%s -", pp_table_names[t]);
     }
     pp_log_info("post %lld seq %llu delivered: category %s, country %s; %s %s %s; %.1f ms",
-                (long long)r->key, (unsigned long long)r->seq, r->category[0] ? r->category : "-",
-                r->country[0] ? r->country : "-", where[0], where[1], where[2],
+                (long long)r->key, (unsigned long long)r->seq, lb.category[0] ? lb.category : "-",
+                lb.country[0] ? lb.country : "-", where[0], where[1], where[2],
                 (double)r->latency_us / 1000.0);
 }
 
@@ -144,12 +142,15 @@ static void watchdog(runner *rn, int64_t now)
     }
 }
 
-static void refresh_unmatched(runner *rn)
+/* Bring the counters that others keep up to date in rn->stats: the sampler's, and the
+ * messages of the sinks (those a reload replaced included). */
+static void refresh_counts(runner *rn)
 {
     pp_sampler_stats ss;
     pp_sampler_get_stats(rn->sampler, &ss);
     rn->stats.posts_unmatched = ss.unmatched;
     rn->stats.invalid_utf8 = ss.invalid_utf8;
+    pp_stats_update_sinks(&rn->stats, rn->sink, &rn->retired);
 }
 
 static void write_metrics(runner *rn)
@@ -158,10 +159,9 @@ static void write_metrics(runner *rn)
         return;
     static const char *const labels[] = {"kafka", "kinesis", "kafka+kinesis"};
     pp_metrics_health h = {rn->source_up, pp_sink_healthy(rn->sink), labels[sink_kind(rn->c)]};
-    const char *tp[PP_NTABLES] = {rn->topics[0], rn->topics[1], rn->topics[2]};
     char err[1024];
-    if (pp_metrics_write(rn->c->service.metrics_file, rn->c->service.instance, &rn->stats, tp, &h,
-                         err, sizeof(err)) != 0)
+    if (pp_metrics_write(rn->c->service.metrics_file, rn->c->service.instance, &rn->stats, &h, err,
+                         sizeof(err)) != 0)
         pp_log_warn("cannot write metrics (service.metrics_file): %s", err);
 }
 
@@ -209,7 +209,7 @@ static void periodic(runner *rn, int64_t now)
     if (now >= rn->next_status_us) {
         warn_unmatched(rn, now);
         double dt = (double)(now - rn->prev.end_us) / 1e6;
-        refresh_unmatched(rn);
+        refresh_counts(rn);
         pp_notify_status(
             "delivered %llu, failed %llu, unknown %llu, unmatched %llu, "
             "in flight %llu, %.1f posts/s; mysql %s, %s %s",
@@ -225,7 +225,7 @@ static void periodic(runner *rn, int64_t now)
     }
     if (rn->next_summary_us && now >= rn->next_summary_us) {
         char line[512];
-        refresh_unmatched(rn);
+        refresh_counts(rn);
         pp_stats_summary(&rn->stats, &rn->prev, now, line, sizeof(line));
         pp_log_info("%s", line);
         rn->prev = rn->stats;
@@ -252,26 +252,22 @@ static int64_t backoff_next(int64_t b)
     return b * 2 > BACKOFF_MAX_US ? BACKOFF_MAX_US : b * 2;
 }
 
-/* Where a table's messages go, as reports and logs name it: the Kafka topic, or the
- * Kinesis stream when Kinesis is the only sink. */
-static char *destination(const pp_config *c, int dry_run, enum pp_table t)
+/* Where the first sink's messages go, as logs name them: "topics A B C" (Kafka, the dry
+ * run) or "streams A B C" (Kinesis alone). */
+static void destinations(pp_sink *sink, char *out, size_t n)
 {
-    return !dry_run && !c->kafka.enabled ? pp_config_stream(c, t) : pp_config_topic(c, t);
-}
-
-static void free_topics(char *topics[PP_NTABLES])
-{
-    for (int t = 0; t < PP_NTABLES; t++) {
-        free(topics[t]);
-        topics[t] = NULL;
+    pp_sink_stats st;
+    if (pp_sink_stats_get(sink, &st, 1) != 1) {
+        snprintf(out, n, "no topics");
+        return;
     }
+    snprintf(out, n, "%s %s %s %s", strcmp(st.name, "kinesis") ? "topics" : "streams", st.dest[0],
+             st.dest[1], st.dest[2]);
 }
 
-static pp_sink *sink_new(runner *rn, const pp_config *c, char *const topics[PP_NTABLES], char *err,
-                         size_t n)
+static pp_sink *sink_new(runner *rn, const pp_config *c, char *err, size_t n)
 {
-    const char *tp[PP_NTABLES] = {topics[0], topics[1], topics[2]};
-    return pp_sink_open(c, tp, rn->o->demo, rn->o->dry_run, &rn->stats, on_post_done, rn, err, n);
+    return pp_sink_open(c, rn->o->demo, rn->o->dry_run, on_post_done, rn, err, n);
 }
 
 /* Deliver what is in flight on the current sink, in slices so the watchdog keeps being
@@ -283,7 +279,7 @@ static int drain(runner *rn, double timeout_s, int give_up)
     int64_t deadline = pp_now_us() + (int64_t)(timeout_s * 1e6);
     for (;;) {
         watchdog(rn, pp_now_us());
-        if (pp_sink_flush(rn->sink, 200) == 0)
+        if (pp_sink_flush(rn->sink, 200) == PP_SINK_DRAINED)
             return 0;
         if (*rn->o->stop >= 2) {
             pp_log_warn("second stop signal: giving up on the %llu post(s) still in flight; "
@@ -314,8 +310,7 @@ static int drain(runner *rn, double timeout_s, int give_up)
  * the new configuration was swapped in. */
 static int reload(runner *rn, int running)
 {
-    char err[1024];
-    char *topics[PP_NTABLES] = {NULL, NULL, NULL};
+    char err[1024], dest[1024];
     pp_source *src = NULL;
     pp_sink *sink = NULL;
 
@@ -326,14 +321,12 @@ static int reload(runner *rn, int running)
     pp_config *c = rn->o->load_config(rn->o->opaque);
     if (!c)
         goto keep;
-    for (int t = 0; t < PP_NTABLES; t++)
-        topics[t] = destination(c, rn->o->dry_run, t);
-    sink = sink_new(rn, c, topics, err, sizeof(err));
+    sink = sink_new(rn, c, err, sizeof(err));
     if (!sink) {
         pp_log_err("reload: %s", err);
         goto keep;
     }
-    src = pp_runner_source_new(c, rn->o->demo);
+    src = pp_source_open(c, rn->o->demo);
     if (running) {
         if (pp_source_connect(src, err, sizeof(err)) != PP_SRC_OK) {
             pp_log_err("reload: the source with the new configuration: %s", err);
@@ -361,18 +354,19 @@ static int reload(runner *rn, int running)
             goto keep;
         }
     }
+    /* Its messages still count in the report and the metrics. */
+    pp_stats_retire_sinks(&rn->retired, rn->sink);
     pp_sink_destroy(rn->sink);
     rn->sink = sink;
     pp_sampler_set_source(rn->sampler, src, c->source.batch, c->source.keyspace_refresh_s);
     pp_source_destroy(rn->src);
     rn->src = src;
-    free_topics(rn->topics);
-    memcpy(rn->topics, topics, sizeof(topics));
     pp_config_destroy(rn->c);
     rn->c = c;
     apply_emulation(rn, pp_now_us());
-    pp_log_notice("configuration reloaded%s%s; topics %s %s %s", c->path ? " from " : "",
-                  c->path ? c->path : "", rn->topics[0], rn->topics[1], rn->topics[2]);
+    destinations(rn->sink, dest, sizeof(dest));
+    pp_log_notice("configuration reloaded%s%s; %s", c->path ? " from " : "", c->path ? c->path : "",
+                  dest);
     if (running)
         pp_notify("READY=1");
     return 1;
@@ -381,7 +375,6 @@ keep:
 postponed:
     pp_sink_destroy(sink);
     pp_source_destroy(src);
-    free_topics(topics);
     pp_config_destroy(c);
     if (running)
         pp_notify("READY=1");
@@ -422,7 +415,7 @@ static int wait_ready(runner *rn)
             }
         }
         if (sink_ready) {
-            int rc = pp_sampler_refresh(rn->sampler, err, sizeof(err));
+            pp_src_status rc = pp_sampler_refresh(rn->sampler, err, sizeof(err));
             if (rc == PP_SRC_FATAL) {
                 pp_log_err("configuration error: %s", err);
                 return PP_EXIT_CONFIG;
@@ -453,7 +446,6 @@ static int wait_ready(runner *rn)
 static int write_report(runner *rn)
 {
     const char *path = rn->c->service.report;
-    const char *tp[PP_NTABLES] = {rn->topics[0], rn->topics[1], rn->topics[2]};
     char err[1024], *text = NULL;
     size_t len = 0;
     if (!path)
@@ -461,7 +453,7 @@ static int write_report(runner *rn)
     /* Rendered whole first: then one write(2) to stdout, or one safely replaced file
      * (never a fixed "<path>.tmp" that a planted symlink could redirect). */
     FILE *f = open_memstream(&text, &len);
-    int rc = f ? pp_stats_write_report(&rn->stats, rn->c, rn->o->seed, tp, f) : -1;
+    int rc = f ? pp_stats_write_report(&rn->stats, rn->c, rn->o->seed, f) : -1;
     if (f && fclose(f) != 0)
         rc = -1;
     if (rc) {
@@ -534,8 +526,8 @@ static int loop(runner *rn)
             continue;
         }
         const pp_post *post = NULL;
-        int rc = pp_sampler_next(rn->sampler, &post, err, sizeof(err));
-        if (rc == PP_SRC_RETRY) {
+        pp_sample rc = pp_sampler_next(rn->sampler, &post, err, sizeof(err));
+        if (rc == PP_SAMPLE_RETRY) {
             if (*rn->o->stop)
                 continue; /* a wait given up because of the stop request */
             pp_log_warn("source unavailable, retrying in %.1f s: %s", (double)backoff / 1e6, err);
@@ -544,7 +536,7 @@ static int loop(runner *rn)
             backoff = backoff_next(backoff);
             continue;
         }
-        if (rc == PP_SRC_FATAL) {
+        if (rc == PP_SAMPLE_FATAL) {
             pp_log_err("stopping: %s", err);
             return rn->stats.posts_sampled ? PP_EXIT_RUNTIME : PP_EXIT_CONFIG;
         }
@@ -553,12 +545,12 @@ static int loop(runner *rn)
             rn->source_up = 1;
         }
         backoff = 100000;
-        if (rc == PP_SAMPLER_EMPTY) {
+        if (rc == PP_SAMPLE_EMPTY) {
             pp_log_warn("the post table is empty; waiting for rows");
             wait_until(rn, pp_now_us() + 1000000);
             continue;
         }
-        if (rc == PP_SAMPLER_UNMATCHED) {
+        if (rc == PP_SAMPLE_UNMATCHED) {
             pp_sink_poll(rn->sink, 0); /* deliveries and commits go on meanwhile */
             unmatched_pause(rn);
             continue;
@@ -566,14 +558,19 @@ static int loop(runner *rn)
         rn->unmatched_pause = 0;
         rn->stats.posts_sampled++;
         rn->seq++;
-        int pr = pp_sink_produce(rn->sink, post, rn->seq, err, sizeof(err));
+        /* Before produce: a sink may report the post before produce returns. */
+        if (rn->per_post_lines)
+            pp_labels_put(rn->labels, rn->seq, post);
+        pp_sink_put pr = pp_sink_produce(rn->sink, post, rn->seq, err, sizeof(err));
         if (pr == PP_SINK_SKIPPED) {
             /* Nothing went out under this number: the next post takes it, so a consumer
              * still sees 1..N without gaps. */
+            pp_post_labels unused;
+            pp_labels_take(rn->labels, rn->seq, &unused);
             rn->stats.posts_skipped++;
             rn->seq--;
         }
-        if (pr != 0)
+        if (pr != PP_SINK_QUEUED)
             pp_log_warn("%s", err);
         pp_pacer_posted(&rn->pacer, now);
         pp_sink_poll(rn->sink, 0);
@@ -583,7 +580,7 @@ static int loop(runner *rn)
 
 int pp_runner_run(pp_config *c, const pp_runner_opts *o)
 {
-    char err[1024], desc[512];
+    char err[1024], desc[512], dest[1024];
     runner rn;
     int status = 0;
 
@@ -595,10 +592,9 @@ int pp_runner_run(pp_config *c, const pp_runner_opts *o)
     rn.prev = rn.stats;
     rn.prev.end_us = rn.stats.start_us;
     rn.watchdog_usec = pp_notify_watchdog_usec();
-    for (int t = 0; t < PP_NTABLES; t++)
-        rn.topics[t] = destination(c, o->dry_run, t);
-    rn.src = pp_runner_source_new(c, o->demo);
-    rn.sink = sink_new(&rn, c, rn.topics, err, sizeof(err));
+    rn.labels = pp_labels_new();
+    rn.src = pp_source_open(c, o->demo);
+    rn.sink = sink_new(&rn, c, err, sizeof(err));
     if (!rn.sink) {
         pp_log_err("configuration error: %s", err);
         status = PP_EXIT_CONFIG;
@@ -606,10 +602,10 @@ int pp_runner_run(pp_config *c, const pp_runner_opts *o)
     }
     rn.sampler = pp_sampler_new(rn.src, o->seed, c->source.batch, c->source.keyspace_refresh_s);
     pp_source_describe(rn.src, desc, sizeof(desc));
-    pp_log_notice("pinpostd %s starting: instance %s, seed %llu, source %s, %s %s %s %s%s",
-                  PP_VERSION, c->service.instance, (unsigned long long)o->seed, desc,
-                  !o->dry_run && !c->kafka.enabled ? "streams" : "topics", rn.topics[0],
-                  rn.topics[1], rn.topics[2], o->dry_run ? " (dry run)" : "");
+    destinations(rn.sink, dest, sizeof(dest));
+    pp_log_notice("pinpostd %s starting: instance %s, seed %llu, source %s, %s%s", PP_VERSION,
+                  c->service.instance, (unsigned long long)o->seed, desc, dest,
+                  o->dry_run ? " (dry run)" : "");
     pp_notify_status("starting: connecting to %s and the source", sink_name(&rn));
 
     apply_emulation(&rn, pp_now_us()); /* the duration also bounds the wait below */
@@ -633,7 +629,7 @@ stop:
                       (unsigned long long)pp_stats_in_flight(&rn.stats));
     drain(&rn, rn.c->service.drain_timeout_s, 1);
     pp_stats_finish(&rn.stats, pp_now_us());
-    refresh_unmatched(&rn);
+    refresh_counts(&rn);
     {
         char line[512];
         pp_stats_summary(&rn.stats, NULL, rn.stats.end_us, line, sizeof(line));
@@ -654,7 +650,7 @@ out:
     pp_sampler_destroy(rn.sampler);
     pp_sink_destroy(rn.sink);
     pp_source_destroy(rn.src);
-    free_topics(rn.topics);
+    pp_labels_destroy(rn.labels);
     if (o->dry_run && fflush(stdout) != 0 && !status)
         status = PP_EXIT_RUNTIME;
     pp_config_destroy(rn.c);

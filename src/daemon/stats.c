@@ -1,4 +1,5 @@
-/* stats: counters, latency histogram, summary line and run report. */
+/* stats: post counters, the sinks' message counters gathered per sink, the summary line
+ * and the run report. */
 #include "pp_stats.h"
 
 #include <cjson/cJSON.h>
@@ -6,62 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#define SUB (1u << PP_HIST_SUB_BITS)
-
-static unsigned bucket_of(uint64_t v)
-{
-    if (v < 2 * SUB)
-        return (unsigned)v;
-    unsigned e = 63u - (unsigned)__builtin_clzll(v);
-    unsigned shift = e - PP_HIST_SUB_BITS;
-    unsigned idx = (shift + 1) * SUB + (unsigned)((v >> shift) - SUB);
-    return idx < PP_HIST_BUCKETS ? idx : PP_HIST_BUCKETS - 1;
-}
-
-static uint64_t bucket_upper(unsigned idx)
-{
-    if (idx < 2 * SUB)
-        return idx;
-    unsigned shift = idx / SUB - 1;
-    uint64_t low = ((uint64_t)(idx % SUB) + SUB) << shift;
-    return low + (1ull << shift) - 1;
-}
-
-void pp_hist_record(pp_hist *h, uint64_t value)
-{
-    h->counts[bucket_of(value)]++;
-    h->total++;
-    h->sum += value;
-    if (value > h->max)
-        h->max = value;
-}
-
-uint64_t pp_hist_quantile(const pp_hist *h, double q)
-{
-    if (!h->total)
-        return 0;
-    uint64_t rank = (uint64_t)ceil(q * (double)h->total);
-    if (rank < 1)
-        rank = 1;
-    uint64_t seen = 0;
-    for (unsigned i = 0; i < PP_HIST_BUCKETS; i++) {
-        seen += h->counts[i];
-        if (seen >= rank) {
-            uint64_t up = bucket_upper(i);
-            return up < h->max ? up : h->max;
-        }
-    }
-    return h->max;
-}
-
-uint64_t pp_hist_count_le(const pp_hist *h, uint64_t bound)
-{
-    uint64_t n = 0;
-    for (unsigned i = 0; i < PP_HIST_BUCKETS && bucket_upper(i) <= bound; i++)
-        n += h->counts[i];
-    return n;
-}
 
 void pp_stats_init(pp_stats *s, int64_t now_us)
 {
@@ -83,27 +28,110 @@ uint64_t pp_stats_in_flight(const pp_stats *s)
            s->posts_skipped;
 }
 
+/* The tally of the sink called name in ss, added when missing (NULL when full). */
+static pp_stats_sink *tally_of(pp_stats_sinks *ss, const char *name)
+{
+    for (size_t i = 0; i < ss->n; i++)
+        if (!strcmp(ss->sink[i].name, name))
+            return &ss->sink[i];
+    if (ss->n == PP_STATS_SINKS)
+        return NULL;
+    pp_stats_sink *t = &ss->sink[ss->n++];
+    memset(t, 0, sizeof(*t));
+    snprintf(t->name, sizeof(t->name), "%s", name);
+    return t;
+}
+
+static void set_dest(pp_stats_sink *t, const pp_sink_stats *st)
+{
+    for (int i = 0; i < PP_NTABLES; i++)
+        snprintf(t->dest[i], sizeof(t->dest[i]), "%s", st->dest && st->dest[i] ? st->dest[i] : "");
+}
+
+void pp_stats_update_sinks(pp_stats *s, pp_sink *sink, const pp_stats_sinks *retired)
+{
+    pp_sink_stats live[PP_STATS_SINKS];
+    size_t n = sink ? pp_sink_stats_get(sink, live, PP_STATS_SINKS) : 0;
+    pp_stats_sinks *ss = &s->sinks;
+    ss->n = 0;
+    for (size_t i = 0; i < n; i++) {
+        pp_stats_sink *t = tally_of(ss, live[i].name);
+        if (!t)
+            break;
+        set_dest(t, &live[i]);
+        pp_sink_counters_add(&t->counters, live[i].counters);
+    }
+    for (size_t i = 0; retired && i < retired->n; i++) {
+        const pp_stats_sink *r = &retired->sink[i];
+        int was_known = 0;
+        for (size_t j = 0; j < ss->n; j++)
+            was_known |= !strcmp(ss->sink[j].name, r->name);
+        pp_stats_sink *t = tally_of(ss, r->name);
+        if (!t)
+            break;
+        if (!was_known)
+            memcpy(t->dest, r->dest, sizeof(t->dest));
+        pp_sink_counters_add(&t->counters, &r->counters);
+    }
+}
+
+void pp_stats_retire_sinks(pp_stats_sinks *retired, pp_sink *sink)
+{
+    pp_sink_stats live[PP_STATS_SINKS];
+    size_t n = pp_sink_stats_get(sink, live, PP_STATS_SINKS);
+    for (size_t i = 0; i < n; i++) {
+        pp_stats_sink *t = tally_of(retired, live[i].name);
+        if (!t)
+            break;
+        set_dest(t, &live[i]);
+        pp_sink_counters_add(&t->counters, live[i].counters);
+    }
+}
+
+/* A sink's messages and bytes delivered, over its three tables. */
+static void totals(const pp_sink_counters *c, uint64_t *msgs, uint64_t *failed, uint64_t *unknown,
+                   uint64_t *bytes)
+{
+    *msgs = *failed = *unknown = *bytes = 0;
+    for (int t = 0; t < PP_NTABLES; t++) {
+        *msgs += c->topic[t].delivered;
+        *failed += c->topic[t].failed;
+        *unknown += c->topic[t].unknown;
+        *bytes += c->topic[t].bytes;
+    }
+}
+
 void pp_stats_summary(const pp_stats *s, const pp_stats *prev, int64_t now_us, char *out,
                       size_t out_size)
 {
+    static const pp_sink_counters none;
     double dt = (double)(now_us - (prev ? prev->end_us : s->start_us)) / 1e6;
     uint64_t d0 = prev ? prev->posts_delivered : 0;
     double rate = dt > 0 ? (double)(s->posts_delivered - d0) / dt : 0;
-    uint64_t msgs = 0, bytes = 0;
-    for (int t = 0; t < PP_NTABLES; t++) {
-        msgs += s->topic[t].delivered;
-        bytes += s->topic[t].bytes;
+    uint64_t msgs, failed, unknown, bytes;
+    const pp_sink_counters *first = s->sinks.n ? &s->sinks.sink[0].counters : &none;
+    totals(first, &msgs, &failed, &unknown, &bytes);
+    int len =
+        snprintf(out, out_size,
+                 "posts delivered %llu (%.1f/s), failed %llu, unknown %llu, skipped %llu, "
+                 "unmatched %llu, in flight %llu; "
+                 "messages %llu, %.2f MB; latency p50 %.1f ms p99 %.1f ms",
+                 (unsigned long long)s->posts_delivered, rate, (unsigned long long)s->posts_failed,
+                 (unsigned long long)s->posts_unknown, (unsigned long long)s->posts_skipped,
+                 (unsigned long long)s->posts_unmatched, (unsigned long long)pp_stats_in_flight(s),
+                 (unsigned long long)msgs, (double)bytes / 1e6,
+                 (double)pp_hist_quantile(&first->latency_us, 0.5) / 1000.0,
+                 (double)pp_hist_quantile(&first->latency_us, 0.99) / 1000.0);
+    /* The first sink's messages are the line's; each other sink's follow, named. */
+    for (size_t i = 1; i < s->sinks.n && len > 0 && (size_t)len < out_size; i++) {
+        const pp_stats_sink *t = &s->sinks.sink[i];
+        totals(&t->counters, &msgs, &failed, &unknown, &bytes);
+        len += snprintf(out + len, out_size - (size_t)len,
+                        "; %s: messages %llu, %.2f MB; latency p50 %.1f ms p99 %.1f ms", t->name,
+                        (unsigned long long)msgs, (double)bytes / 1e6,
+                        (double)pp_hist_quantile(&t->counters.latency_us, 0.5) / 1000.0,
+                        (double)pp_hist_quantile(&t->counters.latency_us, 0.99) / 1000.0);
     }
-    snprintf(out, out_size,
-             "posts delivered %llu (%.1f/s), failed %llu, unknown %llu, skipped %llu, "
-             "unmatched %llu, in flight %llu; "
-             "messages %llu, %.2f MB; latency p50 %.1f ms p99 %.1f ms",
-             (unsigned long long)s->posts_delivered, rate, (unsigned long long)s->posts_failed,
-             (unsigned long long)s->posts_unknown, (unsigned long long)s->posts_skipped,
-             (unsigned long long)s->posts_unmatched, (unsigned long long)pp_stats_in_flight(s),
-             (unsigned long long)msgs, (double)bytes / 1e6,
-             (double)pp_hist_quantile(&s->latency_us, 0.5) / 1000.0,
-             (double)pp_hist_quantile(&s->latency_us, 0.99) / 1000.0);
 }
 
 static cJSON *latency_json(const pp_hist *h)
@@ -117,18 +145,54 @@ static cJSON *latency_json(const pp_hist *h)
     return o;
 }
 
-int pp_stats_write_report(const pp_stats *s, const pp_config *c, uint64_t seed,
-                          const char *const topics[PP_NTABLES], FILE *out)
+/* The per_topic object of one sink: the stable per-table fields. */
+static cJSON *per_topic_json(const pp_stats_sink *t)
 {
-    double elapsed = (double)((s->end_us ? s->end_us : s->start_us) - s->start_us) / 1e6;
-    uint64_t msgs = 0, failed = 0, unknown = 0, bytes = 0;
-    char seedstr[32];
-    for (int t = 0; t < PP_NTABLES; t++) {
-        msgs += s->topic[t].delivered;
-        failed += s->topic[t].failed;
-        unknown += s->topic[t].unknown;
-        bytes += s->topic[t].bytes;
+    cJSON *pt = cJSON_CreateObject();
+    for (int i = 0; i < PP_NTABLES; i++) {
+        const pp_topic_stats *ts = &t->counters.topic[i];
+        cJSON *o = cJSON_AddObjectToObject(pt, pp_table_names[i]);
+        cJSON_AddStringToObject(o, "topic", t->dest[i]);
+        cJSON_AddNumberToObject(o, "messages_delivered", (double)ts->delivered);
+        cJSON_AddNumberToObject(o, "messages_failed", (double)ts->failed);
+        cJSON_AddNumberToObject(o, "messages_unknown", (double)ts->unknown);
+        cJSON_AddNumberToObject(o, "bytes_delivered", (double)ts->bytes);
     }
+    return pt;
+}
+
+static double per_s(uint64_t n, double elapsed)
+{
+    return elapsed > 0 ? round((double)n / elapsed * 100) / 100 : 0;
+}
+
+/* One sink's section of "sinks": its messages alone, each counted once. */
+static cJSON *sink_json(const pp_stats_sink *t, double elapsed)
+{
+    uint64_t msgs, failed, unknown, bytes;
+    totals(&t->counters, &msgs, &failed, &unknown, &bytes);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "messages_delivered", (double)msgs);
+    cJSON_AddNumberToObject(o, "messages_failed", (double)failed);
+    cJSON_AddNumberToObject(o, "messages_unknown", (double)unknown);
+    cJSON_AddNumberToObject(o, "bytes_delivered", (double)bytes);
+    cJSON_AddNumberToObject(o, "messages_per_s", per_s(msgs, elapsed));
+    cJSON *lat = latency_json(&t->counters.latency_us);
+    /* How many deliveries the percentiles describe. */
+    cJSON_AddNumberToObject(lat, "count", (double)t->counters.latency_us.total);
+    cJSON_AddItemToObject(o, "latency_ms", lat);
+    cJSON_AddItemToObject(o, "per_topic", per_topic_json(t));
+    return o;
+}
+
+int pp_stats_write_report(const pp_stats *s, const pp_config *c, uint64_t seed, FILE *out)
+{
+    static const pp_stats_sink none;
+    double elapsed = (double)((s->end_us ? s->end_us : s->start_us) - s->start_us) / 1e6;
+    uint64_t msgs, failed, unknown, bytes;
+    const pp_stats_sink *first = s->sinks.n ? &s->sinks.sink[0] : &none;
+    char seedstr[32];
+    totals(&first->counters, &msgs, &failed, &unknown, &bytes);
     cJSON *r = cJSON_CreateObject();
     cJSON_AddStringToObject(r, "instance", c->service.instance);
     cJSON_AddNumberToObject(r, "started_at_ms", (double)s->started_at_ms);
@@ -142,12 +206,14 @@ int pp_stats_write_report(const pp_stats *s, const pp_config *c, uint64_t seed,
     cJSON_AddNumberToObject(r, "posts_sampled", (double)s->posts_sampled);
     cJSON_AddNumberToObject(r, "posts_delivered", (double)s->posts_delivered);
     cJSON_AddNumberToObject(r, "posts_failed", (double)s->posts_failed);
-    /* Neither delivered nor failed: the broker may have kept them (a client-side timeout
-     * after the request was sent); a consumer decides. */
+    /* Neither delivered nor failed: a destination may have kept them (a client-side
+     * timeout after the request was sent); a consumer decides. */
     cJSON_AddNumberToObject(r, "posts_unknown", (double)s->posts_unknown);
     cJSON_AddNumberToObject(r, "posts_skipped", (double)s->posts_skipped);
     cJSON_AddNumberToObject(r, "posts_unmatched", (double)s->posts_unmatched);
     cJSON_AddNumberToObject(r, "posts_in_flight", (double)pp_stats_in_flight(s));
+    /* The message fields describe the first sink (Kafka when enabled), as they did when
+     * there was one sink; "sinks" has each sink's own. */
     cJSON_AddNumberToObject(r, "messages_delivered", (double)msgs);
     cJSON_AddNumberToObject(r, "messages_failed", (double)failed);
     cJSON_AddNumberToObject(r, "messages_unknown", (double)unknown);
@@ -159,21 +225,13 @@ int pp_stats_write_report(const pp_stats *s, const pp_config *c, uint64_t seed,
     cJSON_AddNumberToObject(r, "ready_s",
                             s->ready_us ? round((double)(s->ready_us - s->start_us) / 1e3) / 1e3
                                         : round(elapsed * 1000) / 1000);
-    cJSON_AddNumberToObject(r, "posts_per_s",
-                            elapsed > 0 ? round((double)s->posts_delivered / elapsed * 100) / 100
-                                        : 0);
-    cJSON_AddNumberToObject(r, "messages_per_s",
-                            elapsed > 0 ? round((double)msgs / elapsed * 100) / 100 : 0);
-    cJSON_AddItemToObject(r, "latency_ms", latency_json(&s->latency_us));
-    cJSON *pt = cJSON_AddObjectToObject(r, "per_topic");
-    for (int t = 0; t < PP_NTABLES; t++) {
-        cJSON *o = cJSON_AddObjectToObject(pt, pp_table_names[t]);
-        cJSON_AddStringToObject(o, "topic", topics[t]);
-        cJSON_AddNumberToObject(o, "messages_delivered", (double)s->topic[t].delivered);
-        cJSON_AddNumberToObject(o, "messages_failed", (double)s->topic[t].failed);
-        cJSON_AddNumberToObject(o, "messages_unknown", (double)s->topic[t].unknown);
-        cJSON_AddNumberToObject(o, "bytes_delivered", (double)s->topic[t].bytes);
-    }
+    cJSON_AddNumberToObject(r, "posts_per_s", per_s(s->posts_delivered, elapsed));
+    cJSON_AddNumberToObject(r, "messages_per_s", per_s(msgs, elapsed));
+    cJSON_AddItemToObject(r, "latency_ms", latency_json(&first->counters.latency_us));
+    cJSON_AddItemToObject(r, "per_topic", per_topic_json(first));
+    cJSON *sinks = cJSON_AddObjectToObject(r, "sinks");
+    for (size_t i = 0; i < s->sinks.n; i++)
+        cJSON_AddItemToObject(sinks, s->sinks.sink[i].name, sink_json(&s->sinks.sink[i], elapsed));
     char *text = cJSON_Print(r);
     cJSON_Delete(r);
     if (!text)

@@ -1,12 +1,14 @@
-/* verify_main: pinpost-verify, reads the three topics back with its own consumer and
- * proves every post arrived once and whole (and, with --rows, equal to its DB rows). */
-#include "pp_exit.h"
-#include "pp_config.h"
-#include "pp_file.h"
+/* pinpost-verify: reads a run back, the three Kafka topics with its own consumer or the
+ * three Kinesis streams (--kinesis), and proves every post arrived once and whole (and,
+ * with --rows, equal to its database rows). */
 #include "pp_buf.h"
+#include "pp_config.h"
+#include "pp_contract.h"
+#include "pp_exit.h"
+#include "pp_file.h"
+#include "pp_kafka.h"
+#include "pp_kinesis_read.h"
 #include "pp_log.h"
-#include "pp_mysql_value.h"
-#include "pp_rng.h"
 #include "pp_rowcheck.h"
 #include "pp_tally.h"
 #include "pp_util.h"
@@ -16,42 +18,28 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <math.h>
 #include <librdkafka/rdkafka.h>
-#include <mysql.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define ROW_BATCH 500
-
 typedef struct opts {
     const char *config, *bootstrap, *prefix, *instance, *run_report;
     uint64_t expect;
     int64_t since_ms;
-    int rows, read_uncommitted, json, verbosity;
+    int rows, read_uncommitted, json, verbosity, kinesis;
     double timeout_s;
 } opts;
 
-/* Messages waiting for their database rows, per table. */
-typedef struct pending {
-    int64_t key;
-    uint64_t seq;
-    char *value;
-} pending;
-
-typedef struct row_checker {
-    MYSQL *db;
-    pp_db_column *cols[PP_NTABLES];
-    int ncols[PP_NTABLES];
-    int key_col[PP_NTABLES];
-    char *select[PP_NTABLES]; /* "SELECT ... FROM t WHERE key IN (" */
-    pending batch[PP_NTABLES][ROW_BATCH];
-    size_t nbatch[PP_NTABLES];
-    uint64_t checked, mismatched, missing_rows;
-    int shown;
-} row_checker;
+/* Where every message or record read goes: the ledger, and with --rows the row checker. */
+typedef struct feed {
+    pp_tally *tally;
+    pp_rowcheck_db *rows; /* NULL without --rows */
+    const char *instance; /* only this instance, or NULL for every one */
+    char err[1024];       /* why reading stopped: the database could not be read */
+} feed;
 
 static void usage(FILE *out)
 {
@@ -60,7 +48,8 @@ static void usage(FILE *out)
         "Usage: pinpost-verify [-c FILE] [options]\n"
         "Read <prefix>.pin/.geo/.user from the beginning to the end and prove that every\n"
         "post arrived exactly once and whole, joining messages by their pinpostd.instance\n"
-        "and pinpostd.seq headers.\n"
+        "and pinpostd.seq headers (with --kinesis: the three streams, joining records by\n"
+        "their partition key KEY:SEQ:INSTANCE).\n"
         "\n"
         "  -c, --config FILE        pinpostd configuration (Kafka settings, topics, database)\n"
         "  -b, --bootstrap SERVERS  override bootstrap.servers\n"
@@ -70,6 +59,7 @@ static void usage(FILE *out)
         "      --since MS           skip messages older than MS (ms since the epoch)\n"
         "      --run-report FILE    take instance, --expect and --since from a pinpostd report\n"
         "      --rows               compare every message with its database row\n"
+        "      --kinesis            read the Kinesis streams of kinesis.* instead of Kafka\n"
         "      --read-uncommitted   also read messages of aborted or open transactions\n"
         "      --timeout SECS       give up after SECS without progress (default 60)\n"
         "      --json               print the result as one JSON object\n"
@@ -82,7 +72,7 @@ static void usage(FILE *out)
 
 static int parse_args(int argc, char **argv, opts *o)
 {
-    enum { O_SINCE = 1000, O_REPORT, O_ROWS, O_UNCOMMITTED, O_TIMEOUT, O_JSON };
+    enum { O_SINCE = 1000, O_REPORT, O_ROWS, O_UNCOMMITTED, O_TIMEOUT, O_JSON, O_KINESIS };
     static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
                                              {"bootstrap", required_argument, NULL, 'b'},
                                              {"topic-prefix", required_argument, NULL, 'p'},
@@ -91,6 +81,7 @@ static int parse_args(int argc, char **argv, opts *o)
                                              {"since", required_argument, NULL, O_SINCE},
                                              {"run-report", required_argument, NULL, O_REPORT},
                                              {"rows", no_argument, NULL, O_ROWS},
+                                             {"kinesis", no_argument, NULL, O_KINESIS},
                                              {"read-uncommitted", no_argument, NULL, O_UNCOMMITTED},
                                              {"timeout", required_argument, NULL, O_TIMEOUT},
                                              {"json", no_argument, NULL, O_JSON},
@@ -143,6 +134,7 @@ static int parse_args(int argc, char **argv, opts *o)
             break;
         case O_REPORT: o->run_report = optarg; break;
         case O_ROWS: o->rows = 1; break;
+        case O_KINESIS: o->kinesis = 1; break;
         case O_UNCOMMITTED: o->read_uncommitted = 1; break;
         case O_TIMEOUT:
             /* At most a day: the timeout is handed to librdkafka in int milliseconds. */
@@ -164,6 +156,14 @@ static int parse_args(int argc, char **argv, opts *o)
     if (optind < argc) {
         fprintf(stderr, "pinpost-verify: unexpected argument '%s'\n",
                 pp_quote_arg(argv[optind], 0, q, sizeof(q)));
+        goto usage_error;
+    }
+    /* Kafka-only options would be silently ignored by a Kinesis read: refuse them. */
+    if (o->kinesis && (o->bootstrap || o->read_uncommitted)) {
+        fprintf(stderr,
+                "pinpost-verify: --kinesis: %s reads Kafka; the Kinesis streams are those of "
+                "kinesis.* in the configuration (and -p)\n",
+                o->bootstrap ? "--bootstrap" : "--read-uncommitted");
         goto usage_error;
     }
     return 0;
@@ -246,131 +246,16 @@ static int read_run_report(const char *path, opts *o, char **instance, char *err
     return 0;
 }
 
-/* ---- database rows ---- */
+/* ---- reading ---- */
 
-static int rows_open(row_checker *rc, const pp_config *c, char *err, size_t n)
+/* One message of post seq (key) on table t, recorded by the caller: compared with its
+ * row too with --rows. Returns 0, or -1 with f->err set (the database failed). */
+static int feed_rows(feed *f, enum pp_table t, int64_t key, uint64_t seq, const void *value,
+                     size_t len)
 {
-    rc->db = mysql_init(NULL);
-    if (!rc->db)
-        return pp_errf(err, n, "mysql_init failed"), -1;
-    mysql_options(rc->db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-    if (!mysql_real_connect(rc->db, c->source.socket ? NULL : c->source.host, c->source.user,
-                            c->source.password, c->source.database,
-                            c->source.socket ? 0 : (unsigned)c->source.port, c->source.socket, 0))
-        return pp_errf(err, n, "connecting to MySQL: %s", mysql_error(rc->db)), -1;
-    for (int t = 0; t < PP_NTABLES; t++) {
-        const pp_table_conf *tc = &c->source.tables[t];
-        pp_buf q = {0};
-        pp_buf_puts(&q, "SELECT * FROM ");
-        pp_mysql_quote_ident(&q, tc->table);
-        pp_buf_puts(&q, " LIMIT 0");
-        if (mysql_real_query(rc->db, q.data, q.len)) {
-            pp_buf_free(&q);
-            return pp_errf(err, n, "table %s: %s", tc->table, mysql_error(rc->db)), -1;
-        }
-        pp_buf_free(&q);
-        MYSQL_RES *res = mysql_store_result(rc->db);
-        if (!res)
-            return pp_errf(err, n, "table %s: %s", tc->table, mysql_error(rc->db)), -1;
-        MYSQL_FIELD *f = mysql_fetch_fields(res);
-        rc->ncols[t] = (int)mysql_num_fields(res);
-        rc->cols[t] = pp_xcalloc((size_t)rc->ncols[t], sizeof(pp_db_column));
-        rc->key_col[t] = -1;
-        pp_buf sel = {0};
-        pp_buf_puts(&sel, "SELECT ");
-        for (int i = 0; i < rc->ncols[t]; i++) {
-            rc->cols[t][i].name = pp_xstrdup(f[i].name);
-            rc->cols[t][i].type = f[i].type;
-            if (!strcmp(f[i].name, tc->key))
-                rc->key_col[t] = i;
-            if (i)
-                pp_buf_puts(&sel, ", ");
-            if (f[i].type == MYSQL_TYPE_FLOAT) {
-                /* The exact single-precision value, not MySQL's 6-digit rendering. */
-                pp_buf_puts(&sel, "CAST(");
-                pp_mysql_quote_ident(&sel, f[i].name);
-                pp_buf_puts(&sel, " AS DOUBLE)");
-            } else {
-                pp_mysql_quote_ident(&sel, f[i].name);
-            }
-        }
-        mysql_free_result(res);
-        if (rc->key_col[t] < 0) {
-            pp_buf_free(&sel);
-            return pp_errf(err, n, "table %s has no column %s", tc->table, tc->key), -1;
-        }
-        pp_buf_puts(&sel, " FROM ");
-        pp_mysql_quote_ident(&sel, tc->table);
-        pp_buf_puts(&sel, " WHERE ");
-        pp_mysql_quote_ident(&sel, tc->key);
-        pp_buf_puts(&sel, " IN (");
-        rc->select[t] = sel.data;
-    }
-    return 0;
+    return f->rows ? pp_rowcheck_db_add(f->rows, t, key, seq, value, len, f->err, sizeof(f->err))
+                   : 0;
 }
-
-static int rows_flush(row_checker *rc, int t, char *err, size_t n)
-{
-    if (!rc->nbatch[t])
-        return 0;
-    pp_buf q = {0};
-    pp_buf_puts(&q, rc->select[t]);
-    for (size_t i = 0; i < rc->nbatch[t]; i++)
-        pp_buf_printf(&q, "%s%" PRId64, i ? "," : "", rc->batch[t][i].key);
-    pp_buf_puts(&q, ")");
-    int rcode = mysql_real_query(rc->db, q.data, q.len);
-    pp_buf_free(&q);
-    MYSQL_RES *res = rcode ? NULL : mysql_store_result(rc->db);
-    if (!res)
-        return pp_errf(err, n, "reading rows: %s", mysql_error(rc->db)), -1;
-    for (size_t i = 0; i < rc->nbatch[t]; i++) {
-        pending *p = &rc->batch[t][i];
-        MYSQL_ROW row;
-        char why[512] = "no such row in the database";
-        int ok = 0;
-        mysql_data_seek(res, 0);
-        while ((row = mysql_fetch_row(res))) {
-            const char *k = row[rc->key_col[t]];
-            if (!k || strtoll(k, NULL, 10) != p->key)
-                continue;
-            cJSON *v = cJSON_Parse(p->value);
-            if (!v)
-                snprintf(why, sizeof(why), "value is not valid JSON");
-            else
-                ok = pp_rowcheck(v, rc->cols[t], rc->ncols[t], row, mysql_fetch_lengths(res), why,
-                                 sizeof(why)) == 0;
-            cJSON_Delete(v);
-            break;
-        }
-        rc->checked++;
-        if (!ok) {
-            rc->mismatched++;
-            if (rc->shown++ < 10)
-                pp_log_err("mismatch: %s seq %" PRIu64 " key %" PRId64 ": %s", pp_table_names[t],
-                           p->seq, p->key, why);
-        }
-        free(p->value);
-    }
-    mysql_free_result(res);
-    rc->nbatch[t] = 0;
-    return 0;
-}
-
-static void rows_close(row_checker *rc)
-{
-    for (int t = 0; t < PP_NTABLES; t++) {
-        for (size_t i = 0; i < rc->nbatch[t]; i++)
-            free(rc->batch[t][i].value);
-        for (int i = 0; i < rc->ncols[t]; i++)
-            free((char *)rc->cols[t][i].name);
-        free(rc->cols[t]);
-        free(rc->select[t]);
-    }
-    if (rc->db)
-        mysql_close(rc->db);
-}
-
-/* ---- consuming ---- */
 
 static const char *header(rd_kafka_headers_t *h, const char *name, char *buf, size_t n)
 {
@@ -383,94 +268,53 @@ static const char *header(rd_kafka_headers_t *h, const char *name, char *buf, si
     return buf;
 }
 
-/* Producer-only librdkafka properties that a consumer would only warn about. */
-static int producer_only(const char *key)
+/* Rejected credentials or TLS settings end a read at once, as they stop pinpostd: waiting
+ * longer will not help. Serves the error events first. */
+static int auth_failed(rd_kafka_t *rk, const pp_kafka *kc, char *err, size_t n)
 {
-    static const char *const keys[] = {"acks",
-                                       "request.required.acks",
-                                       "enable.idempotence",
-                                       "linger.ms",
-                                       "queue.buffering.max.ms",
-                                       "batch.size",
-                                       "batch.num.messages",
-                                       "compression.type",
-                                       "compression.codec",
-                                       "message.timeout.ms",
-                                       "delivery.timeout.ms",
-                                       "retries",
-                                       "message.send.max.retries",
-                                       "transactional.id",
-                                       "partitioner",
-                                       "queue.buffering.max.messages",
-                                       "queue.buffering.max.kbytes",
-                                       "max.in.flight.requests.per.connection",
-                                       "max.in.flight",
-                                       "sticky.partitioning.linger.ms"};
-    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-        if (!strcmp(key, keys[i]))
-            return 1;
-    return 0;
+    char why[512];
+    rd_kafka_poll(rk, 0);
+    if (!pp_kafka_auth_failed(kc, why, sizeof(why)))
+        return 0;
+    pp_errf(err, n, "Kafka rejected our credentials or TLS settings: %s", why);
+    return 1;
 }
 
-static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+/* Metadata of one topic within timeout_ms, asked in slices of at most a second so that
+ * rejected credentials are seen between them. */
+static rd_kafka_resp_err_t topic_metadata(rd_kafka_t *rk, const pp_kafka *kc, rd_kafka_topic_t *rkt,
+                                          const struct rd_kafka_metadata **md, int timeout_ms,
+                                          int *rejected, char *err, size_t n)
 {
-    (void)rk;
-    if (pp_log_enabled(level > LOG_DEBUG ? LOG_DEBUG : level))
-        pp_log(level > LOG_DEBUG ? LOG_DEBUG : level, "kafka %s: %s", fac, buf);
-}
-
-static rd_kafka_t *make_consumer(const pp_config *c, const opts *o, char *err, size_t n)
-{
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    char e[512], group[64];
-    snprintf(group, sizeof(group), "pinpost-verify-%016llx", (unsigned long long)pp_rng_os_seed());
-    const char *const base[][2] = {
-        {"group.id", group},
-        {"enable.auto.commit", "false"},
-        {"enable.partition.eof", "true"},
-        {"auto.offset.reset", "earliest"},
-        {"client.id", "pinpost-verify"},
-        {"isolation.level", o->read_uncommitted ? "read_uncommitted" : "read_committed"},
-    };
-    for (size_t i = 0; i < c->kafka.nsettings; i++) {
-        const pp_kv *kv = &c->kafka.settings[i];
-        if (producer_only(kv->key))
-            continue;
-        if (rd_kafka_conf_set(conf, kv->key, kv->value, e, sizeof(e)) != RD_KAFKA_CONF_OK) {
-            pp_errf(err, n, "%s: kafka setting '%s': %s", kv->origin, kv->key, e);
-            rd_kafka_conf_destroy(conf);
-            return NULL;
-        }
+    int64_t deadline = pp_now_us() + (int64_t)timeout_ms * 1000;
+    for (;;) {
+        int64_t left_ms = (deadline - pp_now_us()) / 1000;
+        int slice = left_ms > 1000 ? 1000 : left_ms > 0 ? (int)left_ms : 1;
+        rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, md, slice);
+        if (e != RD_KAFKA_RESP_ERR__TIMED_OUT && e != RD_KAFKA_RESP_ERR__TRANSPORT)
+            return e;
+        if ((*rejected = auth_failed(rk, kc, err, n)) || pp_now_us() >= deadline)
+            return e;
     }
-    for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++)
-        rd_kafka_conf_set(conf, base[i][0], base[i][1], e, sizeof(e));
-    if (o->bootstrap && rd_kafka_conf_set(conf, "bootstrap.servers", o->bootstrap, e, sizeof(e)) !=
-                            RD_KAFKA_CONF_OK) {
-        pp_errf(err, n, "--bootstrap: %s", e);
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
-    rd_kafka_conf_set_log_cb(conf, on_log);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof(e));
-    if (!rk) {
-        pp_errf(err, n, "creating the consumer: %s", e);
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
-    return rk;
 }
 
 /* Assign every partition of the three topics from `since` (or the beginning). Returns
- * the number of partitions assigned, or -1. */
-static int assign_all(rd_kafka_t *rk, char *const topics[PP_NTABLES], int64_t since_ms,
-                      int timeout_ms, char *err, size_t n)
+ * the number of partitions assigned, or -1 with err set (-2: the brokers rejected our
+ * credentials or TLS settings). */
+static int assign_all(rd_kafka_t *rk, const pp_kafka *kc, char *const topics[PP_NTABLES],
+                      int64_t since_ms, int timeout_ms, char *err, size_t n)
 {
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(16);
     for (int t = 0; t < PP_NTABLES; t++) {
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topics[t], NULL);
         const struct rd_kafka_metadata *md = NULL;
-        rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+        int rejected = 0;
+        rd_kafka_resp_err_t e = topic_metadata(rk, kc, rkt, &md, timeout_ms, &rejected, err, n);
         rd_kafka_topic_destroy(rkt);
+        if (rejected) {
+            rd_kafka_topic_partition_list_destroy(parts);
+            return -2;
+        }
         if (e || md->topic_cnt != 1 || md->topics[0].err) {
             pp_errf(err, n, "topic %s: %s", topics[t],
                     rd_kafka_err2str(e               ? e
@@ -515,77 +359,79 @@ static int table_of(const rd_kafka_message_t *m, char *const topics[PP_NTABLES])
     return -1;
 }
 
-int main(int argc, char **argv)
+/* One Kafka message: a post's by its headers and key, else "other". */
+static int feed_message(feed *f, const rd_kafka_message_t *m, char *const topics[PP_NTABLES])
 {
-    /* Before anything opens a file or socket, which would take a closed fd 0-2. */
-    if (pp_file_guard_stdio() != 0)
-        return PP_EXIT_UNVERIFIED;
-    signal(SIGXFSZ, SIG_IGN); /* over ulimit -f: EFBIG, reported, not a silent death */
-    pp_log_set_program("pinpost-verify");
-    opts o;
-    char err[1024] = "";
-    char *topics[PP_NTABLES] = {NULL, NULL, NULL};
-    char *report_instance = NULL;
-    int status = PP_EXIT_UNVERIFIED;
-    rd_kafka_t *rk = NULL;
-    pp_tally *tally = pp_tally_new();
-    row_checker rc;
-    memset(&rc, 0, sizeof(rc));
+    rd_kafka_headers_t *h = NULL;
+    char inst[256], seqbuf[32], keybuf[32];
+    int64_t seq = 0, key = 0;
+    int t = table_of(m, topics);
+    rd_kafka_message_headers(m, &h);
+    const char *in = header(h, PP_HEADER_INSTANCE, inst, sizeof(inst));
+    const char *sq = header(h, PP_HEADER_SEQ, seqbuf, sizeof(seqbuf));
+    int keyok = m->key && m->key_len < sizeof(keybuf);
+    if (keyok) {
+        memcpy(keybuf, m->key, m->key_len);
+        keybuf[m->key_len] = '\0';
+        keyok = pp_parse_int64(keybuf, &key) == 0;
+    }
+    if (t < 0 || !in || !sq || pp_parse_int64(sq, &seq) || seq < 1 || !keyok ||
+        (f->instance && strcmp(in, f->instance) != 0)) {
+        pp_tally_add_other(f->tally);
+        return 0;
+    }
+    pp_tally_add(f->tally, in, (uint64_t)seq, t, key, m->partition);
+    return feed_rows(f, t, key, (uint64_t)seq, m->payload, m->len);
+}
 
-    if (parse_args(argc, argv, &o) != 0) {
-        pp_tally_destroy(tally);
-        return PP_EXIT_USAGE;
-    }
-    pp_log_init(o.verbosity - 1);
-    pp_config *c = pp_config_new_defaults();
-    if (o.config && pp_config_load_file(c, o.config, err, sizeof(err)) != 0) {
-        pp_log_err("configuration error: %s", err);
-        status = PP_EXIT_CONFIG;
-        goto out;
-    }
-    if (o.prefix) {
-        free(c->kafka.topic_prefix);
-        c->kafka.topic_prefix = pp_xstrdup(o.prefix);
-    }
-    if (o.run_report && read_run_report(o.run_report, &o, &report_instance, err, sizeof(err))) {
+/* Read the three topics to their end into f. Returns 0, or the exit status with the
+ * reason logged. */
+static int read_kafka(const pp_config *c, const opts *o, char *const topics[PP_NTABLES], feed *f)
+{
+    char err[1024];
+    int status = PP_EXIT_UNVERIFIED;
+    /* No on_error: librdkafka's lines keep their level, the only report of connection
+     * trouble besides the verdict. */
+    pp_kafka_opts ko = {.role = PP_KAFKA_CONSUMER, .client_id = "pinpost-verify"};
+    pp_kafka *kc = NULL;
+    rd_kafka_t *rk = NULL;
+    rd_kafka_conf_t *conf = pp_kafka_conf_new(c, &ko, &kc, err, sizeof(err));
+    if (!conf ||
+        (o->read_uncommitted && pp_kafka_conf_set(conf, "isolation.level", "read_uncommitted",
+                                                  "--read-uncommitted", err, sizeof(err)))) {
         pp_log_err("%s", err);
         status = PP_EXIT_CONFIG;
         goto out;
     }
-    if (!o.instance)
-        o.instance = report_instance;
-    if (!o.bootstrap && !pp_config_get_kafka(c, "bootstrap.servers")) {
-        fprintf(stderr, "pinpost-verify: no Kafka bootstrap servers: give -c FILE or -b\n");
-        status = PP_EXIT_CONFIG;
-        goto out;
-    }
-    for (int t = 0; t < PP_NTABLES; t++)
-        topics[t] = pp_config_topic(c, t);
-    if (o.rows && rows_open(&rc, c, err, sizeof(err)) != 0) {
-        pp_log_err("--rows: %s", err);
-        goto out;
-    }
-    rk = make_consumer(c, &o, err, sizeof(err));
+    rk = pp_kafka_handle_new(kc, conf, err, sizeof(err));
+    conf = NULL; /* taken by pp_kafka_handle_new */
     if (!rk) {
         pp_log_err("%s", err);
         status = PP_EXIT_CONFIG;
         goto out;
     }
-    int timeout_ms = (int)(o.timeout_s * 1000);
-    int open_parts = assign_all(rk, topics, o.since_ms, timeout_ms, err, sizeof(err));
+    int timeout_ms = (int)(o->timeout_s * 1000);
+    int open_parts = assign_all(rk, kc, topics, o->since_ms, timeout_ms, err, sizeof(err));
     if (open_parts < 0) {
         pp_log_err("%s", err);
+        if (open_parts == -2)
+            status = PP_EXIT_CONFIG;
         goto out;
     }
     int64_t last_progress = pp_now_us();
     while (open_parts > 0) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 500);
         if (!m) {
+            if (auth_failed(rk, kc, err, sizeof(err))) {
+                pp_log_err("%s", err);
+                status = PP_EXIT_CONFIG;
+                goto out;
+            }
             if (pp_now_us() - last_progress > (int64_t)timeout_ms * 1000) {
                 fprintf(stderr,
                         "pinpost-verify: no progress for %g s; %d partition(s) not "
                         "read to the end\n",
-                        o.timeout_s, open_parts);
+                        o->timeout_s, open_parts);
                 goto out;
             }
             continue;
@@ -601,57 +447,124 @@ int main(int argc, char **argv)
             rd_kafka_message_destroy(m);
             goto out;
         }
-        rd_kafka_headers_t *h = NULL;
-        char inst[256], seqbuf[32], keybuf[32];
-        int64_t seq = 0, key = 0;
-        int t = table_of(m, topics);
-        rd_kafka_message_headers(m, &h);
-        const char *in = header(h, "pinpostd.instance", inst, sizeof(inst));
-        const char *sq = header(h, "pinpostd.seq", seqbuf, sizeof(seqbuf));
-        int keyok = m->key && m->key_len < sizeof(keybuf);
-        if (keyok) {
-            memcpy(keybuf, m->key, m->key_len);
-            keybuf[m->key_len] = '\0';
-            keyok = pp_parse_int64(keybuf, &key) == 0;
-        }
-        if (t < 0 || !in || !sq || pp_parse_int64(sq, &seq) || seq < 1 || !keyok ||
-            (o.instance && strcmp(in, o.instance) != 0)) {
-            pp_tally_add_other(tally);
-        } else {
-            pp_tally_add(tally, in, (uint64_t)seq, t, key, m->partition);
-            if (o.rows) {
-                pending *p = &rc.batch[t][rc.nbatch[t]++];
-                p->key = key;
-                p->seq = (uint64_t)seq;
-                p->value = pp_xmalloc(m->len + 1);
-                memcpy(p->value, m->payload, m->len);
-                p->value[m->len] = '\0';
-                if (rc.nbatch[t] == ROW_BATCH && rows_flush(&rc, t, err, sizeof(err))) {
-                    pp_log_err("%s", err);
-                    rd_kafka_message_destroy(m);
-                    goto out;
-                }
-            }
-        }
+        int failed = feed_message(f, m, topics);
         rd_kafka_message_destroy(m);
-    }
-    for (int t = 0; o.rows && t < PP_NTABLES; t++)
-        if (rows_flush(&rc, t, err, sizeof(err))) {
-            pp_log_err("%s", err);
+        if (failed) {
+            pp_log_err("%s", f->err);
             goto out;
         }
+    }
+    status = 0;
+out:
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    if (rk) {
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+    }
+    pp_kafka_destroy(kc);
+    return status;
+}
 
+/* One Kinesis record: a post's by its partition key, else "other"; its partition is its
+ * shard number, which the post key alone chooses. */
+static int on_record(void *opaque, const pp_kinesis_record *r)
+{
+    feed *f = opaque;
+    int64_t key;
+    uint64_t seq;
+    if (!pp_tally_add_partition_key(f->tally, f->instance, r->partition_key, r->partition_key_len,
+                                    r->table, r->shard, &key, &seq))
+        return 0;
+    return feed_rows(f, r->table, key, seq, r->data, r->data_len);
+}
+
+/* Read the three streams into f. Returns 0, or the exit status with the reason logged:
+ * 78 when the configuration cannot work (no region), 2 when not everything was read. */
+static int read_kinesis(const pp_config *c, const opts *o, feed *f)
+{
+    char err[1024] = "";
+    int rc = pp_kinesis_read(c, o->since_ms, o->timeout_s, on_record, f, err, sizeof(err));
+    if (rc == PP_KINESIS_READ_OK)
+        return 0;
+    pp_log_err("%s", f->err[0] ? f->err : err);
+    return rc == PP_KINESIS_READ_CONFIG ? PP_EXIT_CONFIG : PP_EXIT_UNVERIFIED;
+}
+
+int main(int argc, char **argv)
+{
+    /* Before anything opens a file or socket, which would take a closed fd 0-2. */
+    if (pp_file_guard_stdio() != 0)
+        return PP_EXIT_UNVERIFIED;
+    signal(SIGXFSZ, SIG_IGN); /* over ulimit -f: EFBIG, reported, not a silent death */
+    pp_log_set_program("pinpost-verify");
+    opts o;
+    char err[1024] = "";
+    char *topics[PP_NTABLES] = {NULL, NULL, NULL};
+    char *report_instance = NULL;
+    int status = PP_EXIT_UNVERIFIED;
+    feed f = {.tally = pp_tally_new()};
+
+    if (parse_args(argc, argv, &o) != 0) {
+        pp_tally_destroy(f.tally);
+        return PP_EXIT_USAGE;
+    }
+    pp_log_init(o.verbosity - 1);
+    pp_config *c = pp_config_new_defaults();
+    if (o.config && pp_config_load_file(c, o.config, err, sizeof(err)) != 0) {
+        pp_log_err("configuration error: %s", err);
+        status = PP_EXIT_CONFIG;
+        goto out;
+    }
+    if (o.prefix) {
+        free(c->kafka.topic_prefix);
+        c->kafka.topic_prefix = pp_xstrdup(o.prefix);
+    }
+    /* Into the configuration, so that all that reads bootstrap.servers (the MSK IAM
+     * region from the broker names too) sees the servers asked for. */
+    if (o.bootstrap)
+        pp_config_set_kafka(c, "bootstrap.servers", o.bootstrap, "--bootstrap");
+    if (o.run_report && read_run_report(o.run_report, &o, &report_instance, err, sizeof(err))) {
+        pp_log_err("%s", err);
+        status = PP_EXIT_CONFIG;
+        goto out;
+    }
+    if (!o.instance)
+        o.instance = report_instance;
+    f.instance = o.instance;
+    if (!o.kinesis && !pp_config_get_kafka(c, "bootstrap.servers")) {
+        fprintf(stderr, "pinpost-verify: no Kafka bootstrap servers: give -c FILE or -b\n");
+        status = PP_EXIT_CONFIG;
+        goto out;
+    }
+    for (int t = 0; t < PP_NTABLES; t++)
+        topics[t] = pp_config_topic(c, t);
+    if (o.rows && !(f.rows = pp_rowcheck_db_open(c, err, sizeof(err)))) {
+        pp_log_err("--rows: %s", err);
+        goto out;
+    }
+    status = o.kinesis ? read_kinesis(c, &o, &f) : read_kafka(c, &o, topics, &f);
+    if (status)
+        goto out;
+    status = PP_EXIT_UNVERIFIED;
+    if (f.rows && pp_rowcheck_db_finish(f.rows, err, sizeof(err))) {
+        pp_log_err("%s", err);
+        goto out;
+    }
+
+    uint64_t rows_checked = f.rows ? pp_rowcheck_db_checked(f.rows) : 0;
+    uint64_t rows_mismatched = f.rows ? pp_rowcheck_db_mismatched(f.rows) : 0;
     pp_tally_result r;
-    pp_tally_summarise(tally, o.instance, o.expect, &r);
+    pp_tally_summarise(f.tally, o.instance, o.expect, &r);
     int bad = r.posts_partial || r.posts_missing || r.posts_unexpected || r.duplicates ||
-              r.key_mismatch || r.partition_mismatch || rc.mismatched ||
+              r.key_mismatch || r.partition_mismatch || rows_mismatched ||
               (o.expect && r.posts_complete < o.expect);
     if (o.json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "result", bad ? "problems" : "verified");
         if (o.instance)
             cJSON_AddStringToObject(j, "instance", o.instance);
-        cJSON_AddNumberToObject(j, "instances", (double)pp_tally_instances(tally));
+        cJSON_AddNumberToObject(j, "instances", (double)pp_tally_instances(f.tally));
         cJSON_AddNumberToObject(j, "messages", (double)r.messages);
         cJSON_AddNumberToObject(j, "messages_other", (double)r.other);
         cJSON_AddNumberToObject(j, "posts_complete", (double)r.posts_complete);
@@ -663,8 +576,8 @@ int main(int argc, char **argv)
         cJSON_AddNumberToObject(j, "partition_mismatch", (double)r.partition_mismatch);
         cJSON_AddNumberToObject(j, "max_seq", (double)r.max_seq);
         if (o.rows) {
-            cJSON_AddNumberToObject(j, "rows_checked", (double)rc.checked);
-            cJSON_AddNumberToObject(j, "rows_mismatched", (double)rc.mismatched);
+            cJSON_AddNumberToObject(j, "rows_checked", (double)rows_checked);
+            cJSON_AddNumberToObject(j, "rows_mismatched", (double)rows_mismatched);
         }
         char *text = cJSON_PrintUnformatted(j);
         printf("%s\n", text);
@@ -680,9 +593,9 @@ int main(int argc, char **argv)
                r.partition_mismatch, r.posts_unexpected);
         if (o.rows)
             printf("rows checked: %" PRIu64 ", not matching the database: %" PRIu64 "\n",
-                   rc.checked, rc.mismatched);
+                   rows_checked, rows_mismatched);
         if (bad)
-            pp_tally_print_problems(tally, o.instance, o.expect, stdout, 10);
+            pp_tally_print_problems(f.tally, o.instance, o.expect, stdout, 10);
         printf("%s\n", bad ? "RESULT: PROBLEMS FOUND" : "RESULT: VERIFIED");
     }
     status = bad ? PP_EXIT_PROBLEMS : 0;
@@ -693,15 +606,11 @@ int main(int argc, char **argv)
         status = PP_EXIT_UNVERIFIED;
     }
 out:
-    if (rk) {
-        rd_kafka_consumer_close(rk);
-        rd_kafka_destroy(rk);
-    }
-    rows_close(&rc);
+    pp_rowcheck_db_close(f.rows);
     for (int t = 0; t < PP_NTABLES; t++)
         free(topics[t]);
     free(report_instance);
-    pp_tally_destroy(tally);
+    pp_tally_destroy(f.tally);
     pp_config_destroy(c);
     return status;
 }

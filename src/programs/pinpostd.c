@@ -1,4 +1,5 @@
-/* main: command line, lifecycle and the main loop of pinpostd. */
+/* pinpostd's main: the command line, the configuration, signal handlers, then --check, the
+ * msk-token command or a run (the loop itself is the runner's, src/daemon/runner.c). */
 #include "pp_exit.h"
 #include "pp_check.h"
 #include "pp_cli.h"

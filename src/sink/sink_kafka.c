@@ -1,7 +1,8 @@
 /* sink_kafka: produce posts to the three topics through librdkafka, counting deliveries
  * from delivery reports only. */
+#include "pp_inflight.h"
 #include "pp_log.h"
-#include "pp_msk.h"
+#include "pp_kafka.h"
 #include "pp_sink.h"
 #include "pp_util.h"
 #include "pp_secret.h"
@@ -14,60 +15,38 @@
 #include <strings.h>
 #include <time.h>
 
-typedef struct inflight inflight;
+typedef struct kafka_post kafka_post;
 
 /* The opaque of one message: which post, which table. */
 typedef struct msg_ref {
-    inflight *post;
+    kafka_post *post;
     int table;
 } msg_ref;
 
 /* A post between its produce call and its settlement (its last delivery report, or in
  * exactly-once mode the end of its transaction). Recycled via a free list; every record
  * ever allocated is on the `all` chain so destroy frees them. */
-struct inflight {
-    uint64_t seq;
-    int64_t key;
-    int remaining;
-    int lost;  /* a message failed and was not persisted */
-    int maybe; /* a message failed but may have been persisted (rd_kafka_message_status) */
-    unsigned char delivered[PP_NTABLES];
-    int64_t latency_us[PP_NTABLES]; /* produce call to delivery report */
-    uint64_t txn;                   /* exactly-once: the transaction it was produced in */
-    int64_t t0_us;
-    char category[64], country[64];
-    int32_t partition[PP_NTABLES];
-    int64_t offset[PP_NTABLES];
-    size_t bytes[PP_NTABLES];
-    rd_kafka_resp_err_t err;
+struct kafka_post {
+    pp_inflight base;
+    uint64_t txn; /* exactly-once: the transaction it was produced in */
     msg_ref ref[PP_NTABLES];
-    inflight *next_free;
-    inflight *all_next;
-    inflight *txn_next; /* on the committed-when-the-transaction-commits list */
+    kafka_post *next_free;
+    kafka_post *all_next;
+    kafka_post *txn_next; /* on the committed-when-the-transaction-commits list */
 };
 
 typedef struct kafka_sink {
-    pp_sink base;
+    pp_sink base; /* dest: the topics */
     rd_kafka_t *rk;
     rd_kafka_topic_t *rkt[PP_NTABLES];
-    char *topics[PP_NTABLES];
     char *instance;
     size_t max_message_bytes;
     int max_queue_messages; /* queue.buffering.max.messages */
-    pp_stats *stats;
-    pp_post_done_cb done;
-    void *opaque;
-    inflight *free_list, *all;
-    int fatal;
-    char fatal_reason[640];
-    int brokers_down; /* all brokers unreachable, until the next delivery */
-    int auth_failed;  /* authentication or TLS rejected: retrying will not help */
-    char auth_reason[512];
+    kafka_post *free_list, *all;
+    int brokers_down;    /* all brokers unreachable, until the next delivery */
     uint64_t posts_open; /* produced, not yet reported through done */
     rd_kafka_resp_err_t last_err;
-    int64_t last_err_us;
-    int64_t last_fail_log_us;
-    uint64_t fails_suppressed;
+    pp_log_limit err_log; /* repeats of last_err */
     /* topics */
     int create_topics, partitions, replication_factor;
     int client_auto_create; /* allow.auto.create.topics is not false */
@@ -80,10 +59,8 @@ typedef struct kafka_sink {
     int64_t commit_deadline_us;
     uint64_t txn_id; /* counts begun transactions */
     int64_t txn_started_us, txn_interval_us;
-    inflight *txn_done; /* finished posts of the open transaction, settled at its end */
-    /* Amazon MSK IAM: OAUTHBEARER tokens signed from the AWS credential chain */
-    pp_aws_chain *aws;
-    char region[64];
+    kafka_post *txn_done; /* finished posts of the open transaction, settled at its end */
+    pp_kafka *client;     /* settings, log mapping, MSK IAM tokens (src/client) */
 } kafka_sink;
 
 #define TXN_TIMEOUT_MS 60000
@@ -93,12 +70,14 @@ typedef struct kafka_sink {
 #define TXN_SLICE_MS 500
 /* Abort when giving up (a second stop signal): short, the process is about to exit. */
 #define TXN_GIVE_UP_MS 2000
+/* Repeats of the same transient client error are logged at most this often. */
+#define ERROR_REPEAT_US 30000000
 
 static int topic_open(kafka_sink *k, int t, char *e, size_t n);
 
-static inflight *rec_get(kafka_sink *k)
+static kafka_post *rec_get(kafka_sink *k)
 {
-    inflight *r = k->free_list;
+    kafka_post *r = k->free_list;
     if (r) {
         k->free_list = r->next_free;
     } else {
@@ -109,125 +88,58 @@ static inflight *rec_get(kafka_sink *k)
     return r;
 }
 
-static void rec_put(kafka_sink *k, inflight *r)
+static void rec_put(kafka_sink *k, kafka_post *r)
 {
     r->next_free = k->free_list;
     k->free_list = r;
 }
 
-/* What became of a message, a post or a transaction. */
-typedef enum outcome { DELIVERED, FAILED, UNKNOWN } outcome;
-
 /* Report a post through the done callback and recycle its record. */
-static void post_settled(kafka_sink *k, inflight *r, outcome o)
+static void post_settled(kafka_sink *k, kafka_post *r, pp_outcome o)
 {
-    int64_t now = pp_now_us();
-    pp_post_result res = {.seq = r->seq,
-                          .key = r->key,
-                          .ok = o == DELIVERED,
-                          .unknown = o == UNKNOWN,
-                          .category = r->category,
-                          .country = r->country,
-                          .latency_us = now - r->t0_us,
-                          .error = o == DELIVERED ? NULL : rd_kafka_err2str(r->err)};
-    memcpy(res.partition, r->partition, sizeof(res.partition));
-    memcpy(res.offset, r->offset, sizeof(res.offset));
-    if (o != DELIVERED) {
-        /* One line per failed post would flood the log during an outage. */
-        if (now - k->last_fail_log_us >= 1000000) {
-            pp_log_warn("post %" PRId64 " (seq %" PRIu64 ") %s: %s%s", r->key, r->seq,
-                        o == UNKNOWN ? "not acknowledged whole, Kafka may hold it" : "failed",
-                        rd_kafka_err2str(r->err),
-                        k->fails_suppressed ? " (and earlier failures not shown)" : "");
-            k->last_fail_log_us = now;
-            k->fails_suppressed = 0;
-        } else {
-            k->fails_suppressed++;
-        }
-    }
     k->posts_open--;
-    if (k->done)
-        k->done(k->opaque, &res);
+    pp_inflight_done(&k->base, &r->base, o, "Kafka");
     rec_put(k, r);
-}
-
-/* Count one message whose outcome is known. Latency percentiles describe deliveries;
- * failures are counted apart. */
-static void count_message(kafka_sink *k, const inflight *r, int t, outcome o)
-{
-    pp_topic_stats *ts = &k->stats->topic[t];
-    if (o == DELIVERED) {
-        ts->delivered++;
-        ts->bytes += r->bytes[t];
-        pp_hist_record(&k->stats->latency_us, (uint64_t)r->latency_us[t]);
-    } else if (o == UNKNOWN) {
-        ts->unknown++;
-    } else {
-        ts->failed++;
-    }
 }
 
 /* Settle a post of an ended transaction: its delivered messages share the transaction's
  * fate (o); its failed ones were counted when they failed. */
-static void txn_post_settled(kafka_sink *k, inflight *r, outcome o, rd_kafka_resp_err_t err)
+static void txn_post_settled(kafka_sink *k, kafka_post *r, pp_outcome o, rd_kafka_resp_err_t err)
 {
     for (int t = 0; t < PP_NTABLES; t++)
-        if (r->delivered[t])
-            count_message(k, r, t, o);
-    if (r->lost) /* never with a commit: a failed message makes the transaction abort */
-        o = FAILED;
-    if (o != DELIVERED && !r->err)
-        r->err = err;
+        if (r->base.delivered[t])
+            pp_inflight_count(&k->base, &r->base, t, o);
+    if (r->base.lost) /* never with a commit: a failed message makes the transaction abort */
+        o = PP_FAILED;
+    if (o != PP_DELIVERED && !r->base.error[0])
+        snprintf(r->base.error, sizeof(r->base.error), "%s", rd_kafka_err2str(err));
     post_settled(k, r, o);
-}
-
-/* A settled post outside transactions: failed only when none of its messages can be in
- * Kafka, so that a consumer never finds a post counted failed. A post some of whose
- * messages were (or may have been) written is unknown: whole or partial, a consumer
- * decides. */
-static outcome post_outcome(const inflight *r)
-{
-    int delivered = 0;
-    for (int t = 0; t < PP_NTABLES; t++)
-        delivered += r->delivered[t];
-    if (delivered == PP_NTABLES)
-        return DELIVERED;
-    return delivered || r->maybe ? UNKNOWN : FAILED;
 }
 
 /* Settle one message of a post; the post once its last message is settled. */
 static void message_settled(kafka_sink *k, msg_ref *ref, rd_kafka_resp_err_t err,
                             rd_kafka_msg_status_t status, int32_t partition, int64_t offset)
 {
-    inflight *r = ref->post;
+    kafka_post *r = ref->post;
     int t = ref->table;
     int in_open_txn = k->exactly_once && k->txn_open && r->txn == k->txn_id;
-    r->latency_us[t] = pp_now_us() - r->t0_us;
-    r->partition[t] = partition;
-    r->offset[t] = offset;
-    if (!err) {
-        r->delivered[t] = 1;
+    /* An aborted transaction keeps nothing, so in exactly-once mode every failure is a
+     * loss. */
+    pp_outcome o = !err ? PP_DELIVERED
+                   : !k->exactly_once && status == RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED
+                       ? PP_UNKNOWN
+                       : PP_FAILED;
+    int left =
+        pp_inflight_message(&r->base, t, o, partition, offset, err ? rd_kafka_err2str(err) : NULL);
+    if (!err)
         k->brokers_down = 0;
-        /* In exactly-once mode a delivered message is still only part of a transaction
-         * that may abort: it is counted when the transaction ends. */
-        if (!k->exactly_once)
-            count_message(k, r, t, DELIVERED);
-    } else {
-        if (!r->err)
-            r->err = err;
-        /* An aborted transaction keeps nothing, so in exactly-once mode every failure
-         * is a loss. */
-        if (!k->exactly_once && status == RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED) {
-            r->maybe = 1;
-            count_message(k, r, t, UNKNOWN);
-        } else {
-            r->lost = 1;
-            count_message(k, r, t, FAILED);
-        }
-        if (in_open_txn)
-            k->txn_failed = 1; /* committing would expose a partial post */
-    }
-    if (--r->remaining)
+    /* In exactly-once mode a delivered message is still only part of a transaction that
+     * may abort: it is counted when the transaction ends. */
+    if (!k->exactly_once || o != PP_DELIVERED)
+        pp_inflight_count(&k->base, &r->base, t, o);
+    if (err && in_open_txn)
+        k->txn_failed = 1; /* committing would expose a partial post */
+    if (left)
         return;
     if (k->exactly_once) {
         if (in_open_txn) {
@@ -237,20 +149,20 @@ static void message_settled(kafka_sink *k, msg_ref *ref, rd_kafka_resp_err_t err
         } else {
             /* Its transaction ended without it; a commit waits for every delivery report,
              * so that end was an abort. */
-            txn_post_settled(k, r, FAILED, RD_KAFKA_RESP_ERR__PURGE_QUEUE);
+            txn_post_settled(k, r, PP_FAILED, RD_KAFKA_RESP_ERR__PURGE_QUEUE);
         }
         return;
     }
-    post_settled(k, r, post_outcome(r));
+    post_settled(k, r, pp_inflight_outcome(&r->base));
 }
 
 /* Settle every post of the transaction that just ended with outcome o. */
-static void txn_settle(kafka_sink *k, outcome o, rd_kafka_resp_err_t err)
+static void txn_settle(kafka_sink *k, pp_outcome o, rd_kafka_resp_err_t err)
 {
-    inflight *r = k->txn_done;
+    kafka_post *r = k->txn_done;
     k->txn_done = NULL;
     while (r) {
-        inflight *next = r->txn_next;
+        kafka_post *next = r->txn_next;
         txn_post_settled(k, r, o, err);
         r = next;
     }
@@ -260,17 +172,17 @@ static void txn_error(kafka_sink *k, const char *what, rd_kafka_error_t *e)
 {
     pp_log_err("kafka: %s the transaction failed: %s", what, rd_kafka_error_string(e));
     if (rd_kafka_error_is_fatal(e)) {
-        snprintf(k->fatal_reason, sizeof(k->fatal_reason), "%s", rd_kafka_error_string(e));
-        k->fatal = 1;
+        pp_sink_set_fatal(&k->base, "%s", rd_kafka_error_string(e));
     }
 }
 
 /* Abort the open transaction, so no partial post ever becomes visible; its posts count as
  * failed, or as `unconfirmed` when the abort itself failed (after a commit attempt the
  * transaction may have committed). */
-static void txn_abort(kafka_sink *k, outcome unconfirmed, rd_kafka_resp_err_t why, int timeout_ms)
+static void txn_abort(kafka_sink *k, pp_outcome unconfirmed, rd_kafka_resp_err_t why,
+                      int timeout_ms)
 {
-    outcome o = FAILED;
+    pp_outcome o = PP_FAILED;
     k->committing = 0;
     rd_kafka_error_t *e = rd_kafka_abort_transaction(k->rk, timeout_ms);
     if (e) {
@@ -309,7 +221,7 @@ static void txn_commit(kafka_sink *k)
     if (k->txn_failed) {
         pp_log_warn("kafka: a message of the open transaction failed: aborting the "
                     "transaction (its posts count as failed)");
-        txn_abort(k, FAILED, RD_KAFKA_RESP_ERR__STATE, TXN_TIMEOUT_MS);
+        txn_abort(k, PP_FAILED, RD_KAFKA_RESP_ERR__STATE, TXN_TIMEOUT_MS);
         return;
     }
     char why[256];
@@ -317,7 +229,7 @@ static void txn_commit(kafka_sink *k)
     if (fatal_err) {
         /* No commit can be sent any more: the coordinator aborts the transaction. */
         rd_kafka_poll(k->rk, 0);
-        txn_settle(k, FAILED, fatal_err);
+        txn_settle(k, PP_FAILED, fatal_err);
         k->txn_open = 0;
         k->txn_failed = 0;
         return;
@@ -330,7 +242,7 @@ static void txn_commit(kafka_sink *k)
         }
         rd_kafka_error_t *e = rd_kafka_commit_transaction(k->rk, TXN_SLICE_MS);
         if (!e) {
-            txn_settle(k, DELIVERED, RD_KAFKA_RESP_ERR_NO_ERROR);
+            txn_settle(k, PP_DELIVERED, RD_KAFKA_RESP_ERR_NO_ERROR);
             k->txn_open = 0;
             k->committing = 0;
             return;
@@ -345,21 +257,19 @@ static void txn_commit(kafka_sink *k)
             return;
         }
         pp_log_warn("kafka: committing the transaction failed: %s", rd_kafka_error_string(e));
-        if (fatal) {
-            snprintf(k->fatal_reason, sizeof(k->fatal_reason), "%s", rd_kafka_error_string(e));
-            k->fatal = 1;
-        }
+        if (fatal)
+            pp_sink_set_fatal(&k->base, "%s", rd_kafka_error_string(e));
         rd_kafka_error_destroy(e);
         k->committing = 0;
         if (!fatal) {
             /* A commit that timed out may have been applied: unknown unless the abort
              * goes through. */
-            txn_abort(k, abortable ? FAILED : UNKNOWN, code, TXN_TIMEOUT_MS);
+            txn_abort(k, abortable ? PP_FAILED : PP_UNKNOWN, code, TXN_TIMEOUT_MS);
         } else {
             /* A fatal error other than fencing may have struck after the coordinator
              * took the commit. */
             rd_kafka_poll(k->rk, 0);
-            txn_settle(k, was_fenced ? FAILED : UNKNOWN, code);
+            txn_settle(k, was_fenced ? PP_FAILED : PP_UNKNOWN, code);
             k->txn_open = 0;
             k->txn_failed = 0;
         }
@@ -379,84 +289,26 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     kafka_sink *k = opaque;
-    int64_t now = pp_now_us();
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
         char why[512];
         rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, why, sizeof(why));
-        snprintf(k->fatal_reason, sizeof(k->fatal_reason), "%s: %s", rd_kafka_err2name(orig), why);
-        k->fatal = 1;
-        pp_log_err("kafka: fatal producer error: %s", k->fatal_reason);
+        pp_sink_set_fatal(&k->base, "%s: %s", rd_kafka_err2name(orig), why);
+        pp_log_err("kafka: fatal producer error: %s", k->base.fatal_reason);
         return;
     }
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
         k->brokers_down = 1;
-    if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION || err == RD_KAFKA_RESP_ERR__SSL) {
-        k->auth_failed = 1;
-        snprintf(k->auth_reason, sizeof(k->auth_reason), "%s", reason);
+    /* Repeats of the same transient error are logged at most every 30 s; another error
+     * is logged at once. */
+    if (err != (int)k->last_err) {
+        k->last_err = (rd_kafka_resp_err_t)err;
+        k->err_log = (pp_log_limit){.interval_us = ERROR_REPEAT_US};
     }
-    /* Repeats of the same transient error are logged at most every 30 s. */
-    if (err == (int)k->last_err && now - k->last_err_us < 30000000)
-        return;
-    k->last_err = (rd_kafka_resp_err_t)err;
-    k->last_err_us = now;
-    pp_log_warn("kafka: %s: %s%s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason,
-                err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN
-                    ? " (messages stay queued and are retried until message.timeout.ms)"
-                    : "");
-}
-
-/* Every path ends in set_token or set_token_failure, with the reason in the log.
- * @locality: librdkafka's background thread (SASL queue forwarded to it), so a long
- * idle gap between posts never lets the token lapse. */
-static void on_token_refresh(rd_kafka_t *rk, const char *oauthbearer_config, void *opaque)
-{
-    kafka_sink *k = opaque;
-    pp_aws_creds creds = {0};
-    char err[1024], source[160];
-    (void)oauthbearer_config;
-    if (pp_aws_chain_get(k->aws, &creds, source, sizeof(source), err, sizeof(err)) != 0) {
-        pp_log_err("MSK IAM: cannot sign a token: %s", err);
-        rd_kafka_oauthbearer_set_token_failure(rk, err);
-        return;
-    }
-    pp_buf token = {0};
-    int64_t lifetime_ms = 0;
-    pp_msk_token(&creds, k->region, time(NULL), 900, &token, &lifetime_ms);
-    pp_aws_creds_clear(&creds);
-    if (rd_kafka_oauthbearer_set_token(rk, token.data, lifetime_ms, "pinpostd", NULL, 0, err,
-                                       sizeof(err)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        pp_log_err("MSK IAM: token rejected by librdkafka: %s", err);
-        rd_kafka_oauthbearer_set_token_failure(rk, err);
-    } else {
-        pp_log_info("MSK IAM: new token for %s, valid for %lld s (credentials: %s)", k->region,
-                    (long long)(lifetime_ms / 1000 - (int64_t)time(NULL)), source);
-    }
-    pp_secret_buf_free(&token);
-}
-
-/* @locality: any librdkafka thread; pp_log only writes one line to stderr. */
-static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-    (void)rk;
-    if (level > LOG_DEBUG)
-        level = LOG_DEBUG;
-    /* Connection trouble is reported once, with context, by on_error; librdkafka's own
-     * line for each failed attempt is a warning, not an error of the daemon. */
-    if (level < LOG_WARNING)
-        level = LOG_WARNING;
-    if (pp_log_enabled(level))
-        pp_log(level, "kafka %s: %s", fac, buf);
-}
-
-static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, const char *origin,
-                    char *e, size_t n)
-{
-    char err[512];
-    if (rd_kafka_conf_set(conf, key, value, err, sizeof(err)) != RD_KAFKA_CONF_OK) {
-        pp_errf(e, n, "%s: kafka setting '%s': %s", origin, key, err);
-        return -1;
-    }
-    return 0;
+    pp_log_limited(&k->err_log, LOG_WARNING, "kafka: %s: %s%s",
+                   rd_kafka_err2name((rd_kafka_resp_err_t)err), reason,
+                   err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN
+                       ? " (messages stay queued and are retried until message.timeout.ms)"
+                       : "");
 }
 
 static int kafka_fits(pp_sink *s, const pp_post *p, char *e, size_t n)
@@ -471,10 +323,10 @@ static int kafka_fits(pp_sink *s, const pp_post *p, char *e, size_t n)
                     "over message.max.bytes (%zu); raise message.max.bytes in "
                     "client.properties (and the topic's max.message.bytes) to send such rows",
                     p->key, pp_table_names[t], p->value[t].len, k->max_message_bytes);
-            return PP_SINK_SKIPPED;
+            return 0;
         }
     }
-    return 0;
+    return 1;
 }
 
 static int kafka_full(pp_sink *s)
@@ -484,51 +336,33 @@ static int kafka_full(pp_sink *s)
     return k->committing || rd_kafka_outq_len(k->rk) + PP_NTABLES > k->max_queue_messages;
 }
 
-static int kafka_produce(pp_sink *s, const pp_post *p, uint64_t seq, char *e, size_t n)
+/* The post fits (pp_sink_produce checked, refusing a whole post up front rather than
+ * leaving a partial one in Kafka). */
+static pp_sink_put kafka_produce(pp_sink *s, const pp_post *p, uint64_t seq, char *e, size_t n)
 {
     kafka_sink *k = (kafka_sink *)s;
     char key[24], seqstr[24];
     int klen = snprintf(key, sizeof(key), "%" PRId64, p->key);
     snprintf(seqstr, sizeof(seqstr), "%" PRIu64, seq);
 
-    /* Refuse the whole post up front rather than leave a partial one in Kafka. */
-    if (kafka_fits(s, p, e, n))
-        return PP_SINK_SKIPPED;
-
-    inflight *r = rec_get(k);
-    r->seq = seq;
-    r->key = p->key;
-    r->remaining = PP_NTABLES;
-    r->lost = 0;
-    r->maybe = 0;
-    r->err = RD_KAFKA_RESP_ERR_NO_ERROR;
-    r->t0_us = pp_now_us();
-    memcpy(r->category, p->category, sizeof(r->category));
-    memcpy(r->country, p->country, sizeof(r->country));
-    for (int t = 0; t < PP_NTABLES; t++) {
+    kafka_post *r = rec_get(k);
+    pp_inflight_start(&r->base, p, seq);
+    for (int t = 0; t < PP_NTABLES; t++)
         r->ref[t] = (msg_ref){r, t};
-        r->bytes[t] = p->value[t].len;
-        r->partition[t] = -1;
-        r->offset[t] = -1;
-        r->delivered[t] = 0;
-        r->latency_us[t] = 0;
-    }
     k->posts_open++;
 
     if (k->exactly_once && !k->txn_open) {
         rd_kafka_error_t *te = rd_kafka_begin_transaction(k->rk);
         if (te) {
             rd_kafka_resp_err_t code = rd_kafka_error_code(te);
-            snprintf(k->fatal_reason, sizeof(k->fatal_reason), "begin transaction: %s",
-                     rd_kafka_error_string(te));
-            k->fatal = 1;
+            pp_sink_set_fatal(&k->base, "begin transaction: %s", rd_kafka_error_string(te));
             rd_kafka_error_destroy(te);
-            pp_errf(e, n, "%s", k->fatal_reason);
+            pp_errf(e, n, "%s", k->base.fatal_reason);
             /* The post was counted sampled: report it failed, never leave it in flight. */
             for (int t = 0; t < PP_NTABLES; t++)
                 message_settled(k, &r->ref[t], code ? code : RD_KAFKA_RESP_ERR__STATE,
                                 RD_KAFKA_MSG_STATUS_NOT_PERSISTED, -1, -1);
-            return -1;
+            return PP_SINK_FAILED;
         }
         k->txn_open = 1;
         k->txn_id++;
@@ -536,7 +370,7 @@ static int kafka_produce(pp_sink *s, const pp_post *p, uint64_t seq, char *e, si
     }
     r->txn = k->txn_id;
 
-    int rc = 0;
+    pp_sink_put rc = PP_SINK_QUEUED;
     for (int t = 0; t < PP_NTABLES; t++) {
         rd_kafka_resp_err_t err;
         int64_t wait_start = 0;
@@ -552,7 +386,7 @@ static int kafka_produce(pp_sink *s, const pp_post *p, uint64_t seq, char *e, si
             if (!err)
                 break; /* h is owned by librdkafka now */
             rd_kafka_headers_destroy(h);
-            if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || k->fatal)
+            if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || k->base.fatal)
                 break;
             /* Never drop: wait for deliveries to make room. The rest of the post must
              * follow its first message, so this waits even while stopping. */
@@ -567,10 +401,10 @@ static int kafka_produce(pp_sink *s, const pp_post *p, uint64_t seq, char *e, si
             rd_kafka_poll(k->rk, 100);
         }
         if (err) {
-            pp_errf(e, n, "producing post %" PRId64 " to %s: %s", p->key, k->topics[t],
+            pp_errf(e, n, "producing post %" PRId64 " to %s: %s", p->key, k->base.dest[t],
                     rd_kafka_err2str(err));
             message_settled(k, &r->ref[t], err, RD_KAFKA_MSG_STATUS_NOT_PERSISTED, -1, -1);
-            rc = -1;
+            rc = PP_SINK_FAILED;
         }
     }
     return rc;
@@ -587,7 +421,7 @@ static void kafka_poll(pp_sink *s, int timeout_ms)
 /* Returns 0 only when every post produced has been reported through done: in
  * exactly-once mode that includes ending the open transaction (committed, or aborted and
  * its posts counted failed). */
-static int kafka_flush(pp_sink *s, int timeout_ms)
+static pp_sink_drain kafka_flush(pp_sink *s, int timeout_ms)
 {
     kafka_sink *k = (kafka_sink *)s;
     rd_kafka_flush(k->rk, timeout_ms);
@@ -595,7 +429,8 @@ static int kafka_flush(pp_sink *s, int timeout_ms)
      * makes a commit time out and abort good posts. */
     if (k->exactly_once && (k->committing || rd_kafka_outq_len(k->rk) == 0))
         txn_commit(k);
-    return rd_kafka_outq_len(k->rk) > 0 || k->posts_open > 0 || k->txn_open;
+    return rd_kafka_outq_len(k->rk) > 0 || k->posts_open > 0 || k->txn_open ? PP_SINK_PENDING
+                                                                            : PP_SINK_DRAINED;
 }
 
 static void kafka_abandon(pp_sink *s)
@@ -604,7 +439,7 @@ static void kafka_abandon(pp_sink *s)
     /* Giving up: a commit under way may have reached the coordinator (unknown unless the
      * abort goes through); the abort is short, the process is about to exit. */
     if (k->txn_open)
-        txn_abort(k, k->committing ? UNKNOWN : FAILED, RD_KAFKA_RESP_ERR__PURGE_QUEUE,
+        txn_abort(k, k->committing ? PP_UNKNOWN : PP_FAILED, RD_KAFKA_RESP_ERR__PURGE_QUEUE,
                   TXN_GIVE_UP_MS);
     rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     /* Purged messages get delivery reports (ERR__PURGE_*): serve them so every post is
@@ -619,27 +454,20 @@ static int kafka_healthy(pp_sink *s)
     return !((kafka_sink *)s)->brokers_down;
 }
 
-static int kafka_fatal(pp_sink *s, char *e, size_t n)
-{
-    kafka_sink *k = (kafka_sink *)s;
-    if (k->fatal)
-        pp_errf(e, n, "%s", k->fatal_reason);
-    return k->fatal;
-}
-
 /* Create the missing topics with the admin API. */
-static int create_topics(kafka_sink *k, int *missing, int timeout_ms, char *e, size_t n)
+static pp_sink_ready create_topics(kafka_sink *k, int *missing, int timeout_ms, char *e, size_t n)
 {
     rd_kafka_NewTopic_t *nt[PP_NTABLES];
-    int cnt = 0, rc = PP_SINK_READY;
+    int cnt = 0;
+    pp_sink_ready rc = PP_SINK_READY;
     char err[512];
     for (int t = 0; t < PP_NTABLES; t++) {
         if (!missing[t])
             continue;
-        nt[cnt] = rd_kafka_NewTopic_new(k->topics[t], k->partitions, k->replication_factor, err,
+        nt[cnt] = rd_kafka_NewTopic_new(k->base.dest[t], k->partitions, k->replication_factor, err,
                                         sizeof(err));
         if (!nt[cnt]) {
-            pp_errf(e, n, "kafka.create_topics: %s: %s", k->topics[t], err);
+            pp_errf(e, n, "kafka.create_topics: %s: %s", k->base.dest[t], err);
             rd_kafka_NewTopic_destroy_array(nt, (size_t)cnt);
             return PP_SINK_BROKEN;
         }
@@ -739,9 +567,9 @@ static int topic_open(kafka_sink *k, int t, char *e, size_t n)
 {
     if (k->rkt[t])
         return 0;
-    k->rkt[t] = rd_kafka_topic_new(k->rk, k->topics[t], NULL);
+    k->rkt[t] = rd_kafka_topic_new(k->rk, k->base.dest[t], NULL);
     if (!k->rkt[t]) {
-        pp_errf(e, n, "topic %s: %s", k->topics[t], rd_kafka_err2str(rd_kafka_last_error()));
+        pp_errf(e, n, "topic %s: %s", k->base.dest[t], rd_kafka_err2str(rd_kafka_last_error()));
         return -1;
     }
     return 0;
@@ -750,7 +578,7 @@ static int topic_open(kafka_sink *k, int t, char *e, size_t n)
 /* The cluster may create the missing topics on a metadata request naming them (the
  * broker's auto.create.topics.enable and the client's allow.auto.create.topics both
  * true). Ask, a few times: creation takes a moment. */
-static int auto_create(kafka_sink *k, int *missing, int timeout_ms, char *e, size_t n)
+static pp_sink_ready auto_create(kafka_sink *k, int *missing, int timeout_ms, char *e, size_t n)
 {
     int nmissing = 0;
     for (int t = 0; t < PP_NTABLES; t++) {
@@ -766,7 +594,7 @@ static int auto_create(kafka_sink *k, int *missing, int timeout_ms, char *e, siz
             const struct rd_kafka_metadata *md = NULL;
             rd_kafka_resp_err_t err = rd_kafka_metadata(k->rk, 0, k->rkt[t], &md, timeout_ms);
             if (err) {
-                pp_errf(e, n, "Kafka unreachable: metadata for %s: %s", k->topics[t],
+                pp_errf(e, n, "Kafka unreachable: metadata for %s: %s", k->base.dest[t],
                         rd_kafka_err2str(err));
                 return PP_SINK_NOT_YET;
             }
@@ -779,12 +607,12 @@ static int auto_create(kafka_sink *k, int *missing, int timeout_ms, char *e, siz
             pp_log_notice("kafka: topic %s did not exist; the cluster created it automatically "
                           "with %d partition(s) (its default); to choose, set "
                           "kafka.create_topics: true and kafka.partitions",
-                          k->topics[t], partitions);
+                          k->base.dest[t], partitions);
         } else if (te == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
                    te == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) {
             nmissing++;
         } else {
-            pp_errf(e, n, "topic %s: %s", k->topics[t], rd_kafka_err2str(te));
+            pp_errf(e, n, "topic %s: %s", k->base.dest[t], rd_kafka_err2str(te));
             return te == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ? PP_SINK_BROKEN
                                                                       : PP_SINK_NOT_YET;
         }
@@ -795,36 +623,39 @@ static int auto_create(kafka_sink *k, int *missing, int timeout_ms, char *e, siz
             "topic(s)%s%s%s%s%s%s do not exist and the cluster does not create them "
             "automatically: create them (kafka-topics.sh --create --topic NAME "
             "--partitions N --replication-factor R) or set kafka.create_topics: true",
-            missing[0] ? " " : "", missing[0] ? k->topics[0] : "", missing[1] ? " " : "",
-            missing[1] ? k->topics[1] : "", missing[2] ? " " : "", missing[2] ? k->topics[2] : "");
+            missing[0] ? " " : "", missing[0] ? k->base.dest[0] : "", missing[1] ? " " : "",
+            missing[1] ? k->base.dest[1] : "", missing[2] ? " " : "",
+            missing[2] ? k->base.dest[2] : "");
     return PP_SINK_BROKEN;
 }
 
 /* Do the three topics exist? Missing ones are created with kafka.create_topics (with the
  * requested partitions and replication factor, since nothing before made the broker
  * auto-create them), else left to the cluster's automatic creation. */
-static int check_topics(kafka_sink *k, int timeout_ms, char *e, size_t n)
+static pp_sink_ready check_topics(kafka_sink *k, int timeout_ms, char *e, size_t n)
 {
-    int missing[PP_NTABLES] = {0}, nmissing = 0, rc = PP_SINK_READY;
+    int missing[PP_NTABLES] = {0}, nmissing = 0;
+    pp_sink_ready rc = PP_SINK_READY;
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_resp_err_t err = all_metadata(k, &md, timeout_ms);
     if (err) {
         rd_kafka_poll(k->rk, 0); /* serve error events: was it authentication? */
-        if (k->auth_failed) {
-            pp_errf(e, n, "Kafka rejected our credentials or TLS settings: %s", k->auth_reason);
+        char why[512];
+        if (pp_kafka_auth_failed(k->client, why, sizeof(why))) {
+            pp_errf(e, n, "Kafka rejected our credentials or TLS settings: %s", why);
             return PP_SINK_BROKEN;
         }
         pp_errf(e, n, "Kafka unreachable: metadata: %s", rd_kafka_err2str(err));
         return PP_SINK_NOT_YET;
     }
     for (int t = 0; t < PP_NTABLES && rc == PP_SINK_READY; t++) {
-        const rd_kafka_metadata_topic_t *mt = find_topic(md, k->topics[t]);
+        const rd_kafka_metadata_topic_t *mt = find_topic(md, k->base.dest[t]);
         char why[768];
         if (!mt || mt->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
             missing[t] = 1;
             nmissing++;
         } else if (mt->err) {
-            pp_errf(e, n, "topic %s: %s", k->topics[t], rd_kafka_err2str(mt->err));
+            pp_errf(e, n, "topic %s: %s", k->base.dest[t], rd_kafka_err2str(mt->err));
             rc = mt->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ? PP_SINK_BROKEN
                                                                          : PP_SINK_NOT_YET;
         } else {
@@ -841,11 +672,11 @@ static int check_topics(kafka_sink *k, int timeout_ms, char *e, size_t n)
     return auto_create(k, missing, timeout_ms, e, n);
 }
 
-static int kafka_prepare(pp_sink *s, int timeout_ms, char *e, size_t n)
+static pp_sink_ready kafka_prepare(pp_sink *s, int timeout_ms, char *e, size_t n)
 {
     kafka_sink *k = (kafka_sink *)s;
     if (!k->topics_ok) {
-        int rc = check_topics(k, timeout_ms, e, n);
+        pp_sink_ready rc = check_topics(k, timeout_ms, e, n);
         if (rc != PP_SINK_READY)
             return rc;
         for (int t = 0; t < PP_NTABLES; t++)
@@ -921,71 +752,72 @@ static int cluster_auto_creates(kafka_sink *k, int32_t broker, int timeout_ms, c
 
 /* --check: reachability and the three topics, without creating any (a cluster that
  * auto-creates topics does not on this request). */
-static int kafka_check(pp_sink *s, FILE *out, int timeout_ms)
+static void kafka_check(pp_sink *s, int timeout_ms, pp_check_list *out)
 {
     kafka_sink *k = (kafka_sink *)s;
-    int rc = 0, autoc = -2;
+    int autoc = -2;
     char why[768], how[256] = "";
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_resp_err_t err = all_metadata(k, &md, timeout_ms);
     if (err) {
         rd_kafka_poll(k->rk, 0);
-        if (k->auth_failed) {
-            fprintf(out, "kafka: authentication or TLS failed: %s\n", k->auth_reason);
-            return -2;
-        }
-        fprintf(out, "kafka: cannot get metadata: %s\n", rd_kafka_err2str(err));
-        return -1;
+        if (pp_kafka_auth_failed(k->client, why, sizeof(why)))
+            pp_check_list_add(out, s->name, NULL, NULL, PP_CHECK_REJECTED,
+                              "authentication or TLS failed: %s", why);
+        else
+            pp_check_list_add(out, s->name, NULL, NULL, PP_CHECK_FAILED, "cannot get metadata: %s",
+                              rd_kafka_err2str(err));
+        return;
     }
-    fprintf(out, "kafka: reachable, %d broker(s)\n", md->broker_cnt);
+    pp_check_list_add(out, s->name, NULL, NULL, PP_CHECK_OK, "reachable, %d broker(s)",
+                      md->broker_cnt);
     for (int t = 0; t < PP_NTABLES; t++) {
-        const rd_kafka_metadata_topic_t *mt = find_topic(md, k->topics[t]);
+        const char *topic = k->base.dest[t];
+        const rd_kafka_metadata_topic_t *mt = find_topic(md, topic);
         if (mt && !mt->err) {
-            fprintf(out, "kafka: topic %s: %d partition(s), replication factor %d\n", k->topics[t],
-                    mt->partition_cnt, mt->partition_cnt ? mt->partitions[0].replica_cnt : 0);
+            pp_check_list_add(out, s->name, "topic", topic, PP_CHECK_OK,
+                              "%d partition(s), replication factor %d", mt->partition_cnt,
+                              mt->partition_cnt ? mt->partitions[0].replica_cnt : 0);
             topic_differs(k, mt, why, sizeof(why));
             if (why[0])
-                fprintf(out, "kafka: note: %s\n", why);
+                pp_check_list_add(out, s->name, NULL, NULL, PP_CHECK_NOTE, "note: %s", why);
         } else if (mt && mt->err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
-            fprintf(out, "kafka: topic %s: %s\n", k->topics[t], rd_kafka_err2str(mt->err));
-            rc = -1;
+            pp_check_list_add(out, s->name, "topic", topic, PP_CHECK_FAILED, "%s",
+                              rd_kafka_err2str(mt->err));
         } else if (k->create_topics) {
             char p[16] = "default", r[16] = "default";
             if (k->partitions > 0)
                 snprintf(p, sizeof(p), "%d", k->partitions);
             if (k->replication_factor > 0)
                 snprintf(r, sizeof(r), "%d", k->replication_factor);
-            fprintf(out,
-                    "kafka: topic %s: does not exist yet; pinpostd will create it "
-                    "(kafka.create_topics) with %s partition(s), replication factor %s\n",
-                    k->topics[t], p, r);
+            pp_check_list_add(out, s->name, "topic", topic, PP_CHECK_NOTE,
+                              "does not exist yet; pinpostd will create it "
+                              "(kafka.create_topics) with %s partition(s), replication factor %s",
+                              p, r);
         } else {
             if (autoc == -2)
                 autoc = md->broker_cnt ? cluster_auto_creates(k, md->brokers[0].id, timeout_ms, how,
                                                               sizeof(how))
                                        : -1;
-            if (autoc == 1) {
-                fprintf(out,
-                        "kafka: topic %s: does not exist yet; the cluster creates it when "
-                        "pinpostd starts (%s), with the broker's default partitions: to "
-                        "choose them set kafka.create_topics: true and kafka.partitions\n",
-                        k->topics[t], how);
-            } else {
-                fprintf(out,
-                        "kafka: topic %s: MISSING, and %s%s: create it (kafka-topics.sh "
-                        "--create --topic %s --partitions N --replication-factor R) or "
-                        "set kafka.create_topics: true\n",
-                        k->topics[t],
-                        autoc == 0 ? "the cluster will not create it automatically: "
-                                   : "whether the cluster creates topics automatically is "
-                                     "unknown: ",
-                        how, k->topics[t]);
-                rc = -1;
-            }
+            if (autoc == 1)
+                pp_check_list_add(out, s->name, "topic", topic, PP_CHECK_NOTE,
+                                  "does not exist yet; the cluster creates it when pinpostd "
+                                  "starts (%s), with the broker's default partitions: to "
+                                  "choose them set kafka.create_topics: true and "
+                                  "kafka.partitions",
+                                  how);
+            else
+                pp_check_list_add(out, s->name, "topic", topic, PP_CHECK_FAILED,
+                                  "MISSING, and %s%s: create it (kafka-topics.sh --create "
+                                  "--topic %s --partitions N --replication-factor R) or set "
+                                  "kafka.create_topics: true",
+                                  autoc == 0 ? "the cluster will not create it automatically: "
+                                             : "whether the cluster creates topics "
+                                               "automatically is unknown: ",
+                                  how, topic);
         }
     }
     rd_kafka_metadata_destroy(md);
-    return rc;
 }
 
 static void kafka_destroy(pp_sink *s)
@@ -993,19 +825,18 @@ static void kafka_destroy(pp_sink *s)
     kafka_sink *k = (kafka_sink *)s;
     if (!k)
         return;
-    for (int t = 0; t < PP_NTABLES; t++) {
+    for (int t = 0; t < PP_NTABLES; t++)
         if (k->rkt[t])
             rd_kafka_topic_destroy(k->rkt[t]);
-        free(k->topics[t]);
-    }
     if (k->rk)
         rd_kafka_destroy(k->rk);
+    pp_kafka_destroy(k->client); /* after the handle: its callbacks use it */
     while (k->all) {
-        inflight *next = k->all->all_next;
+        kafka_post *next = k->all->all_next;
         free(k->all);
         k->all = next;
     }
-    pp_aws_chain_destroy(k->aws);
+    pp_sink_base_release(&k->base);
     free(k->instance);
     free(k);
 }
@@ -1019,26 +850,19 @@ static const pp_sink_ops kafka_ops = {
     .flush = kafka_flush,
     .abandon = kafka_abandon,
     .healthy = kafka_healthy,
-    .fatal = kafka_fatal,
     .check = kafka_check,
     .destroy = kafka_destroy,
 };
 
-pp_sink *pp_sink_kafka_new(const pp_config *c, const char *const topics[PP_NTABLES], int demo,
-                           pp_stats *stats, pp_post_done_cb done, void *opaque, char *e, size_t n)
+pp_sink *pp_sink_kafka_new(const pp_config *c, int demo, pp_post_done_cb done, void *opaque,
+                           char *e, size_t n)
 {
     kafka_sink *k = pp_xcalloc(1, sizeof(*k));
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    char err[512], buf[64];
+    char buf[64];
     size_t len = sizeof(buf);
 
-    k->base.ops = &kafka_ops;
-    k->stats = stats;
-    k->done = done;
-    k->opaque = opaque;
+    pp_sink_base_init(&k->base, &kafka_ops, "kafka", c, pp_config_topic, done, opaque);
     k->instance = pp_xstrdup(c->service.instance);
-    for (int t = 0; t < PP_NTABLES; t++)
-        k->topics[t] = pp_xstrdup(topics[t]);
     k->exactly_once = c->kafka.exactly_once;
     k->txn_interval_us = (int64_t)(c->kafka.transaction_interval_s * 1e6);
     k->create_topics = c->kafka.create_topics;
@@ -1047,41 +871,15 @@ pp_sink *pp_sink_kafka_new(const pp_config *c, const char *const topics[PP_NTABL
     const char *aac = pp_config_get_kafka(c, "allow.auto.create.topics");
     k->client_auto_create = !aac || !(!strcasecmp(aac, "false") || !strcmp(aac, "0"));
 
-    /* Delivery guarantees first; the user's settings below may override them. */
-    const char *const defaults[][2] = {
-        {"acks", "all"},
-        {"enable.idempotence", "true"},
-        {"client.id", "pinpostd"},
-        {"linger.ms", "5"},
-        /* In exactly-once mode this may not exceed transaction.timeout.ms (60 s). */
-        {"message.timeout.ms", c->kafka.exactly_once ? "60000" : "300000"},
-    };
-    for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
-        if (conf_set(conf, defaults[i][0], defaults[i][1], "built-in default", e, n))
-            goto fail;
-    if (demo && conf_set(conf, "test.mock.num.brokers", "3", "--demo", e, n))
+    pp_kafka_opts ko = {.role = PP_KAFKA_PRODUCER,
+                        .client_id = "pinpostd",
+                        .demo = demo,
+                        .app = k,
+                        .on_delivery = on_delivery,
+                        .on_error = on_error};
+    rd_kafka_conf_t *conf = pp_kafka_conf_new(c, &ko, &k->client, e, n);
+    if (!conf)
         goto fail;
-    for (size_t i = 0; i < c->kafka.nsettings; i++) {
-        const pp_kv *kv = &c->kafka.settings[i];
-        if (demo && !strcmp(kv->key, "bootstrap.servers"))
-            continue; /* the demo talks to its in-process cluster only */
-        if (conf_set(conf, kv->key, kv->value, kv->origin, e, n))
-            goto fail;
-    }
-    if (k->exactly_once) {
-        char txid[512];
-        snprintf(txid, sizeof(txid), "pinpostd-%s", c->service.instance);
-        if (conf_set(conf, "transactional.id",
-                     c->kafka.transactional_id ? c->kafka.transactional_id : txid,
-                     "kafka.transactional_id", e, n))
-            goto fail;
-    }
-    if (!demo && !pp_config_get_kafka(c, "bootstrap.servers")) {
-        pp_errf(e, n,
-                "no Kafka bootstrap servers: set bootstrap.servers in the file named by "
-                "kafka.properties, or kafka.bootstrap_servers");
-        goto fail;
-    }
     if (rd_kafka_conf_get(conf, "message.max.bytes", buf, &len) != RD_KAFKA_CONF_OK ||
         (k->max_message_bytes = strtoul(buf, NULL, 10)) == 0)
         k->max_message_bytes = 1000000;
@@ -1089,44 +887,19 @@ pp_sink *pp_sink_kafka_new(const pp_config *c, const char *const topics[PP_NTABL
     if (rd_kafka_conf_get(conf, "queue.buffering.max.messages", buf, &len) != RD_KAFKA_CONF_OK ||
         (k->max_queue_messages = atoi(buf)) <= 0)
         k->max_queue_messages = 100000;
-    if (c->msk.enabled && !demo) {
-        if (pp_msk_region(c, k->region, sizeof(k->region), e, n))
-            goto fail;
-        k->aws = pp_msk_chain_new(c);
-        rd_kafka_conf_set_oauthbearer_token_refresh_cb(conf, on_token_refresh);
-        rd_kafka_conf_enable_sasl_queue(conf, 1);
-    }
-    rd_kafka_conf_set_opaque(conf, k);
-    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-    rd_kafka_conf_set_error_cb(conf, on_error);
-    rd_kafka_conf_set_log_cb(conf, on_log);
-
-    k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-    if (!k->rk) {
-        pp_errf(e, n, "creating the Kafka producer: %s", err);
+    k->rk = pp_kafka_handle_new(k->client, conf, e, n); /* takes conf */
+    if (!k->rk)
         goto fail;
-    }
-    conf = NULL; /* owned by rk now */
-    if (k->aws) {
-        rd_kafka_error_t *bg = rd_kafka_sasl_background_callbacks_enable(k->rk);
-        if (bg) {
-            pp_errf(e, n, "enabling background token refresh: %s", rd_kafka_error_string(bg));
-            rd_kafka_error_destroy(bg);
-            goto fail;
-        }
-    }
 
     if (demo) {
         rd_kafka_mock_cluster_t *mc = rd_kafka_handle_mock_cluster(k->rk);
         for (int t = 0; mc && t < PP_NTABLES; t++)
-            rd_kafka_mock_topic_create(mc, topics[t], 3, 3);
+            rd_kafka_mock_topic_create(mc, k->base.dest[t], 3, 3);
     }
     /* The topic objects wait for prepare: their first metadata request would make a
      * cluster that auto-creates topics create them with its defaults. */
     return &k->base;
 fail:
-    if (conf)
-        rd_kafka_conf_destroy(conf);
     kafka_destroy(&k->base);
     return NULL;
 }

@@ -86,10 +86,10 @@ void pp_sampler_set_batch(pp_sampler *s, int batch)
     s->batch = batch < 1 ? 1 : batch > s->max_batch ? s->max_batch : batch;
 }
 
-int pp_sampler_refresh(pp_sampler *s, char *e, size_t n)
+pp_src_status pp_sampler_refresh(pp_sampler *s, char *e, size_t n)
 {
     uint64_t before = pp_keyspace_count(s->ks);
-    int rc = pp_source_load_keys(s->source, s->ks, e, n);
+    pp_src_status rc = pp_source_load_keys(s->source, s->ks, e, n);
     if (rc != PP_SRC_OK)
         return rc;
     s->last_refresh_us = pp_now_us();
@@ -127,35 +127,41 @@ static const pp_post *take_complete(pp_sampler *s)
     return NULL;
 }
 
-int pp_sampler_next(pp_sampler *s, const pp_post **out, char *e, size_t n)
+/* A source's failure as the sampler reports it. */
+static pp_sample failed(pp_src_status rc)
+{
+    return rc == PP_SRC_FATAL ? PP_SAMPLE_FATAL : PP_SAMPLE_RETRY;
+}
+
+pp_sample pp_sampler_next(pp_sampler *s, const pp_post **out, char *e, size_t n)
 {
     if (!s->pending && (*out = take_complete(s)) != NULL)
-        return PP_SRC_OK;
+        return PP_SAMPLE_POST;
     int64_t now = pp_now_us();
     if (s->last_refresh_us == 0 || now - s->last_refresh_us >= s->refresh_us) {
-        int rc = pp_sampler_refresh(s, e, n);
+        pp_src_status rc = pp_sampler_refresh(s, e, n);
         if (rc != PP_SRC_OK)
-            return rc;
+            return failed(rc);
     }
     /* Keys are drawn only once per batch and kept across a failed fetch, so a retry
      * after a lost connection fetches the same keys and the sequence is unchanged. */
     if (!s->pending) {
         uint64_t count = pp_keyspace_count(s->ks);
         if (count == 0)
-            return PP_SAMPLER_EMPTY;
+            return PP_SAMPLE_EMPTY;
         s->n = (size_t)s->batch;
         for (size_t i = 0; i < s->n; i++)
             s->keys[i] = pp_keyspace_at(s->ks, pp_rng_below(&s->rng, count));
         s->pending = 1;
     }
-    int rc = pp_source_fetch(s->source, s->keys, s->n, s->posts, e, n);
+    pp_src_status rc = pp_source_fetch(s->source, s->keys, s->n, s->posts, e, n);
     if (rc != PP_SRC_OK)
-        return rc;
+        return failed(rc);
     s->pending = 0;
     s->next = 0;
     s->stats.fetched += s->n;
     *out = take_complete(s);
-    return *out ? PP_SRC_OK : PP_SAMPLER_UNMATCHED;
+    return *out ? PP_SAMPLE_POST : PP_SAMPLE_UNMATCHED;
 }
 
 void pp_sampler_get_stats(const pp_sampler *s, pp_sampler_stats *st)
@@ -163,10 +169,4 @@ void pp_sampler_get_stats(const pp_sampler *s, pp_sampler_stats *st)
     *st = s->stats;
     st->keys = pp_keyspace_count(s->ks);
     st->keyspace_runs = pp_keyspace_runs(s->ks);
-}
-
-void pp_post_release(pp_post *p)
-{
-    for (int t = 0; t < PP_NTABLES; t++)
-        pp_buf_free(&p->value[t]);
 }

@@ -42,13 +42,11 @@ static int demo_fetch(pp_source *s, const int64_t *keys, size_t nkeys, pp_post *
         p->key = keys[i];
         p->found = 0;
         p->invalid_utf8 = 0;
-        p->category[0] = p->country[0] = '\0';
         for (int t = 0; t < PP_NTABLES; t++) {
             pp_buf_reset(&p->value[t]);
             if (!pp_gen_has(&d->gen, t, keys[i]))
                 continue;
-            char *label = t == PP_PIN ? p->category : t == PP_GEO ? p->country : NULL;
-            pp_gen_row_json(&d->gen, t, keys[i], &p->value[t], label, sizeof(p->category));
+            pp_gen_row_json(&d->gen, t, keys[i], &p->value[t], NULL, 0);
             p->found |= 1u << t;
         }
     }

@@ -1,26 +1,17 @@
 /* source_mysql: posts from MySQL/MariaDB through prepared statements, batched by key. */
 #include "pp_json.h"
 #include "pp_log.h"
+#include "pp_mysql.h"
 #include "pp_mysql_value.h"
 #include "pp_source.h"
 #include "pp_util.h"
 
-#include <errmsg.h>
-#include <errno.h>
 #include <mysql.h>
 #include <mysqld_error.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-/* How often a wait on the server looks at the stop flag, and how long after a stop
- * request a wait goes on: a healthy server answers within the grace, so an ordinary stop
- * neither aborts a round trip nor leaves an aborted connection in the server's log. */
-#define STOP_POLL_MS 100
-#define STOP_GRACE_US 500000
 
 /* A fetched column: its metadata and the buffers the binding writes into. */
 typedef struct column {
@@ -46,7 +37,6 @@ typedef struct table_query {
     MYSQL_BIND *binds;
     int ncols;
     int key_col;
-    int label_col; /* category (pin) or country (geo), -1 if none */
     MYSQL_BIND *params;
     int64_t *param_keys;
 } table_query;
@@ -59,76 +49,10 @@ typedef struct mysql_source {
     table_query q[PP_NTABLES];
 } mysql_source;
 
-/* The stop request seen by every wait on the server, or NULL. Process-wide because
- * libmariadb's wait hook (MARIADB_OPT_IO_WAIT) takes no context pointer. */
-static volatile sig_atomic_t *stop_flag;
-static int64_t stop_seen_us; /* when a wait first saw the stop request; 0 before */
-static int stop_abandoned;   /* a wait gave up because of it */
-
+/* The connection's stop hook (pp_mysql_set_stop), under the name pp_source.h gives it. */
 void pp_source_mysql_set_stop(volatile sig_atomic_t *stop)
 {
-    stop_flag = stop;
-    stop_seen_us = 0;
-    stop_abandoned = 0;
-}
-
-static int stop_requested(void)
-{
-    return stop_flag && *stop_flag;
-}
-
-/* libmariadb's wait for a socket to become readable or writable, replaced so that a stop
- * request ends it: libmariadb's own wait restarts poll() on EINTR with the full timeout,
- * so a SIGTERM while the server is frozen would wait out the whole read timeout (30 s).
- * Returns > 0 when ready, 0 on timeout, -1 on error or stop: libmariadb then fails the
- * call as a lost connection. timeout_ms <= 0 means no timeout. */
-static int io_wait(my_socket fd, my_bool is_read, int timeout_ms)
-{
-    struct pollfd p = {.fd = fd, .events = is_read ? POLLIN : POLLOUT};
-    int64_t deadline = timeout_ms > 0 ? pp_now_us() + (int64_t)timeout_ms * 1000 : 0;
-    for (;;) {
-        if (stop_requested()) {
-            int64_t now = pp_now_us();
-            if (!stop_seen_us)
-                stop_seen_us = now;
-            if (now - stop_seen_us >= STOP_GRACE_US) {
-                stop_abandoned = 1;
-                errno = EINTR;
-                return -1;
-            }
-        }
-        int slice = STOP_POLL_MS;
-        if (deadline) {
-            int64_t left_ms = (deadline - pp_now_us() + 999) / 1000;
-            if (left_ms <= 0) {
-                errno = ETIMEDOUT;
-                return 0;
-            }
-            if (left_ms < slice)
-                slice = (int)left_ms;
-        }
-        int rc = poll(&p, 1, slice);
-        if (rc > 0)
-            return rc;
-        if (rc < 0 && errno != EINTR)
-            return -1;
-    }
-}
-
-/* Connection-level trouble is retried; anything an operator must fix is fatal. */
-static int classify(unsigned err)
-{
-    switch (err) {
-    case ER_ACCESS_DENIED_ERROR:
-    case ER_DBACCESS_DENIED_ERROR:
-    case ER_BAD_DB_ERROR:
-    case ER_NO_SUCH_TABLE:
-    case ER_BAD_FIELD_ERROR:
-    case ER_TABLEACCESS_DENIED_ERROR:
-    case ER_PARSE_ERROR:
-    case CR_SSL_CONNECTION_ERROR: return PP_SRC_FATAL;
-    default: return PP_SRC_RETRY;
-    }
+    pp_mysql_set_stop(stop);
 }
 
 static void free_query(table_query *q)
@@ -155,44 +79,26 @@ static void disconnect(mysql_source *m)
     m->db = NULL;
 }
 
-static int fail_db(mysql_source *m, const char *what, char *e, size_t n)
+/* Word the failed call's error; a connection-level one (retried) also drops the
+ * connection, which the next call makes anew. */
+static int fail_code(mysql_source *m, unsigned err, const char *text, const char *what, char *e,
+                     size_t n)
 {
-    unsigned err = mysql_errno(m->db);
-    int rc = classify(err);
-    const char *hint = "";
-    if (err == CR_SSL_CONNECTION_ERROR)
-        hint = " (check that source.tls_ca holds the CA that signed the server's certificate "
-               "and, for verify_identity, that the certificate names the host pinpostd "
-               "connects to)";
-    else if (err == ER_DBACCESS_DENIED_ERROR || err == ER_BAD_DB_ERROR)
-        hint = " (check the database name, RDS_DATABASE or source.database, and that the "
-               "account was granted access to it)";
-    if (rc == PP_SRC_RETRY && stop_abandoned)
-        pp_errf(e, n,
-                "%s: abandoned: the server did not answer within %g s of the stop "
-                "request",
-                what, STOP_GRACE_US / 1e6);
-    else
-        pp_errf(e, n, "%s: MySQL error %u: %s%s", what, err, mysql_error(m->db), hint);
+    int rc = pp_mysql_error_is_fatal(err) ? PP_SRC_FATAL : PP_SRC_RETRY;
+    pp_mysql_error(err, text, what, e, n);
     if (rc == PP_SRC_RETRY)
         disconnect(m);
     return rc;
 }
 
+static int fail_db(mysql_source *m, const char *what, char *e, size_t n)
+{
+    return fail_code(m, mysql_errno(m->db), mysql_error(m->db), what, e, n);
+}
+
 static int fail_stmt(mysql_source *m, MYSQL_STMT *st, const char *what, char *e, size_t n)
 {
-    unsigned err = mysql_stmt_errno(st);
-    int rc = classify(err);
-    if (rc == PP_SRC_RETRY && stop_abandoned)
-        pp_errf(e, n,
-                "%s: abandoned: the server did not answer within %g s of the stop "
-                "request",
-                what, STOP_GRACE_US / 1e6);
-    else
-        pp_errf(e, n, "%s: MySQL error %u: %s", what, err, mysql_stmt_error(st));
-    if (rc == PP_SRC_RETRY)
-        disconnect(m);
-    return rc;
+    return fail_code(m, mysql_stmt_errno(st), mysql_stmt_error(st), what, e, n);
 }
 
 static void bind_column(column *c, MYSQL_BIND *b)
@@ -309,7 +215,7 @@ static int prepare_table(mysql_source *m, enum pp_table t, char *e, size_t n)
     MYSQL_FIELD *fields = mysql_fetch_fields(meta);
     q->cols = pp_xcalloc((size_t)q->ncols, sizeof(column));
     q->binds = pp_xcalloc((size_t)q->ncols, sizeof(MYSQL_BIND));
-    q->key_col = q->label_col = -1;
+    q->key_col = -1;
     for (int i = 0; i < q->ncols; i++) {
         column *c = &q->cols[i];
         c->name = pp_xstrdup(fields[i].name);
@@ -325,10 +231,6 @@ static int prepare_table(mysql_source *m, enum pp_table t, char *e, size_t n)
             fields[i].org_name && *fields[i].org_name ? fields[i].org_name : fields[i].name;
         if (q->key_col < 0 && !strcmp(real, key_name))
             q->key_col = i;
-        /* Column names compare as MySQL compares them: without regard to case. */
-        if ((t == PP_PIN && !strcasecmp(c->name, "category")) ||
-            (t == PP_GEO && !strcasecmp(c->name, "country")))
-            q->label_col = i;
     }
     if (q->key_col < 0 || q->cols[q->key_col].kind != PP_BIND_INT) {
         pp_errf(e, n,
@@ -357,80 +259,16 @@ out:
     return rc;
 }
 
-/* Connector/C speaks TLS only when an SSL option is set; with a CA it verifies the chain,
- * and MYSQL_OPT_SSL_VERIFY_SERVER_CERT adds the host name check. */
-static void set_tls(MYSQL *db, const pp_config *c)
-{
-    my_bool on = 1, off = 0;
-    switch (c->source.tls) {
-    case PP_TLS_DISABLED: return;
-    case PP_TLS_PREFERRED:
-        mysql_ssl_set(db, NULL, NULL, NULL, NULL, NULL);
-        mysql_options(db, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &off);
-        return;
-    case PP_TLS_REQUIRED:
-        mysql_options(db, MYSQL_OPT_SSL_ENFORCE, &on);
-        mysql_options(db, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &off);
-        return;
-    case PP_TLS_VERIFY_CA:
-    case PP_TLS_VERIFY_IDENTITY:
-        mysql_options(db, MYSQL_OPT_SSL_ENFORCE, &on);
-        mysql_options(db, MYSQL_OPT_SSL_CA, c->source.tls_ca);
-        mysql_options(db, MYSQL_OPT_SSL_VERIFY_SERVER_CERT,
-                      c->source.tls == PP_TLS_VERIFY_IDENTITY ? &on : &off);
-        return;
-    }
-}
-
-static void log_tls(MYSQL *db, const pp_config *c)
-{
-    const char *cipher = mysql_get_ssl_cipher(db);
-    if (cipher)
-        pp_log_info("MySQL connection encrypted (%s, tls: %s)", cipher,
-                    pp_tls_mode_names[c->source.tls]);
-    else if (c->source.tls == PP_TLS_PREFERRED)
-        pp_log_warn("MySQL server offers no TLS: connection is NOT encrypted (source.tls: "
-                    "preferred); set source.tls: required to refuse such a server");
-    else if (!c->source.socket)
-        pp_log_info("MySQL connection not encrypted (source.tls: disabled)");
-}
-
 static int mysql_connect_source(pp_source *s, char *e, size_t n)
 {
     mysql_source *m = (mysql_source *)s;
-    const pp_config *c = m->c;
-    unsigned timeout = (unsigned)c->source.connect_timeout_s;
-    unsigned io_timeout = 30;
+    unsigned err;
 
     if (m->db)
         return PP_SRC_OK;
-    m->db = mysql_init(NULL);
-    if (!m->db) {
-        pp_errf(e, n, "mysql_init failed (out of memory)");
-        return PP_SRC_RETRY;
-    }
-    mysql_options(m->db, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
-    /* A server that stops answering must not wedge the daemon forever. */
-    mysql_options(m->db, MYSQL_OPT_READ_TIMEOUT, &io_timeout);
-    mysql_options(m->db, MYSQL_OPT_WRITE_TIMEOUT, &io_timeout);
-    mysql_options(m->db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-    mysql_optionsv(m->db, MARIADB_OPT_IO_WAIT, io_wait);
-    set_tls(m->db, c);
-    if (!mysql_real_connect(m->db, c->source.socket ? NULL : c->source.host, c->source.user,
-                            c->source.password, c->source.database,
-                            c->source.socket ? 0 : (unsigned)c->source.port, c->source.socket, 0)) {
-        char what[512];
-        if (c->source.socket)
-            snprintf(what, sizeof(what), "connecting to MySQL at %s as %s", c->source.socket,
-                     c->source.user ? c->source.user : "(default user)");
-        else
-            snprintf(what, sizeof(what), "connecting to MySQL at %s:%d as %s", c->source.host,
-                     c->source.port, c->source.user ? c->source.user : "(default user)");
-        int rc = fail_db(m, what, e, n);
-        disconnect(m);
-        return rc;
-    }
-    log_tls(m->db, c);
+    m->db = pp_mysql_connect(m->c, &err, e, n);
+    if (!m->db)
+        return pp_mysql_error_is_fatal(err) ? PP_SRC_FATAL : PP_SRC_RETRY;
     for (int t = 0; t < PP_NTABLES; t++) {
         int rc = prepare_table(m, t, e, n);
         if (rc != PP_SRC_OK) {
@@ -519,13 +357,6 @@ static void encode_row(table_query *q, enum pp_table t, pp_post *p)
         p->invalid_utf8 += pp_mysql_value_json(b, &v);
     }
     pp_json_obj_end(b);
-    if (q->label_col >= 0 && !q->cols[q->label_col].is_null) {
-        column *c = &q->cols[q->label_col];
-        char *dst = t == PP_PIN ? p->category : p->country;
-        size_t len = c->length < sizeof(p->category) - 1 ? c->length : sizeof(p->category) - 1;
-        memcpy(dst, c->text, len);
-        dst[len] = '\0';
-    }
 }
 
 /* Fetch truncated text columns in full, growing their buffers. */
@@ -587,8 +418,6 @@ static int fetch_table(mysql_source *m, enum pp_table t, const int64_t *keys, si
             } else {
                 pp_buf_reset(&p->value[t]);
                 pp_buf_append(&p->value[t], first->value[t].data, first->value[t].len);
-                memcpy(p->category, first->category, sizeof(p->category));
-                memcpy(p->country, first->country, sizeof(p->country));
                 p->invalid_utf8 = first->invalid_utf8;
             }
             p->found |= 1u << t;
@@ -611,7 +440,6 @@ static int mysql_fetch(pp_source *s, const int64_t *keys, size_t nkeys, pp_post 
             posts[i].key = keys[i];
             posts[i].found = 0;
             posts[i].invalid_utf8 = 0;
-            posts[i].category[0] = posts[i].country[0] = '\0';
         }
         for (int t = 0; t < PP_NTABLES; t++) {
             rc = fetch_table(m, t, keys + off, cnt, posts + off, e, n);

@@ -1,9 +1,14 @@
-/* rowcheck: field-by-field comparison of a message value with a text-protocol row. */
+/* rowcheck: field-by-field comparison of a message value with a text-protocol row, and
+ * the batched database reads of pinpost-verify --rows. */
 #include "pp_rowcheck.h"
+#include "pp_buf.h"
 #include "pp_json.h"
+#include "pp_log.h"
+#include "pp_mysql.h"
 #include "pp_mysql_value.h"
 #include "pp_util.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,4 +117,188 @@ int pp_rowcheck(const cJSON *value, const pp_db_column *cols, int ncols, char *c
     if (v)
         return pp_errf(why, n, "extra field '%s'", v->string ? v->string : "?"), -1;
     return 0;
+}
+
+/* ---- the database side ---- */
+
+#define ROW_BATCH 500
+
+/* A message waiting for its database row. */
+typedef struct pending {
+    int64_t key;
+    uint64_t seq;
+    char *value;
+} pending;
+
+struct pp_rowcheck_db {
+    MYSQL *db;
+    pp_db_column *cols[PP_NTABLES];
+    int ncols[PP_NTABLES];
+    int key_col[PP_NTABLES];
+    char *select[PP_NTABLES]; /* "SELECT ... FROM t WHERE key IN (" */
+    pending batch[PP_NTABLES][ROW_BATCH];
+    size_t nbatch[PP_NTABLES];
+    uint64_t checked, mismatched;
+    int shown;
+};
+
+/* The columns of table t and the statement that reads a batch of its rows: FLOAT columns
+ * as their exact single-precision value, not MySQL's 6-digit rendering. */
+static int open_table(pp_rowcheck_db *rc, int t, const pp_table_conf *tc, char *err, size_t n)
+{
+    pp_buf q = {0};
+    pp_buf_puts(&q, "SELECT * FROM ");
+    pp_mysql_quote_ident(&q, tc->table);
+    pp_buf_puts(&q, " LIMIT 0");
+    int failed = mysql_real_query(rc->db, q.data, q.len);
+    pp_buf_free(&q);
+    MYSQL_RES *res = failed ? NULL : mysql_store_result(rc->db);
+    if (!res)
+        return pp_errf(err, n, "table %s: %s", tc->table, mysql_error(rc->db)), -1;
+    MYSQL_FIELD *f = mysql_fetch_fields(res);
+    rc->ncols[t] = (int)mysql_num_fields(res);
+    rc->cols[t] = pp_xcalloc((size_t)rc->ncols[t], sizeof(pp_db_column));
+    rc->key_col[t] = -1;
+    pp_buf sel = {0};
+    pp_buf_puts(&sel, "SELECT ");
+    for (int i = 0; i < rc->ncols[t]; i++) {
+        rc->cols[t][i].name = pp_xstrdup(f[i].name);
+        rc->cols[t][i].type = f[i].type;
+        if (!strcmp(f[i].name, tc->key))
+            rc->key_col[t] = i;
+        if (i)
+            pp_buf_puts(&sel, ", ");
+        if (f[i].type == MYSQL_TYPE_FLOAT) {
+            pp_buf_puts(&sel, "CAST(");
+            pp_mysql_quote_ident(&sel, f[i].name);
+            pp_buf_puts(&sel, " AS DOUBLE)");
+        } else {
+            pp_mysql_quote_ident(&sel, f[i].name);
+        }
+    }
+    mysql_free_result(res);
+    if (rc->key_col[t] < 0) {
+        pp_buf_free(&sel);
+        return pp_errf(err, n, "table %s has no column %s", tc->table, tc->key), -1;
+    }
+    pp_buf_puts(&sel, " FROM ");
+    pp_mysql_quote_ident(&sel, tc->table);
+    pp_buf_puts(&sel, " WHERE ");
+    pp_mysql_quote_ident(&sel, tc->key);
+    pp_buf_puts(&sel, " IN (");
+    rc->select[t] = sel.data;
+    return 0;
+}
+
+pp_rowcheck_db *pp_rowcheck_db_open(const pp_config *c, char *err, size_t n)
+{
+    pp_rowcheck_db *rc = pp_xcalloc(1, sizeof(*rc));
+    rc->db = pp_mysql_connect(c, NULL, err, n);
+    if (!rc->db)
+        goto fail;
+    for (int t = 0; t < PP_NTABLES; t++)
+        if (open_table(rc, t, &c->source.tables[t], err, n))
+            goto fail;
+    return rc;
+fail:
+    pp_rowcheck_db_close(rc);
+    return NULL;
+}
+
+/* Read the queued rows of table t and compare each message with its row. */
+static int flush_table(pp_rowcheck_db *rc, int t, char *err, size_t n)
+{
+    if (!rc->nbatch[t])
+        return 0;
+    pp_buf q = {0};
+    pp_buf_puts(&q, rc->select[t]);
+    for (size_t i = 0; i < rc->nbatch[t]; i++)
+        pp_buf_printf(&q, "%s%" PRId64, i ? "," : "", rc->batch[t][i].key);
+    pp_buf_puts(&q, ")");
+    int failed = mysql_real_query(rc->db, q.data, q.len);
+    pp_buf_free(&q);
+    MYSQL_RES *res = failed ? NULL : mysql_store_result(rc->db);
+    if (!res)
+        return pp_errf(err, n, "reading rows: %s", mysql_error(rc->db)), -1;
+    for (size_t i = 0; i < rc->nbatch[t]; i++) {
+        pending *p = &rc->batch[t][i];
+        MYSQL_ROW row;
+        char why[512] = "no such row in the database";
+        int ok = 0;
+        mysql_data_seek(res, 0);
+        while ((row = mysql_fetch_row(res))) {
+            const char *k = row[rc->key_col[t]];
+            if (!k || strtoll(k, NULL, 10) != p->key)
+                continue;
+            cJSON *v = cJSON_Parse(p->value);
+            if (!v)
+                snprintf(why, sizeof(why), "value is not valid JSON");
+            else
+                ok = pp_rowcheck(v, rc->cols[t], rc->ncols[t], row, mysql_fetch_lengths(res), why,
+                                 sizeof(why)) == 0;
+            cJSON_Delete(v);
+            break;
+        }
+        rc->checked++;
+        if (!ok) {
+            rc->mismatched++;
+            if (rc->shown++ < 10)
+                pp_log_err("mismatch: %s seq %" PRIu64 " key %" PRId64 ": %s", pp_table_names[t],
+                           p->seq, p->key, why);
+        }
+        free(p->value);
+        p->value = NULL;
+    }
+    mysql_free_result(res);
+    rc->nbatch[t] = 0;
+    return 0;
+}
+
+int pp_rowcheck_db_add(pp_rowcheck_db *rc, enum pp_table t, int64_t key, uint64_t seq,
+                       const char *value, size_t len, char *err, size_t n)
+{
+    if (rc->nbatch[t] == ROW_BATCH && flush_table(rc, t, err, n))
+        return -1;
+    pending *p = &rc->batch[t][rc->nbatch[t]++];
+    p->key = key;
+    p->seq = seq;
+    p->value = pp_xmalloc(len + 1);
+    memcpy(p->value, value, len);
+    p->value[len] = '\0';
+    return 0;
+}
+
+int pp_rowcheck_db_finish(pp_rowcheck_db *rc, char *err, size_t n)
+{
+    for (int t = 0; t < PP_NTABLES; t++)
+        if (flush_table(rc, t, err, n))
+            return -1;
+    return 0;
+}
+
+uint64_t pp_rowcheck_db_checked(const pp_rowcheck_db *rc)
+{
+    return rc->checked;
+}
+
+uint64_t pp_rowcheck_db_mismatched(const pp_rowcheck_db *rc)
+{
+    return rc->mismatched;
+}
+
+void pp_rowcheck_db_close(pp_rowcheck_db *rc)
+{
+    if (!rc)
+        return;
+    for (int t = 0; t < PP_NTABLES; t++) {
+        for (size_t i = 0; i < rc->nbatch[t]; i++)
+            free(rc->batch[t][i].value);
+        for (int i = 0; i < rc->ncols[t]; i++)
+            free((char *)rc->cols[t][i].name);
+        free(rc->cols[t]);
+        free(rc->select[t]);
+    }
+    if (rc->db)
+        mysql_close(rc->db);
+    free(rc);
 }

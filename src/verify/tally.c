@@ -1,5 +1,6 @@
 /* tally: per-instance ledger of posts seen by the verifier. */
 #include "pp_tally.h"
+#include "pp_contract.h"
 #include "pp_log.h"
 #include "pp_util.h"
 
@@ -247,6 +248,21 @@ void pp_tally_add(pp_tally *t, const char *name, uint64_t seq, enum pp_table tab
 void pp_tally_add_other(pp_tally *t)
 {
     t->other++;
+}
+
+int pp_tally_add_partition_key(pp_tally *t, const char *only, const char *pk, size_t n,
+                               enum pp_table table, int32_t partition, int64_t *key, uint64_t *seq)
+{
+    char inst[PP_PARTITION_KEY_MAX + 1];
+    /* Longer than Kinesis allows: not one pinpostd wrote (and its instance would be cut). */
+    if (n > PP_PARTITION_KEY_MAX ||
+        pp_contract_parse_partition_key(pk, n, key, seq, inst, sizeof(inst)) ||
+        (only && strcmp(inst, only) != 0)) {
+        t->other++;
+        return 0;
+    }
+    pp_tally_add(t, inst, *seq, table, *key, partition);
+    return 1;
 }
 
 static int tables_present(const slot *s)

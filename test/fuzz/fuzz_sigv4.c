@@ -1,5 +1,7 @@
-/* fuzz_sigv4: the SigV4 canonicaliser on arbitrary paths, query strings and headers. */
+/* fuzz_sigv4: the SigV4 canonicaliser on arbitrary paths, query strings and headers, and
+ * the header lines of a signed AWS request built from them. */
 #include "fuzz.h"
+#include "pp_aws_http.h"
 #include "pp_sigv4.h"
 
 #include <stdlib.h>
@@ -31,6 +33,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pp_buf q = {0};
     pp_sigv4_presign(&c, "example.amazonaws.com", parts[0], n > 1 ? parts[1] : "", "us-east-1",
                      "kafka-cluster", 1440938160, 900, &q);
+    pp_aws_creds tc = {"AKIDEXAMPLE", "secret", n > 2 ? (char *)parts[2] : NULL, 0};
+    r.headers = headers + 2; /* the first pair stands for Host */
+    r.nheaders = nh ? nh - 1 : 0;
+    pp_aws_http_headers_free(pp_aws_http_signed_headers(&tc, nh ? headers[1] : "h", &r));
     pp_buf_free(&out);
     pp_buf_free(&canon);
     pp_buf_free(&q);

@@ -1,6 +1,7 @@
 """Loopback stand-ins for AWS endpoints: an EC2 instance metadata service that enforces
 IMDSv2 (session token on every request), moto's server (STS, Kinesis), and a Kinesis proxy
-in front of moto that turns away a share of the records as throughput-exceeded."""
+in front of moto that turns away a share of the records as throughput-exceeded, and can
+throttle, fail or expire the calls of a reader."""
 
 import base64
 import http.server
@@ -112,12 +113,29 @@ class ThrottlingKinesisProxy:
     does. `sent` counts every record received per (stream, partition key, data);
     `rejected` counts those turned away. With `stream_status`, DescribeStreamSummary
     answers report that status instead of moto's. The first `fail_calls` PutRecords calls
-    are answered with HTTP 500 InternalFailure, records untouched."""
+    are answered with HTTP 500 InternalFailure, records untouched.
 
-    def __init__(self, upstream, reject=0.0, seed=1, stream_status=None, fail_calls=0):
+    For readers: the first `read_throttles` GetRecords calls are answered with HTTP 400
+    ProvisionedThroughputExceededException, the first `read_failures` ListShards and
+    GetShardIterator calls with HTTP 500 InternalFailure, and every `expire_every`-th
+    GetRecords call after the throttled ones with HTTP 400 ExpiredIteratorException; none of
+    them reaches moto. With `read_limit` and `list_limit`, GetRecords and ListShards
+    calls reach moto asking for at most that many records or shards, so that a reader
+    must page. `targets` counts every call by action, `refused` the calls so answered."""
+
+    def __init__(self, upstream, reject=0.0, seed=1, stream_status=None, fail_calls=0,
+                 read_throttles=0, read_failures=0, expire_every=0, read_limit=None,
+                 list_limit=None):
         self.upstream = upstream
         self.reject = reject
         self.fail_calls = fail_calls
+        self.read_throttles = read_throttles
+        self.read_failures = read_failures
+        self.expire_every = expire_every
+        self.read_limit = read_limit
+        self.list_limit = list_limit
+        self.targets = {}
+        self.refused = {}
         self.rng = random.Random(seed)
         self.stream_status = stream_status
         self.sent = {}
@@ -159,7 +177,30 @@ class ThrottlingKinesisProxy:
             except urllib.error.HTTPError as e:
                 return e.code, e.read()
 
+    def refuse(self, action, code, error, message):
+        self.refused[action] = self.refused.get(action, 0) + 1
+        return code, json.dumps({"__type": error, "message": message}).encode()
+
     def handle(self, target, body, headers):
+        action = target.rsplit(".", 1)[-1]
+        with self.lock:
+            self.targets[action] = self.targets.get(action, 0) + 1
+            n = self.targets[action]
+            if action == "GetRecords" and n <= self.read_throttles:
+                return self.refuse(action, 400, "ProvisionedThroughputExceededException",
+                                   "Rate exceeded for shard in the stand-in.")
+            if action == "GetRecords" and self.expire_every and \
+                    (n - self.read_throttles) % self.expire_every == 0:
+                return self.refuse(action, 400, "ExpiredIteratorException",
+                                   "Iterator expired in the stand-in.")
+            if action in ("ListShards", "GetShardIterator") and n <= self.read_failures:
+                return self.refuse(action, 500, "InternalFailure", "stand-in outage")
+        if action == "GetRecords" and self.read_limit:
+            req = json.loads(body)
+            req["Limit"] = self.read_limit
+            body = json.dumps(req).encode()
+        if action == "ListShards" and self.list_limit:
+            return self.list_page(target, json.loads(body), headers)
         if target.endswith(".DescribeStreamSummary") and self.stream_status:
             code, answer = self.forward(target, body, headers)
             doc = json.loads(answer)
@@ -195,6 +236,27 @@ class ThrottlingKinesisProxy:
                   if v else next(it) for v in verdict]
         failed = sum(1 for m in merged if "ErrorCode" in m)
         return 200, json.dumps({"FailedRecordCount": failed, "Records": merged}).encode()
+
+    def list_page(self, target, req, headers):
+        """One page of ListShards, as AWS pages it: the token alone names what follows."""
+        if "NextToken" in req:
+            if "StreamName" in req or "StreamARN" in req:
+                with self.lock:
+                    return self.refuse("ListShards", 400, "InvalidArgumentException",
+                                       "NextToken and StreamName cannot be provided together.")
+            token = json.loads(base64.b64decode(req["NextToken"]))
+            stream, start = token["stream"], token["start"]
+        else:
+            stream, start = req["StreamName"], 0
+        code, answer = self.forward(target, json.dumps({"StreamName": stream}).encode(), headers)
+        if code != 200:
+            return code, answer
+        shards = json.loads(answer)["Shards"]
+        out = {"Shards": shards[start:start + self.list_limit]}
+        if start + self.list_limit < len(shards):
+            out["NextToken"] = base64.b64encode(json.dumps(
+                {"stream": stream, "start": start + self.list_limit}).encode()).decode()
+        return 200, json.dumps(out).encode()
 
     def close(self):
         self.server.shutdown()

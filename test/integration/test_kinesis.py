@@ -1,9 +1,11 @@
 """The Kinesis sink against moto's server on loopback: records read back from every shard,
 compared with what the same seed produces in a dry run and with Kafka in a run that feeds
 both; a proxy that turns records away as throughput-exceeded proves that only those are
-resent."""
+resent. Partition keys carry the run identity (KEY:SEQ:INSTANCE) while the shard still
+follows the post key."""
 
 import collections
+import hashlib
 import json
 import resource
 import signal
@@ -92,12 +94,27 @@ def dry_run_posts(env, count, seed):
     return out
 
 
+def parse_pk(pk):
+    """(key, seq, instance) of a partition key KEY:SEQ:INSTANCE (pp_contract.h)."""
+    key, seq, instance = pk.split(":", 2)
+    assert str(int(key)) == key and str(int(seq)) == seq and int(seq) >= 1, pk
+    return key, int(seq), instance
+
+
 def stream_contents(moto, names):
+    """{table: Counter((post key, data bytes))} of what the streams hold."""
     got = {}
     for t, name in names.items():
         recs = read_stream(moto, name)
-        got[t] = collections.Counter((k, d) for k, d, _ in recs)
+        got[t] = collections.Counter((parse_pk(k)[0], d) for k, d, _ in recs)
     return got
+
+
+def shard_ranges(moto, name):
+    """{shard id: (starting hash key, ending hash key)} of a stream."""
+    return {s["ShardId"]: (int(s["HashKeyRange"]["StartingHashKey"]),
+                           int(s["HashKeyRange"]["EndingHashKey"]))
+            for s in client(moto).list_shards(StreamName=name)["Shards"]}
 
 
 def test_posts_arrive_whole_once_with_the_post_key(env, moto):
@@ -113,7 +130,8 @@ def test_posts_arrive_whole_once_with_the_post_key(env, moto):
     for t in names:
         assert sum(got[t].values()) == 1500, t
         assert got[t] == expected[t], f"{t}: records differ from the dry run's"
-    # The partition key is the post key, and the three records of a post agree on it.
+    # The partition key starts with the post key, and the three records of a post agree
+    # on it.
     for k, d in got["pin"]:
         assert json.loads(d)["index"] == int(k)
     for t in ("geo", "user"):
@@ -146,7 +164,9 @@ def test_only_throttled_records_are_resent_and_nothing_is_lost(env, moto):
     for t, name in names.items():
         for (k, d), n in expected[t].items():
             accepted[(name, k, d)] = n
-    sent = collections.Counter(proxy.sent)
+    sent = collections.Counter()
+    for (stream, pk, d), n in proxy.sent.items():
+        sent[(stream, parse_pk(pk)[0], d)] += n
     assert sum(sent.values()) == sum(accepted.values()) + proxy.rejected
     assert set(sent) == set(accepted)
     assert all(sent[i] >= accepted[i] for i in accepted)
@@ -350,3 +370,67 @@ def test_secret_key_never_in_output(env, moto):
     p, _ = env.run("--count", "5", "--rate", "0", "-vvv", env=aws_env())
     assert p.returncode == 0, p.stderr[-2000:]
     assert "kinesis-test-secret" not in p.stdout + p.stderr
+
+
+def test_partition_keys_carry_the_run_and_shards_follow_the_post_key(env, moto):
+    """Each record's partition key is KEY:SEQ:INSTANCE: the three records of post N carry
+    seq N and the instance, 1..N once each per stream; and the shard is the one Kinesis
+    gives the bare post key (ExplicitHashKey = MD5 of the key), so every record of a key,
+    on all three streams, lands on the same shard number."""
+    env.load(200)
+    names = create_streams(moto, env, shards=4)
+    kinesis_config(env, moto.endpoint)
+    p, rep = env.run("--count", "400", "--rate", "0", "--seed", "6", env=aws_env())
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert rep["posts_delivered"] == 400
+    shard_of_key = collections.defaultdict(set)
+    posts = collections.defaultdict(dict)
+    for t, name in names.items():
+        ranges = shard_ranges(moto, name)
+        for pk, data, shard in read_stream(moto, name):
+            key, seq, instance = parse_pk(pk)
+            assert instance == env.instance
+            row = json.loads(data)
+            assert row["index" if t == "pin" else "ind"] == int(key)
+            assert seq not in posts[t], f"{t}: seq {seq} twice"
+            posts[t][seq] = key
+            # Where Kinesis puts a partition key equal to the post key.
+            h = int(hashlib.md5(key.encode()).hexdigest(), 16)
+            lo, hi = ranges[shard]
+            assert lo <= h <= hi, f"{t}: key {key} on {shard}, not where its hash is"
+            shard_of_key[key].add(shard.rsplit("-", 1)[1])
+    for t in names:
+        assert sorted(posts[t]) == list(range(1, 401)), t
+    assert posts["pin"] == posts["geo"] == posts["user"]  # one key per seq, on every stream
+    assert all(len(s) == 1 for s in shard_of_key.values()), "a key on two shard numbers"
+    assert len({next(iter(s)) for s in shard_of_key.values()}) == 4  # all shards used
+
+
+def test_instance_too_long_for_a_partition_key_is_a_configuration_error(env, moto):
+    env.load(10)
+    create_streams(moto, env)
+    long_name = "i" * 215  # PP_PARTITION_KEY_INSTANCE_MAX is 214
+    kinesis_config(env, moto.endpoint)
+    env.config.write_text(env.config.read_text().replace(f"instance: {env.instance}",
+                                                         f"instance: {long_name}"))
+    p, rep = env.run("--count", "1", "--rate", "0", env=aws_env())
+    assert p.returncode == 78, p.stderr[-2000:]
+    assert "service.instance is 215 bytes, too long for Kinesis" in p.stderr
+    assert "room for 214 bytes" in p.stderr
+    c = subprocess.run([PINPOSTD, "-c", str(env.config), "--check"], capture_output=True,
+                       text=True, timeout=60, env=aws_env())
+    assert c.returncode == 78 and "too long for Kinesis" in c.stdout, c.stdout + c.stderr
+    # At the limit it runs, and the partition keys carry the whole name.
+    env.config.write_text(env.config.read_text().replace(long_name, long_name[:214]))
+    p, rep = env.run("--count", "3", "--rate", "0", env=aws_env())
+    assert p.returncode == 0, p.stderr[-2000:]
+    names = {t: f"streaming-{env.prefix}-{t}" for t in ("pin", "geo", "user")}
+    pks = [parse_pk(k) for k, _d, _s in read_stream(moto, names["user"])]
+    assert sorted(s for _k, s, _i in pks) == [1, 2, 3]
+    assert {i for _k, _s, i in pks} == {long_name[:214]}
+    # Kafka alone has no partition key to fill: the long name is fine there.
+    env.write_config()
+    env.config.write_text(env.config.read_text().replace(f"instance: {env.instance}",
+                                                         f"instance: {long_name}"))
+    p, rep = env.run("--count", "2", "--rate", "0")
+    assert p.returncode == 0, p.stderr[-2000:]

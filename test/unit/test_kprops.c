@@ -267,6 +267,88 @@ static void jaas__quoting_and_whitespace__options(void **state)
     assert_string_equal(out, "[a=x y][b=plain][c=q\"\\]");
 }
 
+/* The translator alone, without a configuration: it returns what it read, in order,
+ * with origins, and the configuration merges it. */
+static void translate__alone__settings_and_msk_returned(void **state)
+{
+    (void)state;
+    char err[512] = "", path[512];
+    snprintf(path, sizeof(path), "%s/client.properties", dir);
+    const pp_kv entries[] = {
+        {"bootstrap.servers", "b-1.x.kafka.eu-west-1.amazonaws.com:9098", "p:1"},
+        {"linger.ms", "5", "p:2"},
+        {"sasl.mechanism", "AWS_MSK_IAM", "p:3"},
+        {"sasl.jaas.config",
+         "software.amazon.msk.auth.iam.IAMLoginModule required awsRoleArn=\"arn:aws:iam::1:role/r\" "
+         "awsProfileName=\"team\";",
+         "p:4"},
+        {"ssl.ca.location", "ca.pem", "p:5"},
+        {"delivery.timeout.ms", "90000", "p:6"},
+        {"linger.ms", "25", "p:7"},
+    };
+    pp_kprops k;
+    assert_int_equal(pp_kprops_translate(entries, sizeof(entries) / sizeof(entries[0]), path, &k,
+                                         err, sizeof(err)),
+                     0);
+    char ca[600];
+    snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+    const char *const want[][3] = {
+        {"bootstrap.servers", "b-1.x.kafka.eu-west-1.amazonaws.com:9098", "p:1"},
+        {"linger.ms", "25", "p:7"}, /* set twice: its first place, its last value */
+        {"ssl.ca.location", ca, "p:5"},
+        {"message.timeout.ms", "90000", "p:6"},
+        {"sasl.mechanisms", "OAUTHBEARER", "p:3"},
+    };
+    assert_int_equal(k.nsettings, sizeof(want) / sizeof(want[0]));
+    for (size_t i = 0; i < k.nsettings; i++) {
+        assert_string_equal(k.settings[i].key, want[i][0]);
+        assert_string_equal(k.settings[i].value, want[i][1]);
+        assert_string_equal(k.settings[i].origin, want[i][2]);
+    }
+    assert_true(k.msk.enabled);
+    assert_string_equal(k.msk.role_arn, "arn:aws:iam::1:role/r");
+    assert_string_equal(k.msk.profile, "team");
+    assert_null(k.msk.role_session_name);
+    assert_null(k.msk.external_id);
+    assert_null(k.msk.sts_region);
+    pp_kprops_release(&k);
+    assert_null(k.settings);
+    assert_int_equal(k.nsettings, 0);
+
+    /* A failure returns nothing to release. */
+    const pp_kv bad[] = {{"linger.ms", "5", "p:1"}, {"no.such.property", "x", "p:2"}};
+    assert_int_equal(pp_kprops_translate(bad, 2, path, &k, err, sizeof(err)), -1);
+    assert_string_equal(err, "p:2: unknown Kafka client property 'no.such.property' (neither a "
+                             "Java client setting pinpostd translates nor a librdkafka property)");
+    assert_null(k.settings);
+    assert_int_equal(k.nsettings, 0);
+}
+
+/* What client.properties sets lands where the YAML puts kafka.properties: settings before
+ * it are overridden by the file, settings after it override the file. */
+static void merge__yaml_order__later_wins(void **state)
+{
+    (void)state;
+    char err[512] = "", path[512];
+    free(unit_write_file(dir, "client.properties",
+                         "bootstrap.servers=b:9092\nlinger.ms=7\nbatch.size=1000\n"));
+    free(unit_write_file(dir, "order.yaml",
+                         "kafka:\n  settings:\n    linger.ms: 1\n    acks: all\n"
+                         "  properties: client.properties\n"
+                         "  bootstrap_servers: other:9092\n"));
+    snprintf(path, sizeof(path), "%s/order.yaml", dir);
+    pp_config *c = pp_config_new_defaults();
+    assert_int_equal(pp_config_load_file(c, path, err, sizeof(err)), 0);
+    expect(c, "linger.ms", "7");
+    expect(c, "acks", "all");
+    expect(c, "batch.size", "1000");
+    expect(c, "bootstrap.servers", "other:9092");
+    const pp_kv *kv = pp_kv_find(c->kafka.settings, c->kafka.nsettings, "linger.ms");
+    assert_non_null(strstr(kv->origin, "client.properties:2"));
+    assert_false(c->msk.enabled);
+    pp_config_destroy(c);
+}
+
 int main(void)
 {
     pp_log_init(-3);
@@ -279,6 +361,8 @@ int main(void)
         cmocka_unit_test(bad_files__precise_errors),
         cmocka_unit_test(jaas__quoting_and_whitespace__options),
         cmocka_unit_test(jaas__malformed__never_echoes_values),
+        cmocka_unit_test(translate__alone__settings_and_msk_returned),
+        cmocka_unit_test(merge__yaml_order__later_wins),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,4 +1,5 @@
-/* Unit tests of the logger: the escaping every message goes through, and the line format. */
+/* Unit tests of the logger: the escaping every message goes through, the line format, and
+ * the rate limit of repeated messages. */
 #include "unit.h"
 
 #include "pp_log.h"
@@ -147,6 +148,108 @@ static void log__program_name__labels_the_line(void **state)
     pp_log_set_program("pinpostd");
 }
 
+/* stderr into a file while capturing; capture_end returns what was written (caller
+ * frees). */
+typedef struct capture {
+    char *dir;
+    char path[512];
+    int saved;
+} capture;
+
+static void capture_begin(capture *c)
+{
+    c->dir = unit_tmpdir();
+    snprintf(c->path, sizeof(c->path), "%s/stderr", c->dir);
+    fflush(stderr);
+    c->saved = dup(2);
+    int fd = open(c->path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(c->saved >= 0 && fd >= 0);
+    dup2(fd, 2);
+    close(fd);
+    unsetenv("JOURNAL_STREAM");
+    pp_log_init(0);
+}
+
+static char *capture_end(capture *c)
+{
+    fflush(stderr);
+    dup2(c->saved, 2);
+    close(c->saved);
+    FILE *f = fopen(c->path, "r");
+    assert_non_null(f);
+    char *buf = calloc(1, 16384);
+    size_t n = fread(buf, 1, 16383, f);
+    buf[n] = '\0';
+    fclose(f);
+    unit_rmdir(c->dir);
+    return buf;
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+static void limited__burst__one_line_then_the_count(void **state)
+{
+    (void)state;
+    capture c;
+    pp_log_limit l = {.interval_us = 200000};
+    capture_begin(&c);
+    for (int i = 0; i < 5; i++)
+        pp_log_limited(&l, LOG_WARNING, "post %d failed", i);
+    usleep(250000);
+    pp_log_limited(&l, LOG_WARNING, "post %d failed", 5);
+    pp_log_limited(&l, LOG_WARNING, "post %d failed", 6);
+    char *out = capture_end(&c);
+    assert_int_equal(count_lines(out), 2);
+    assert_non_null(strstr(out, " pinpostd warning: post 0 failed\n"));
+    assert_non_null(strstr(out, " pinpostd warning: post 5 failed (and 4 similar messages not "
+                                "shown)\n"));
+    assert_null(strstr(out, "post 6"));
+    assert_int_equal(l.suppressed, 1);
+    free(out);
+}
+
+static void limited__below_threshold__counted_not_shown(void **state)
+{
+    (void)state;
+    capture c;
+    pp_log_limit l = {0}; /* one second */
+    capture_begin(&c);
+    pp_log_init(-3); /* errors only */
+    pp_log_limited(&l, LOG_WARNING, "hidden");
+    pp_log_limited(&l, LOG_WARNING, "hidden too");
+    char *out = capture_end(&c);
+    assert_string_equal(out, "");
+    assert_int_equal(l.suppressed, 1);
+    assert_true(l.last_us > 0);
+    free(out);
+    pp_log_init(0);
+}
+
+static void limited__long_message__the_count_survives(void **state)
+{
+    (void)state;
+    capture c;
+    char big[3000];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    pp_log_limit l = {.interval_us = 1};
+    capture_begin(&c);
+    pp_log_limited(&l, LOG_WARNING, "%s", big);
+    l.suppressed = 3;
+    usleep(1000);
+    pp_log_limited(&l, LOG_WARNING, "%s", big);
+    char *out = capture_end(&c);
+    assert_int_equal(count_lines(out), 2);
+    assert_non_null(strstr(out, "xxx (and 3 similar messages not shown)\n"));
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -155,6 +258,9 @@ int main(void)
         cmocka_unit_test(escape__worst_case__fits_four_times_the_input),
         cmocka_unit_test(log__forged_line_in_a_value__one_escaped_line),
         cmocka_unit_test(log__program_name__labels_the_line),
+        cmocka_unit_test(limited__burst__one_line_then_the_count),
+        cmocka_unit_test(limited__below_threshold__counted_not_shown),
+        cmocka_unit_test(limited__long_message__the_count_survives),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

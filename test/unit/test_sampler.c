@@ -94,10 +94,10 @@ static void draw(uint64_t seed, int batch, size_t n, int64_t *out, uint64_t *unm
     pp_sampler_set_batch(s, batch);
     for (size_t i = 0; i < n; i++) {
         const pp_post *p;
-        int rc;
-        while ((rc = pp_sampler_next(s, &p, err, sizeof(err))) == PP_SAMPLER_UNMATCHED)
+        pp_sample rc;
+        while ((rc = pp_sampler_next(s, &p, err, sizeof(err))) == PP_SAMPLE_UNMATCHED)
             ;
-        assert_int_equal(rc, PP_SRC_OK);
+        assert_int_equal(rc, PP_SAMPLE_POST);
         assert_int_equal(p->found, PP_POST_COMPLETE);
         out[i] = p->key;
     }
@@ -179,7 +179,7 @@ static void sampler__never_whole__one_round_trip_per_call(void **state)
     pp_sampler *s = pp_sampler_new(&src.base, 1, 16, 10);
     for (int i = 1; i <= 50; i++) {
         const pp_post *p = NULL;
-        assert_int_equal(pp_sampler_next(s, &p, err, sizeof(err)), PP_SAMPLER_UNMATCHED);
+        assert_int_equal(pp_sampler_next(s, &p, err, sizeof(err)), PP_SAMPLE_UNMATCHED);
         assert_int_equal(src.fetches, i);
     }
     pp_sampler_stats st;
@@ -212,10 +212,10 @@ static void sampler__set_source_midway__same_sequence(void **state)
             cur = b;
         }
         const pp_post *p;
-        int rc;
-        while ((rc = pp_sampler_next(s, &p, err, sizeof(err))) == PP_SAMPLER_UNMATCHED)
+        pp_sample rc;
+        while ((rc = pp_sampler_next(s, &p, err, sizeof(err))) == PP_SAMPLE_UNMATCHED)
             ;
-        assert_int_equal(rc, PP_SRC_OK);
+        assert_int_equal(rc, PP_SAMPLE_POST);
         assert_int_equal(p->key, plain[i]);
     }
     pp_sampler_destroy(s);

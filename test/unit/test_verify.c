@@ -2,6 +2,7 @@
 #include "unit.h"
 
 #include "pp_rowcheck.h"
+#include "pp_contract.h"
 #include "pp_tally.h"
 
 static void tally__clean_run__all_complete(void **state)
@@ -316,6 +317,53 @@ static void rowcheck__differences__each_named(void **state)
     }
 }
 
+/* Kinesis records join by their partition key "KEY:SEQ:INSTANCE", the shard number as
+ * the partition; anything else is another producer's record. */
+static void tally__partition_keys__posts_and_other(void **state)
+{
+    (void)state;
+    pp_tally *t = pp_tally_new();
+    int64_t key = 0;
+    uint64_t seq = 0;
+    for (int tb = 0; tb < PP_NTABLES; tb++) {
+        assert_int_equal(pp_tally_add_partition_key(t, NULL, "42:1:host:a", 11, tb, 3, &key, &seq),
+                         1);
+        assert_int_equal(key, 42);
+        assert_int_equal(seq, 1);
+    }
+    /* Post 2 lost its user record; its geo record came twice. */
+    assert_int_equal(pp_tally_add_partition_key(t, NULL, "7:2:host:a", 10, PP_PIN, 1, &key, &seq),
+                     1);
+    assert_int_equal(pp_tally_add_partition_key(t, NULL, "7:2:host:a", 10, PP_GEO, 1, &key, &seq),
+                     1);
+    assert_int_equal(pp_tally_add_partition_key(t, NULL, "7:2:host:a", 10, PP_GEO, 1, &key, &seq),
+                     1);
+    /* Not pinpostd's: a bare key (an older pinpostd), sequence 0, garbage, too long. */
+    static const char *const others[] = {"42", "42:0:host:a", "x:1:h", "42:1:", ""};
+    for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++)
+        assert_int_equal(pp_tally_add_partition_key(t, NULL, others[i], strlen(others[i]), PP_PIN,
+                                                    0, &key, &seq),
+                         0);
+    char longkey[PP_PARTITION_KEY_MAX + 2];
+    memset(longkey, 'h', sizeof(longkey));
+    memcpy(longkey, "1:3:", 4);
+    assert_int_equal(
+        pp_tally_add_partition_key(t, NULL, longkey, sizeof(longkey), PP_PIN, 0, &key, &seq), 0);
+    /* Another instance than the one asked for. */
+    assert_int_equal(
+        pp_tally_add_partition_key(t, "host:a", "9:3:host:b", 10, PP_PIN, 0, &key, &seq), 0);
+    pp_tally_result r;
+    pp_tally_summarise(t, "host:a", 0, &r);
+    assert_int_equal(r.messages, 6);
+    assert_int_equal(r.other, 7);
+    assert_int_equal(r.posts_complete, 1);
+    assert_int_equal(r.posts_partial, 1);
+    assert_int_equal(r.duplicates, 1);
+    assert_int_equal(r.max_seq, 2);
+    assert_int_equal(pp_tally_instances(t), 1);
+    pp_tally_destroy(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -327,6 +375,7 @@ int main(void)
         cmocka_unit_test(tally__hostile_instance_name__escaped),
         cmocka_unit_test(rowcheck__equal_row__matches),
         cmocka_unit_test(rowcheck__differences__each_named),
+        cmocka_unit_test(tally__partition_keys__posts_and_other),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
