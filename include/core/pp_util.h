@@ -36,6 +36,12 @@ int pp_parse_double(const char *s, double *out);
  * secret). Writes into buf (at least 48 bytes) and returns it. */
 const char *pp_quote_arg(const char *s, int stop_at_eq, char *buf, size_t n);
 
+struct option;
+/* The option getopt_long just returned, as the user typed it: "--name" when it came by
+ * its long name (li >= 0, the index getopt_long filled), else "-c". For error messages:
+ * argv[optind - 1] is wrong for --name=VALUE and -cVALUE. Returns buf. */
+const char *pp_opt_name(const struct option *longopts, int li, int ch, char *buf, size_t n);
+
 /* Directory part of path, for resolving relative paths; caller frees. */
 char *pp_dirname(const char *path);
 

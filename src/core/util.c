@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,4 +177,13 @@ char *pp_path_join(const char *base_dir, const char *path)
     char *p = pp_xmalloc(n);
     snprintf(p, n, "%s/%s", base_dir, path);
     return p;
+}
+
+const char *pp_opt_name(const struct option *longopts, int li, int ch, char *buf, size_t n)
+{
+    if (li >= 0)
+        snprintf(buf, n, "--%s", longopts[li].name);
+    else
+        snprintf(buf, n, "-%c", ch > 0 && ch < 128 ? ch : '?');
+    return buf;
 }

@@ -107,11 +107,7 @@ enum pp_cli_status pp_cli_parse(int argc, char **argv, pp_cli_opts *o, char *msg
     optind = 0; /* glibc: start afresh, for a second call in one process */
     opterr = 0;
     while (li = -1, (ch = getopt_long(argc, argv, ":c:tn:r:vqVh", longopts, &li)) != -1) {
-        /* The option as typed: its long name, or its letter. */
-        if (li >= 0)
-            snprintf(name, sizeof(name), "--%s", longopts[li].name);
-        else
-            snprintf(name, sizeof(name), "-%c", ch > 0 && ch < 128 ? ch : '?');
+        pp_opt_name(longopts, li, ch, name, sizeof(name));
         switch (ch) {
         case 'c':
             if (!*optarg)

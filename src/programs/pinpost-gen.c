@@ -55,12 +55,7 @@ int main(int argc, char **argv)
     double *frac = NULL;
 
     while (li = -1, (ch = getopt_long(argc, argv, "n:s:Vh", longopts, &li)) != -1) {
-        /* Errors name the option as typed (not argv[optind - 1], which is wrong for
-         * --posts=N and -nN). */
-        if (li >= 0)
-            snprintf(name, sizeof(name), "--%s", longopts[li].name);
-        else
-            snprintf(name, sizeof(name), "-%c", ch > 0 && ch < 128 ? ch : '?');
+        pp_opt_name(longopts, li, ch, name, sizeof(name));
         switch (ch) {
         case 'n':
             if (pp_parse_uint64(optarg, &g.posts) || g.posts > MAX_POSTS) {

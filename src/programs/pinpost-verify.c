@@ -96,12 +96,7 @@ static int parse_args(int argc, char **argv, opts *o)
     memset(o, 0, sizeof(*o));
     o->timeout_s = 60;
     while (li = -1, (ch = getopt_long(argc, argv, "c:b:p:i:e:vqVh", longopts, &li)) != -1) {
-        /* Errors name the option as typed (not argv[optind - 1], which is wrong for
-         * --expect=N and -eN). */
-        if (li >= 0)
-            snprintf(name, sizeof(name), "--%s", longopts[li].name);
-        else
-            snprintf(name, sizeof(name), "-%c", ch > 0 && ch < 128 ? ch : '?');
+        pp_opt_name(longopts, li, ch, name, sizeof(name));
         switch (ch) {
         case 'c': o->config = optarg; break;
         case 'b':
