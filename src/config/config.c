@@ -1170,7 +1170,8 @@ void pp_config_print(const pp_config *c, FILE *out)
         fprintf(out,
                 "  region: %s\n  endpoint: %s\n  linger: %gs\n  record_timeout: %gs\n"
                 "  max_requests: %d\n",
-                c->kinesis.region ? c->kinesis.region : "(AWS_REGION / AWS_DEFAULT_REGION)",
+                c->kinesis.region ? c->kinesis.region
+                                  : "(AWS_REGION, AWS_DEFAULT_REGION or the endpoint host name)",
                 c->kinesis.endpoint ? c->kinesis.endpoint : "(the region's public endpoint)",
                 c->kinesis.linger_s, c->kinesis.record_timeout_s, c->kinesis.max_requests);
     }
