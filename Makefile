@@ -26,9 +26,23 @@ PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS))
 #   config/    pinpostd.yaml, db_creds.yaml, client.properties
 #   core/      buffers, JSON, logging, files, secrets, random numbers, exit codes
 LAYERS := core config aws client gen source sink verify daemon
+# Who may use whom (docs/architecture.md): a layer's files are compiled with the include
+# directories of the layers it may use and no others, so a wrong-way #include fails.
+USES_core :=
+USES_config := core
+USES_aws := config core
+USES_client := aws config core
+USES_gen := core
+USES_source := gen client config core
+USES_sink := source client aws config core
+USES_verify := source gen client aws config core
+USES_daemon := sink source gen client aws config core
 INCLUDES := $(LAYERS:%=-Iinclude/%)
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -pthread $(OPT) $(WARN) $(INCLUDES) $(PKG_CFLAGS) -MMD -MP \
-    $(CFLAGS)
+LAYER_INCLUDES = $(INCLUDES)
+$(foreach l,$(LAYERS),$(eval $(BUILD)/obj/$(l)/%.o $(BUILD)/asan/$(l)/%.o: \
+    LAYER_INCLUDES = $(patsubst %,-Iinclude/%,$(l) $(USES_$(l)))))
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -pthread $(OPT) $(WARN) $(LAYER_INCLUDES) $(PKG_CFLAGS) \
+    -MMD -MP $(CFLAGS)
 LDLIBS_ALL = $(PKG_LIBS) -lm -pthread
 
 # One archive per layer; each program links only the layers it may use, so a call across

@@ -9,12 +9,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "pp_contract.h"
 #include "pp_kv.h"
-
-enum pp_table { PP_PIN = 0, PP_GEO = 1, PP_USER = 2, PP_NTABLES = 3 };
-
-/* Short names of the tables as used in config keys and topic suffixes: pin, geo, user. */
-extern const char *const pp_table_names[PP_NTABLES];
 
 /* TLS to the database, as MySQL's --ssl-mode names them. The verify modes check the
  * server certificate against source.tls_ca; verify_identity also checks the host name. */

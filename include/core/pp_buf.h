@@ -9,7 +9,16 @@ typedef struct pp_buf {
     char *data; /* owned; NUL-terminated after every append */
     size_t len;
     size_t cap;
+    /* Set (PP_SECRET_BUF) for a buffer that holds or may hold a secret: growing it erases
+     * the old block before freeing it, and pp_buf_free erases it, so no copy of the
+     * secret is left in freed memory. */
+    int secret;
 } pp_buf;
+
+#define PP_SECRET_BUF                                                                              \
+    {                                                                                              \
+        .secret = 1                                                                                \
+    }
 
 /* Make room for extra more bytes (and the terminating NUL) without changing len. */
 void pp_buf_reserve(pp_buf *b, size_t extra);

@@ -1,5 +1,5 @@
 /* pp_contract: how a message names the run and post it belongs to, the one definition the
- * sinks write and pinpost-verify reads (DESIGN.md, "Messages").
+ * sinks write and pinpost-verify reads (README "What it guarantees", docs/kinesis.md).
  *
  * Kafka: two headers on every message, the instance name and the post's sequence number
  * in decimal. Kinesis records have no headers, so the partition key carries the same:
@@ -13,6 +13,11 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+enum pp_table { PP_PIN = 0, PP_GEO = 1, PP_USER = 2, PP_NTABLES = 3 };
+
+/* Short names of the tables as used in config keys and topic suffixes: pin, geo, user. */
+extern const char *const pp_table_names[PP_NTABLES];
 
 #define PP_HEADER_INSTANCE "pinpostd.instance"
 #define PP_HEADER_SEQ "pinpostd.seq"

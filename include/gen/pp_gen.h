@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#include "pp_config.h"
+#include "pp_contract.h"
 #include "pp_buf.h"
 
 typedef struct pp_gen_opts {
@@ -21,10 +21,8 @@ typedef struct pp_gen_opts {
 /* True when table t has a row for key. */
 int pp_gen_has(const pp_gen_opts *o, enum pp_table t, int64_t key);
 
-/* Append the row of table t for key as a JSON object (the message contract). Also copies
- * the category (pin) or country (geo) into label when label is not NULL. */
-void pp_gen_row_json(const pp_gen_opts *o, enum pp_table t, int64_t key, pp_buf *out, char *label,
-                     size_t label_size);
+/* Append the row of table t for key as a JSON object (the message contract). */
+void pp_gen_row_json(const pp_gen_opts *o, enum pp_table t, int64_t key, pp_buf *out);
 
 /* Append the row as a parenthesised SQL VALUES tuple. */
 void pp_gen_row_sql(const pp_gen_opts *o, enum pp_table t, int64_t key, pp_buf *out);

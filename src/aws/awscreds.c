@@ -142,7 +142,7 @@ static void form_add(pp_buf *b, const char *name, const char *value)
 static int assume_role(pp_aws_chain *ch, const pp_aws_creds *base, pp_aws_creds *out, char *err,
                        size_t n)
 {
-    pp_buf url = {0}, host = {0}, body = {0}, resp = {0};
+    pp_buf url = {0}, host = {0}, body = PP_SECRET_BUF, resp = PP_SECRET_BUF;
     char region[PP_AWS_REGION_MAX + 1], herr[512];
     int rc = -1;
 
@@ -207,10 +207,10 @@ static int from_env(pp_aws_creds *out, char *why, size_t n)
 /* The whole file, NUL-terminated, or NULL with errno set. Caller frees. */
 static char *read_small_file(const char *path)
 {
-    pp_buf b = {0};
+    pp_buf b = PP_SECRET_BUF; /* credentials files, web identity tokens */
     if (pp_buf_read_file(&b, path, 1 << 20) != 0) {
         int e = errno;
-        pp_buf_free(&b);
+        pp_secret_buf_free(&b);
         errno = e;
         return NULL;
     }
@@ -231,7 +231,7 @@ static int from_web_identity(pp_aws_chain *ch, pp_aws_creds *out, char *why, siz
     }
     tok[strcspn(tok, "\r\n")] = '\0';
     const char *session = getenv("AWS_ROLE_SESSION_NAME");
-    pp_buf url = {0}, host = {0}, body = {0}, resp = {0};
+    pp_buf url = {0}, host = {0}, body = PP_SECRET_BUF, resp = PP_SECRET_BUF;
     char region[PP_AWS_REGION_MAX + 1], herr[512], perr[512];
     int rc = -1;
     if (sts_endpoint(ch, &url, &host, region, herr, sizeof(herr)) != 0) {
@@ -321,7 +321,7 @@ static int from_container(pp_aws_creds *out, char *why, size_t n)
 {
     const char *rel = getenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
     const char *full = getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
-    pp_buf url = {0}, resp = {0};
+    pp_buf url = {0}, resp = PP_SECRET_BUF;
     if (rel && *rel)
         pp_buf_printf(&url, "http://169.254.170.2%s", rel);
     else if (full && *full)
@@ -371,7 +371,7 @@ static int from_imds(pp_aws_creds *out, char *why, size_t n)
     size_t blen = strlen(base);
     while (blen && base[blen - 1] == '/')
         blen--;
-    pp_buf url = {0}, resp = {0};
+    pp_buf url = {0}, resp = PP_SECRET_BUF;
     struct curl_slist *put_h = NULL, *get_h = NULL;
     char herr[512];
     int rc = -1;

@@ -298,11 +298,38 @@ static int64_t whole_ms(const cJSON *v, double scale, int64_t fallback)
     return ms >= 0 && ms <= 1e14 ? (int64_t)(ms + 0.5) : fallback;
 }
 
+/* A copy of JSON text with every \u0000 escape turned into \uFFFD: cJSON ends a string at
+ * the NUL it decodes, so a partition key "7:1:inst\u0000foreign" would read as "7:1:inst",
+ * another producer's record taken for ours. With U+FFFD it keeps its length and never
+ * matches (no instance name holds control characters). */
+static char *without_nul_escapes(const char *json, size_t len)
+{
+    char *out = pp_xmalloc(len + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (json[i] == '\\' && i + 5 < len && json[i + 1] == 'u' &&
+            !memcmp(json + i + 2, "0000", 4)) {
+            memcpy(out + o, "\\uFFFD", 6);
+            o += 6;
+            i += 5;
+        } else if (json[i] == '\\' && i + 1 < len) {
+            out[o++] = json[i++]; /* an escape: its second character is not a new one */
+            out[o++] = json[i];
+        } else {
+            out[o++] = json[i];
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
 int pp_kinesis_parse_get_records(const char *json, size_t len, pp_kinesis_got *out, char *err,
                                  size_t en)
 {
     pp_kinesis_got_free(out);
-    cJSON *j = json ? cJSON_ParseWithLength(json, len) : NULL;
+    char *text = json ? without_nul_escapes(json, len) : NULL;
+    cJSON *j = text ? cJSON_Parse(text) : NULL;
+    free(text);
     const cJSON *records = cJSON_GetObjectItemCaseSensitive(j, "Records");
     const cJSON *next = cJSON_GetObjectItemCaseSensitive(j, "NextShardIterator");
     out->doc = j;

@@ -32,7 +32,7 @@ static struct curl_slist *append(struct curl_slist *list, const char *line)
 
 void pp_aws_http_header(struct curl_slist **list, const char *name, const char *value)
 {
-    pp_buf line = {0};
+    pp_buf line = PP_SECRET_BUF;
     pp_buf_printf(&line, "%s: %s", name, value);
     *list = append(*list, line.data);
     pp_secret_buf_free(&line); /* the value may be a token or a signature */
@@ -68,7 +68,7 @@ struct curl_slist *pp_aws_http_signed_headers(const pp_aws_creds *c, const char 
     pp_sigv4_request signed_r = *r;
     signed_r.headers = h;
     signed_r.nheaders = n;
-    pp_buf auth = {0};
+    pp_buf auth = PP_SECRET_BUF;
     pp_sigv4_authorization(c, &signed_r, &auth, NULL);
     struct curl_slist *list = NULL;
     for (size_t i = 0; i < n; i++)

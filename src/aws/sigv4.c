@@ -148,7 +148,8 @@ static int header_cmp(const void *a, const void *b)
 void pp_sigv4_authorization(const pp_aws_creds *c, const pp_sigv4_request *r, pp_buf *out,
                             pp_buf *canonical_out)
 {
-    pp_buf canon = {0}, signed_headers = {0}, sts = {0};
+    /* The canonical request holds the header values, the session token among them. */
+    pp_buf canon = PP_SECRET_BUF, signed_headers = {0}, sts = {0};
     char amz_date[17], date8[9], payload_hash[65], canon_hash[65], sig[65];
     header *h = calloc(r->nheaders ? r->nheaders : 1, sizeof(header));
     size_t nh = 0;
@@ -179,6 +180,7 @@ void pp_sigv4_authorization(const pp_aws_creds *c, const pp_sigv4_request *r, pp
         } else {
             dst = &h[nh++];
             dst->name = lname;
+            dst->value.secret = 1; /* x-amz-security-token, authorization... */
             pp_buf_append(&dst->value, "", 0);
         }
         while (*value == ' ' || *value == '\t')
@@ -224,10 +226,10 @@ void pp_sigv4_authorization(const pp_aws_creds *c, const pp_sigv4_request *r, pp
 
     for (size_t i = 0; i < nh; i++) {
         free(h[i].name);
-        pp_buf_free(&h[i].value);
+        pp_secret_buf_free(&h[i].value);
     }
     free(h);
-    pp_buf_free(&canon);
+    pp_secret_buf_free(&canon);
     pp_buf_free(&signed_headers);
     pp_buf_free(&sts);
 }
@@ -236,7 +238,8 @@ void pp_sigv4_presign(const pp_aws_creds *c, const char *host, const char *path,
                       const char *region, const char *service, time_t when, int expires,
                       pp_buf *out)
 {
-    pp_buf q = {0}, canon = {0}, sts = {0};
+    /* The query and the canonical request carry X-Amz-Security-Token. */
+    pp_buf q = PP_SECRET_BUF, canon = PP_SECRET_BUF, sts = {0};
     char amz_date[17], date8[9], canon_hash[65], sig[65], empty_hash[65];
     pp_sigv4_amz_date(when, amz_date);
     memcpy(date8, amz_date, 8);
@@ -271,15 +274,15 @@ void pp_sigv4_presign(const pp_aws_creds *c, const char *host, const char *path,
     signature(c, date8, region, service, sts.data, sig);
     pp_buf_append(out, q.data, q.len);
     pp_buf_printf(out, "&X-Amz-Signature=%s", sig);
-    pp_buf_free(&q);
-    pp_buf_free(&canon);
+    pp_secret_buf_free(&q);
+    pp_secret_buf_free(&canon);
     pp_buf_free(&sts);
 }
 
 void pp_msk_token(const pp_aws_creds *c, const char *region, time_t when, int expires,
                   pp_buf *token, int64_t *lifetime_ms)
 {
-    pp_buf host = {0}, url = {0};
+    pp_buf host = {0}, url = PP_SECRET_BUF; /* the presigned URL is the bearer token */
     if (expires > 900)
         expires = 900;
     pp_buf_printf(&host, "kafka.%s.amazonaws.com", region);
@@ -293,5 +296,5 @@ void pp_msk_token(const pp_aws_creds *c, const char *region, time_t when, int ex
         life = (int64_t)c->expiration * 1000;
     *lifetime_ms = life;
     pp_buf_free(&host);
-    pp_buf_free(&url);
+    pp_secret_buf_free(&url);
 }

@@ -126,7 +126,7 @@ static void on_token_refresh(rd_kafka_t *rk, const char *oauthbearer_config, voi
         rd_kafka_oauthbearer_set_token_failure(rk, err);
         return;
     }
-    pp_buf token = {0};
+    pp_buf token = PP_SECRET_BUF;
     int64_t lifetime_ms = 0;
     pp_msk_token(&creds, k->region, time(NULL), MSK_TOKEN_LIFETIME_S, &token, &lifetime_ms);
     pp_aws_creds_clear(&creds);

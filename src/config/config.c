@@ -17,7 +17,6 @@
 #include <unistd.h>
 #include <yaml.h>
 
-const char *const pp_table_names[PP_NTABLES] = {"pin", "geo", "user"};
 const char *const pp_tls_mode_names[] = {"disabled", "preferred", "required", "verify_ca",
                                          "verify_identity"};
 

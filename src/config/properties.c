@@ -120,7 +120,8 @@ static int unescape(const char *s, size_t n, pp_buf *out)
 int pp_properties_parse(const char *name, const char *text, size_t len, pp_properties_cb cb,
                         void *opaque, char *errstr, size_t errstr_size)
 {
-    pp_buf logical = {0}, key = {0}, value = {0};
+    /* sasl.password, ssl.key.password, JAAS passwords pass through here */
+    pp_buf logical = PP_SECRET_BUF, key = PP_SECRET_BUF, value = PP_SECRET_BUF;
     size_t pos = 0;
     int line = 0, rc = 0;
 
@@ -215,19 +216,19 @@ int pp_properties_parse(const char *name, const char *text, size_t len, pp_prope
             rc = -1;
         }
     }
-    pp_buf_free(&logical);
-    pp_buf_free(&key);
-    pp_buf_free(&value);
+    pp_secret_buf_free(&logical);
+    pp_secret_buf_free(&key);
+    pp_secret_buf_free(&value);
     return rc;
 }
 
 int pp_properties_load(const char *path, pp_properties_cb cb, void *opaque, char *errstr,
                        size_t errstr_size)
 {
-    pp_buf text = {0};
+    pp_buf text = PP_SECRET_BUF; /* it may hold passwords */
     if (pp_buf_read_file(&text, path, 1 << 20) != 0) {
         pp_errf(errstr, errstr_size, "%s: cannot open: %s", path, strerror(errno));
-        pp_buf_free(&text);
+        pp_secret_buf_free(&text);
         return -1;
     }
     int rc = pp_properties_parse(path, text.data, text.len, cb, opaque, errstr, errstr_size);

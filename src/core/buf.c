@@ -1,5 +1,6 @@
 /* buf: the growable byte buffer every module builds text in (JSON, HTTP bodies, SQL). */
 #include "pp_buf.h"
+#include "pp_secret.h"
 #include "pp_util.h"
 
 #include <errno.h>
@@ -16,7 +17,16 @@ void pp_buf_reserve(pp_buf *b, size_t extra)
     size_t cap = b->cap ? b->cap : 256;
     while (cap < need)
         cap *= 2;
-    b->data = pp_xrealloc(b->data, cap);
+    if (b->secret && b->data) {
+        /* realloc would leave the old block, secret and all, in freed memory */
+        char *grown = pp_xmalloc(cap);
+        memcpy(grown, b->data, b->len + 1);
+        pp_wipe(b->data, b->cap);
+        free(b->data);
+        b->data = grown;
+    } else {
+        b->data = pp_xrealloc(b->data, cap);
+    }
     b->cap = cap;
 }
 
@@ -29,6 +39,8 @@ void pp_buf_reset(pp_buf *b)
 
 void pp_buf_free(pp_buf *b)
 {
+    if (b->secret)
+        pp_wipe(b->data, b->cap);
     free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
@@ -96,12 +108,14 @@ int pp_buf_read_file(pp_buf *b, const char *path, size_t max)
     while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0) {
         total += got;
         if (total > max) {
+            pp_wipe(chunk, sizeof(chunk));
             fclose(f);
             errno = EFBIG;
             return -1;
         }
         pp_buf_append(b, chunk, got);
     }
+    pp_wipe(chunk, sizeof(chunk)); /* the file may hold secrets */
     int failed = ferror(f);
     fclose(f);
     if (failed) {

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *const pp_table_names[PP_NTABLES] = {"pin", "geo", "user"};
+
 int pp_contract_partition_key(char *out, size_t out_size, int64_t key, uint64_t seq,
                               const char *instance)
 {

@@ -21,5 +21,6 @@ void pp_secret_free(char *s)
 void pp_secret_buf_free(pp_buf *b)
 {
     pp_wipe(b->data, b->cap);
+    b->secret = 0; /* erased already */
     pp_buf_free(b);
 }

@@ -135,7 +135,12 @@ int pp_check_run(const pp_config *c, int demo, int dry_run, FILE *out)
 
     pp_sink *sink = pp_sink_open(c, demo, dry_run, NULL, NULL, err, sizeof(err));
     if (!sink) {
-        fprintf(out, "%s: FAILED: %s\n", c->kafka.enabled ? "kafka" : "kinesis", err);
+        /* err names the setting; with both sinks on either may have refused */
+        fprintf(out, "%s: FAILED: %s\n",
+                c->kafka.enabled && c->kinesis.enabled ? "sinks"
+                : c->kafka.enabled                     ? "kafka"
+                                                       : "kinesis",
+                err);
         fprintf(out, "check: FAILED\n");
         return PP_EXIT_CONFIG;
     }

@@ -280,8 +280,7 @@ static void build_row(const pp_gen_opts *o, enum pp_table t, int64_t key, row *r
     }
 }
 
-void pp_gen_row_json(const pp_gen_opts *o, enum pp_table t, int64_t key, pp_buf *out, char *label,
-                     size_t label_size)
+void pp_gen_row_json(const pp_gen_opts *o, enum pp_table t, int64_t key, pp_buf *out)
 {
     row rw;
     build_row(o, t, key, &rw);
@@ -295,10 +294,6 @@ void pp_gen_row_json(const pp_gen_opts *o, enum pp_table t, int64_t key, pp_buf 
         case F_STR: pp_json_cstring(out, f->s); break;
         case F_DATETIME: pp_json_datetime(out, &f->dt); break;
         }
-        if (label && f->type == F_STR &&
-            ((t == PP_PIN && !strcmp(f->name, "category")) ||
-             (t == PP_GEO && !strcmp(f->name, "country"))))
-            snprintf(label, label_size, "%s", f->s);
     }
     pp_json_obj_end(out);
 }

@@ -1,4 +1,4 @@
-/* gen_main: pinpost-gen, writes the synthetic data set as SQL for MySQL/MariaDB. */
+/* pinpost-gen: writes the synthetic data set as SQL for MySQL/MariaDB. */
 #include "pp_exit.h"
 #include "pp_file.h"
 #include "pp_gen.h"

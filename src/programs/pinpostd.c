@@ -1,5 +1,6 @@
 /* pinpostd's main: the command line, the configuration, signal handlers, then --check, the
  * msk-token command or a run (the loop itself is the runner's, src/daemon/runner.c). */
+#include "pp_secret.h"
 #include "pp_exit.h"
 #include "pp_check.h"
 #include "pp_cli.h"
@@ -182,12 +183,12 @@ static int msk_token_command(int argc, char **argv)
         pp_log_err("%s", err);
         status = PP_EXIT_RUNTIME;
     } else {
-        pp_buf token = {0};
+        pp_buf token = PP_SECRET_BUF;
         int64_t lifetime_ms;
         pp_msk_token(&creds, region, when, 900, &token, &lifetime_ms);
         printf("%s\n%lld\n", token.data, (long long)lifetime_ms);
         fprintf(stderr, "region %s, credentials from %s\n", region, source);
-        pp_buf_free(&token);
+        pp_secret_buf_free(&token);
     }
     pp_aws_creds_clear(&creds);
     pp_aws_chain_destroy(chain);

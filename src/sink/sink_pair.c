@@ -316,8 +316,8 @@ pp_sink *pp_sink_open(const pp_config *c, int demo, int dry_run, pp_post_done_cb
     }
     pp_sink *child[2];
     size_t nchild = 0;
-    /* Kafka unless Kinesis alone is asked for (validation refuses neither). */
-    if (c->kafka.enabled || !c->kinesis.enabled) {
+    /* Configuration validation refuses a configuration with neither sink. */
+    if (c->kafka.enabled) {
         if (!(child[nchild] = pp_sink_kafka_new(c, demo, done, opaque, e, n)))
             goto fail;
         nchild++;

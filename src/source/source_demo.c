@@ -46,7 +46,7 @@ static int demo_fetch(pp_source *s, const int64_t *keys, size_t nkeys, pp_post *
             pp_buf_reset(&p->value[t]);
             if (!pp_gen_has(&d->gen, t, keys[i]))
                 continue;
-            pp_gen_row_json(&d->gen, t, keys[i], &p->value[t], NULL, 0);
+            pp_gen_row_json(&d->gen, t, keys[i], &p->value[t]);
             p->found |= 1u << t;
         }
     }

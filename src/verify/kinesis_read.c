@@ -207,6 +207,9 @@ static int read_shard(reader *r, const char *shard, int64_t since_ms)
     int rc = shard_iterator(r, shard, NULL, since_ms, &it);
     uint64_t n = 0;
     int expired = 0; /* expired iterators since the last answer */
+    /* Answers keep coming, but an empty one that says the shard is still behind is no
+     * progress: a shard that never catches up must not keep us past --timeout. */
+    int64_t last_record_us = pp_now_us();
     while (rc == 0 && it) {
         pp_buf_reset(&body);
         pp_buf_puts(&body, "{\"ShardIterator\":");
@@ -258,6 +261,15 @@ static int read_shard(reader *r, const char *shard, int64_t since_ms)
         got.next_iterator = NULL;
         if (!got.n && got.millis_behind == 0)
             break; /* caught up */
+        if (got.n) {
+            last_record_us = pp_now_us();
+        } else if (it && pp_now_us() - last_record_us >= r->patience_us) {
+            rc = fail(r, "GetRecords", shard,
+                      "gave up after %.3g s without a record while the shard stays %lld ms "
+                      "behind its latest record (--timeout)",
+                      (double)(pp_now_us() - last_record_us) / 1e6, (long long)got.millis_behind);
+            break;
+        }
         if (!got.n)
             pp_sleep_us(EMPTY_ANSWER_PAUSE_US);
     }
