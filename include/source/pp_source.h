@@ -36,12 +36,12 @@ typedef struct pp_source pp_source;
 
 typedef struct pp_source_ops {
     /* Open the connection if needed and check the tables. */
-    int (*connect)(pp_source *s, char *errstr, size_t errstr_size);
+    pp_src_status (*connect)(pp_source *s, char *errstr, size_t errstr_size);
     /* Append every key greater than the keyspace's current max (all keys when empty). */
-    int (*load_keys)(pp_source *s, pp_keyspace *ks, char *errstr, size_t errstr_size);
+    pp_src_status (*load_keys)(pp_source *s, pp_keyspace *ks, char *errstr, size_t errstr_size);
     /* Fill posts[i] for keys[i], i < n; duplicate keys are allowed. */
-    int (*fetch)(pp_source *s, const int64_t *keys, size_t n, pp_post *posts, char *errstr,
-                 size_t errstr_size);
+    pp_src_status (*fetch)(pp_source *s, const int64_t *keys, size_t n, pp_post *posts,
+                           char *errstr, size_t errstr_size);
     /* One line saying where the data comes from, without secrets. */
     void (*describe)(pp_source *s, char *out, size_t out_size);
     void (*destroy)(pp_source *s);
@@ -66,16 +66,16 @@ pp_source *pp_source_demo_new(uint64_t data_seed, uint64_t posts);
  * (connected lazily; c must outlive it). Never NULL; free with pp_source_destroy. */
 pp_source *pp_source_open(const pp_config *c, int demo);
 
-static inline int pp_source_connect(pp_source *s, char *e, size_t n)
+static inline pp_src_status pp_source_connect(pp_source *s, char *e, size_t n)
 {
     return s->ops->connect(s, e, n);
 }
-static inline int pp_source_load_keys(pp_source *s, pp_keyspace *ks, char *e, size_t n)
+static inline pp_src_status pp_source_load_keys(pp_source *s, pp_keyspace *ks, char *e, size_t n)
 {
     return s->ops->load_keys(s, ks, e, n);
 }
-static inline int pp_source_fetch(pp_source *s, const int64_t *keys, size_t nkeys, pp_post *posts,
-                                  char *e, size_t n)
+static inline pp_src_status pp_source_fetch(pp_source *s, const int64_t *keys, size_t nkeys,
+                                            pp_post *posts, char *e, size_t n)
 {
     return s->ops->fetch(s, keys, nkeys, posts, e, n);
 }

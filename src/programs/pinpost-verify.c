@@ -293,11 +293,15 @@ static rd_kafka_resp_err_t topic_metadata(rd_kafka_t *rk, const pp_kafka *kc, rd
     }
 }
 
-/* Assign every partition of the three topics from `since` (or the beginning). Returns
- * the number of partitions assigned, or -1 with err set (-2: the brokers rejected our
- * credentials or TLS settings). */
-static int assign_all(rd_kafka_t *rk, const pp_kafka *kc, char *const topics[PP_NTABLES],
-                      int64_t since_ms, int timeout_ms, char *err, size_t n)
+typedef enum assign_rc {
+    ASSIGNED,       /* *count partitions assigned */
+    ASSIGN_FAILED,  /* unreachable, a topic missing: err says which */
+    ASSIGN_REJECTED /* the brokers rejected our credentials or TLS settings */
+} assign_rc;
+
+/* Assign every partition of the three topics from `since` (or the beginning). */
+static assign_rc assign_all(rd_kafka_t *rk, const pp_kafka *kc, char *const topics[PP_NTABLES],
+                            int64_t since_ms, int timeout_ms, int *count, char *err, size_t n)
 {
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(16);
     for (int t = 0; t < PP_NTABLES; t++) {
@@ -308,7 +312,7 @@ static int assign_all(rd_kafka_t *rk, const pp_kafka *kc, char *const topics[PP_
         rd_kafka_topic_destroy(rkt);
         if (rejected) {
             rd_kafka_topic_partition_list_destroy(parts);
-            return -2;
+            return ASSIGN_REJECTED;
         }
         if (e || md->topic_cnt != 1 || md->topics[0].err) {
             pp_errf(err, n, "topic %s: %s", topics[t],
@@ -318,7 +322,7 @@ static int assign_all(rd_kafka_t *rk, const pp_kafka *kc, char *const topics[PP_
             if (md)
                 rd_kafka_metadata_destroy(md);
             rd_kafka_topic_partition_list_destroy(parts);
-            return -1;
+            return ASSIGN_FAILED;
         }
         for (int p = 0; p < md->topics[0].partition_cnt; p++)
             rd_kafka_topic_partition_list_add(parts, topics[t], md->topics[0].partitions[p].id)
@@ -331,7 +335,7 @@ static int assign_all(rd_kafka_t *rk, const pp_kafka *kc, char *const topics[PP_
         if (e) {
             pp_errf(err, n, "looking up offsets for --since: %s", rd_kafka_err2str(e));
             rd_kafka_topic_partition_list_destroy(parts);
-            return -1;
+            return ASSIGN_FAILED;
         }
         for (int i = 0; i < parts->cnt; i++)
             if (parts->elems[i].offset < 0)
@@ -341,8 +345,9 @@ static int assign_all(rd_kafka_t *rk, const pp_kafka *kc, char *const topics[PP_
     rd_kafka_resp_err_t e = rd_kafka_assign(rk, parts);
     rd_kafka_topic_partition_list_destroy(parts);
     if (e)
-        return pp_errf(err, n, "assign: %s", rd_kafka_err2str(e)), -1;
-    return cnt;
+        return pp_errf(err, n, "assign: %s", rd_kafka_err2str(e)), ASSIGN_FAILED;
+    *count = cnt;
+    return ASSIGNED;
 }
 
 static int table_of(const rd_kafka_message_t *m, char *const topics[PP_NTABLES])
@@ -406,10 +411,12 @@ static int read_kafka(const pp_config *c, const opts *o, char *const topics[PP_N
         goto out;
     }
     int timeout_ms = (int)(o->timeout_s * 1000);
-    int open_parts = assign_all(rk, kc, topics, o->since_ms, timeout_ms, err, sizeof(err));
-    if (open_parts < 0) {
+    int open_parts = 0;
+    assign_rc arc =
+        assign_all(rk, kc, topics, o->since_ms, timeout_ms, &open_parts, err, sizeof(err));
+    if (arc != ASSIGNED) {
         pp_log_err("%s", err);
-        if (open_parts == -2)
+        if (arc == ASSIGN_REJECTED)
             status = PP_EXIT_CONFIG;
         goto out;
     }

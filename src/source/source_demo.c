@@ -11,7 +11,7 @@ typedef struct demo_source {
     pp_gen_opts gen;
 } demo_source;
 
-static int demo_connect(pp_source *s, char *e, size_t n)
+static pp_src_status demo_connect(pp_source *s, char *e, size_t n)
 {
     (void)s;
     (void)e;
@@ -19,7 +19,7 @@ static int demo_connect(pp_source *s, char *e, size_t n)
     return PP_SRC_OK;
 }
 
-static int demo_load_keys(pp_source *s, pp_keyspace *ks, char *e, size_t n)
+static pp_src_status demo_load_keys(pp_source *s, pp_keyspace *ks, char *e, size_t n)
 {
     demo_source *d = (demo_source *)s;
     int64_t from = pp_keyspace_count(ks) ? pp_keyspace_max(ks) + 1 : 1;
@@ -31,8 +31,8 @@ static int demo_load_keys(pp_source *s, pp_keyspace *ks, char *e, size_t n)
     return PP_SRC_OK;
 }
 
-static int demo_fetch(pp_source *s, const int64_t *keys, size_t nkeys, pp_post *posts, char *e,
-                      size_t n)
+static pp_src_status demo_fetch(pp_source *s, const int64_t *keys, size_t nkeys, pp_post *posts,
+                                char *e, size_t n)
 {
     demo_source *d = (demo_source *)s;
     (void)e;

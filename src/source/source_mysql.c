@@ -259,7 +259,7 @@ out:
     return rc;
 }
 
-static int mysql_connect_source(pp_source *s, char *e, size_t n)
+static pp_src_status mysql_connect_source(pp_source *s, char *e, size_t n)
 {
     mysql_source *m = (mysql_source *)s;
     unsigned err;
@@ -279,7 +279,7 @@ static int mysql_connect_source(pp_source *s, char *e, size_t n)
     return PP_SRC_OK;
 }
 
-static int mysql_load_keys(pp_source *s, pp_keyspace *ks, char *e, size_t n)
+static pp_src_status mysql_load_keys(pp_source *s, pp_keyspace *ks, char *e, size_t n)
 {
     mysql_source *m = (mysql_source *)s;
     const pp_table_conf *tc = &m->c->source.tables[PP_PIN];
@@ -427,8 +427,8 @@ static int fetch_table(mysql_source *m, enum pp_table t, const int64_t *keys, si
     return PP_SRC_OK;
 }
 
-static int mysql_fetch(pp_source *s, const int64_t *keys, size_t nkeys, pp_post *posts, char *e,
-                       size_t n)
+static pp_src_status mysql_fetch(pp_source *s, const int64_t *keys, size_t nkeys, pp_post *posts,
+                                 char *e, size_t n)
 {
     mysql_source *m = (mysql_source *)s;
     int rc = mysql_connect_source(s, e, n);
