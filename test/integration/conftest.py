@@ -232,6 +232,14 @@ def consume_all(bootstrap, topics, committed=True):
         idle = 0
         while remaining and idle < 60:
             m = c.poll(1.0)
+            # Done with a partition once the consumer's position passed the end seen at
+            # the start: a read_committed consumer gets no end-of-partition event while a
+            # producer keeps a transaction open (the last stable offset stays below the
+            # high watermark), and a transactional producer that commits every few seconds
+            # would keep this loop reading new messages for ever.
+            for tp in c.position([TopicPartition(t, p) for t, p in remaining]):
+                if tp.offset >= 0 and tp.offset >= ends[(tp.topic, tp.partition)]:
+                    remaining.discard((tp.topic, tp.partition))
             if m is None:
                 idle += 1
                 continue
