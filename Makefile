@@ -72,7 +72,7 @@ VENV := $(BUILD)/venv
 KAFKA_LIBS := $(BUILD)/kafka/libs
 
 .PHONY: all deps deps-system deps-test demo test test-unit test-integration install \
-        uninstall clean format format-check kafka-jars venv bench bench-quick soak fuzz \
+        uninstall clean format format-check kafka-jars venv bench bench-quick bench-latency soak fuzz \
         test-fuzz-replay test-lifecycle test-wipe
 
 all: $(BUILD)/pinpostd $(BUILD)/pinpost-gen $(BUILD)/pinpost-verify
@@ -233,6 +233,12 @@ bench: deps all
 bench-quick: deps all
 	PINPOSTD_BUILD=$(abspath $(BUILD)) KAFKA_LIBS=$(abspath $(KAFKA_LIBS)) \
 	    $(VENV)/bin/python bench/bench.py --quick $(BENCH_ARGS)
+
+# Latency at equal rate: pinpostd and kafka-producer-perf-test at 25/50/75% of pinpostd's
+# maximum (about 3 minutes); LATENCY_ARGS="--duration 60 --rounds 3" for steadier tails.
+bench-latency: deps all
+	PINPOSTD_BUILD=$(abspath $(BUILD)) KAFKA_LIBS=$(abspath $(KAFKA_LIBS)) \
+	    $(VENV)/bin/python bench/latency.py $(LATENCY_ARGS)
 
 # An hour at 500 posts/s, RSS sampled every 10 s: SOAK_ARGS="--seconds N --rate R".
 soak: deps all

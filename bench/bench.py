@@ -58,13 +58,47 @@ def run_child(cmd, env=None, stdin=None, stdout=subprocess.DEVNULL, timeout=3600
     return (p.returncode, wall, user + sys_, rss_kb / 1024.0, err.read().decode(errors="replace"))
 
 
+def perf_test_command(bootstrap, topic, records, throughput, payload_args, extra_props=()):
+    """Apache Kafka's ProducerPerformance from the pinned jars with PRODUCER's settings:
+    records to topic at throughput messages/s (-1: unthrottled); payload_args is
+    ["--record-size", N] or ["--payload-file", PATH]; extra_props ("key=value") come last,
+    so they override PRODUCER's."""
+    props = [f"{k}={v}" for k, v in PRODUCER.items()] + list(extra_props)
+    return ["java", "-Xmx512m", "-cp", os.path.join(KAFKA_LIBS, "*"),
+            "org.apache.kafka.tools.ProducerPerformance", "--topic", topic,
+            "--num-records", str(records), *payload_args, "--throughput", str(throughput),
+            "--producer-props", f"bootstrap.servers={bootstrap}", *props]
+
+
+def parse_perf_test(text):
+    """ProducerPerformance's final line ("N records sent, R records/sec (M MB/sec), A ms avg
+    latency, X ms max latency, P ms 50th, ... ms 99.9th.") as a dict, or None, with the 5 s
+    windows it printed before. Its percentiles are whole milliseconds from send() to the
+    callback."""
+    m = re.search(r"(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\), ([\d.]+) ms avg "
+                  r"latency, ([\d.]+) ms max latency, (\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th, "
+                  r"(\d+) ms 99.9th", text)
+    if not m:
+        return None
+    # The lines it prints every 5 s while running: that window's rate and latency.
+    windows = [{"records": int(w.group(1)), "records_per_s": float(w.group(2)),
+                "avg": float(w.group(3)), "max": float(w.group(4))}
+               for w in re.finditer(r"(\d+) records sent, ([\d.]+) records/sec \([\d.]+ MB/sec\), "
+                                    r"([\d.]+) ms avg latency, ([\d.]+) ms max latency\.", text)]
+    return {"records": int(m.group(1)), "records_per_s": float(m.group(2)),
+            "mib_per_s": float(m.group(3)), "avg": float(m.group(4)), "max": float(m.group(5)),
+            "p50": float(m.group(6)), "p95": float(m.group(7)), "p99": float(m.group(8)),
+            "p99_9": float(m.group(9)), "windows": windows}
+
+
 class Bench:
-    def __init__(self, args, tmp):
+    def __init__(self, args, tmp, buffer_pool="3G"):
+        """Start MariaDB and Kafka; args.batch is pinpostd's source.batch (0: its own)."""
         self.args = args
         self.tmp = tmp
         # The large table must fit in the buffer pool, or the comparison measures disk
         # reads instead of sampling cost.
-        self.db = MariaDB(buffer_pool="3G")
+        self.db = MariaDB(buffer_pool=buffer_pool)
         self.db.start()
         self.kafka = Kafka(KAFKA_LIBS)
         self.kafka.start()
@@ -98,10 +132,12 @@ class Bench:
         return path
 
     def record(self, name, row):
+        """Keep a throughput row under name, print it, and return it."""
         self.results.setdefault(name, []).append(row)
         print(f"  {name:<14} {row['posts_per_s']:>10.0f} posts/s {row['messages_per_s']:>10.0f} msg/s "
               f"{row['mb_per_s']:>7.1f} MB/s  cpu {row['cpu_s_per_m_msgs']:>6.1f} s/M  "
               f"rss {row['peak_rss_mib']:>6.1f} MiB", flush=True)
+        return row
 
     # -- the contenders --
 
@@ -116,7 +152,7 @@ class Bench:
         rep = json.load(open(report))
         busy = rep["elapsed_s"] - rep.get("ready_s", 0)
         msgs = rep["messages_delivered"]
-        self.record(name, {
+        return self.record(name, {
             "posts_per_s": rep["posts_delivered"] / busy, "messages_per_s": msgs / busy,
             "mb_per_s": rep["bytes_delivered"] / busy / 1e6,
             "p50_ms": rep["latency_ms"]["p50"], "p99_ms": rep["latency_ms"]["p99"],
@@ -124,7 +160,10 @@ class Bench:
             "startup_s": rep.get("ready_s", 0)})
 
     def dry_messages(self, database, posts, seed):
-        """pinpostd's own messages for this seed, split per topic as key<TAB>value lines."""
+        """pinpostd's own messages for this seed: per topic as key<TAB>value lines (for
+        kcat), and all values one per line (a perf-test --payload-file: it draws one at
+        random per record, so its sizes follow pinpostd's). Returns (files per topic, mean
+        value size, total value bytes, payload file)."""
         cfg = self.config(database, "dry")
         out = os.path.join(self.tmp, f"dry-{posts}-{seed}.jsonl")
         with open(out, "w") as f:
@@ -134,17 +173,20 @@ class Bench:
             raise RuntimeError(err)
         files, sizes = {}, []
         handles = {t: open(os.path.join(self.tmp, f"kcat-{t}.tsv"), "w") for t in ("pin", "geo", "user")}
-        with open(out) as f:
+        payload = os.path.join(self.tmp, f"payload-{posts}-{seed}.txt")
+        # Compact JSON escapes every newline, so one value is one line.
+        with open(out) as f, open(payload, "w") as pf:
             for line in f:
                 m = json.loads(line)
                 t = m["topic"].rsplit(".", 1)[1]
                 v = json.dumps(m["value"], ensure_ascii=False, separators=(",", ":"))
                 handles[t].write(f"{m['key']}\t{v}\n")
+                pf.write(v + "\n")
                 sizes.append(len(v.encode()))
         for t, h in handles.items():
             h.close()
             files[t] = h.name
-        return files, statistics.mean(sizes), sum(sizes)
+        return files, statistics.mean(sizes), sum(sizes), payload
 
     def kcat(self, rnd, files, total_bytes, posts):
         prefix = f"k{rnd}"
@@ -175,25 +217,19 @@ class Bench:
                              "cpu_s_per_m_msgs": cpu / msgs * 1e6, "peak_rss_mib": rss})
 
     def perf_test(self, rnd, records, size):
-        props = [f"{k}={v}" for k, v in PRODUCER.items()]
-        cmd = ["java", "-Xmx512m", "-cp", os.path.join(KAFKA_LIBS, "*"),
-               "org.apache.kafka.tools.ProducerPerformance", "--topic", f"p{rnd}.perf",
-               "--num-records", str(records), "--record-size", str(int(size)),
-               "--throughput", "-1", "--producer-props",
-               f"bootstrap.servers={self.kafka.bootstrap}", *props]
+        cmd = perf_test_command(self.kafka.bootstrap, f"p{rnd}.perf", records, -1,
+                                ["--record-size", str(int(size))])
         out = tempfile.TemporaryFile()
         rc, wall, cpu, rss, err = run_child(cmd, stdout=out)
         out.seek(0)
         text = out.read().decode()
-        m = re.search(r"(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\), ([\d.]+) ms avg "
-                      r"latency, ([\d.]+) ms max latency, (\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th",
-                      text)
-        if rc != 0 or not m:
+        res = parse_perf_test(text)
+        if rc != 0 or not res:
             raise RuntimeError(f"perf-test failed: {text[-1000:]} {err[-1000:]}")
-        rate = float(m.group(2))
+        rate = res["records_per_s"]
         self.record("perf-test", {"posts_per_s": rate / 3, "messages_per_s": rate,
-                                  "mb_per_s": float(m.group(3)) * 1.048576,
-                                  "p50_ms": float(m.group(6)), "p99_ms": float(m.group(8)),
+                                  "mb_per_s": res["mib_per_s"] * 1.048576,
+                                  "p50_ms": res["p50"], "p99_ms": res["p99"],
                                   "cpu_s_per_m_msgs": cpu / records * 1e6, "peak_rss_mib": rss})
 
     def python(self, database, rnd, posts):
@@ -286,7 +322,7 @@ def main():
         b.load("large", large)
         if args.huge:
             b.load("huge", 10000000)
-        files, mean_size, total_bytes = b.dry_messages("small", posts, 100)
+        files, mean_size, total_bytes, _ = b.dry_messages("small", posts, 100)
         for rnd in range(rounds):
             print(f"round {rnd + 1}/{rounds}", flush=True)
             b.pinpostd("small", "pinpostd-11k", rnd, posts)

@@ -11,6 +11,7 @@
 
 #include "pp_contract.h"
 #include "pp_kv.h"
+#include "pp_load.h"
 
 /* TLS to the database, as MySQL's --ssl-mode names them. The verify modes check the
  * server certificate against source.tls_ca; verify_identity also checks the host name. */
@@ -22,6 +23,16 @@ enum pp_tls_mode {
     PP_TLS_VERIFY_IDENTITY
 };
 extern const char *const pp_tls_mode_names[]; /* indexed by enum pp_tls_mode */
+
+/* Where the load's shape comes from (see emulation below). */
+enum pp_shape { PP_SHAPE_DELAY, PP_SHAPE_RATE, PP_SHAPE_STAGES, PP_SHAPE_DIURNAL };
+
+/* A DATETIME/TIMESTAMP column that emulation.timestamps: now fills with the emission time. */
+#define PP_LIVE_COLUMNS_MAX 8
+typedef struct pp_live_column {
+    enum pp_table table;
+    char *column;
+} pp_live_column;
 
 typedef struct pp_table_conf {
     char *table; /* SQL table name */
@@ -84,17 +95,34 @@ typedef struct pp_config {
     } msk;
 
     struct {
+        /* The shape of the load, whichever of emulation.rate, emulation.delay,
+         * emulation.stages and emulation.diurnal was set last (the command line after the
+         * file): rate and delay are one endless stage, the diurnal curve one endless
+         * diurnal stage. */
+        enum pp_shape shape;
         int fixed_rate; /* rate given: rate mode; otherwise random delay */
         double rate;
         double delay_min_s, delay_max_s;
+        pp_load load; /* the stages (shape PP_SHAPE_STAGES), arrivals, the daily curve */
         int has_seed;
         uint64_t seed;
         uint64_t count;
         double duration_s;
+        double popularity_s;                      /* 0: uniform; otherwise the Zipf exponent */
+        int timestamps_now;                       /* emulation.timestamps: now */
+        pp_live_column live[PP_LIVE_COLUMNS_MAX]; /* the columns it rewrites */
+        size_t nlive;
+        double warmup_s;       /* the first seconds kept out of the statistics */
+        uint64_t warmup_posts; /* or the first posts */
+        double max_backlog_s;  /* arrivals later than this are skipped, not sent; 0: never */
     } emulation;
 
     struct {
-        char *instance;
+        char *instance; /* with shards, "<instance>-<index>" once pp_config_apply_shard ran */
+        /* One of `shards` instances started with one configuration (--shard I/N,
+         * service.shards with JOB_COMPLETION_INDEX): rates and the count are divided by
+         * shards, the instance name and the seed derived from the index. */
+        int shard_index, shards; /* shards 1: not split */
         double summary_interval_s;
         /* Bound on delivering what is in flight when stopping or reloading, for every
          * sink (service.drain_timeout; kafka.flush_timeout is its older name). */
@@ -128,6 +156,27 @@ typedef struct pp_number {
  * option. */
 int pp_config_parse_number(const char *key, const char *text, pp_number *out, char *errstr,
                            size_t errstr_size);
+
+/* emulation.popularity: "uniform" (*s = 0) or "zipf" / "zipf(S)" / "zipf S" (the Zipf
+ * exponent S, above 0 and at most 10; 1 when not given). Returns 0, or -1 with err. */
+int pp_config_parse_popularity(const char *text, double *s, char *err, size_t n);
+
+/* emulation.warmup: a duration ("30s") into *secs, or "N posts" into *posts; "0": none. */
+int pp_config_parse_warmup(const char *text, double *secs, uint64_t *posts, char *err, size_t n);
+
+/* --shard "I/N": index I from 0 to N-1 out of N (1 to 10000). Returns 0, or -1 with err. */
+int pp_config_parse_shard(const char *text, int *index, int *shards, char *err, size_t n);
+
+/* Make c instance `index` of `shards` started with one configuration: the instance name
+ * becomes "<instance>-<index>", the count this shard's share of the configured total (the
+ * first count % shards shards send one more), a given seed a different one derived from it
+ * and the index; the pacer divides the rates (pp_pacer_init's scale). shards 1 changes
+ * nothing. Call once, after the file and the command line. Returns 0, or -1 with err. */
+int pp_config_apply_shard(pp_config *c, int index, int shards, char *err, size_t n);
+
+/* The load c describes: its stages, or emulation.rate, emulation.delay or the daily curve
+ * as one endless stage (whichever of them was set last). */
+void pp_config_load(const pp_config *c, pp_load *out);
 
 /* Add or replace one librdkafka setting. */
 void pp_config_set_kafka(pp_config *c, const char *key, const char *value, const char *origin);

@@ -14,6 +14,8 @@ char *pp_xstrdup(const char *s);
 
 /* Monotonic clock in microseconds (for pacing and latency). */
 int64_t pp_now_us(void);
+/* Wall-clock microseconds since the epoch (CLOCK_REALTIME). */
+int64_t pp_wall_us(void);
 
 /* Sleep for at most usec microseconds (returns early on a signal). */
 void pp_sleep_us(int64_t usec);

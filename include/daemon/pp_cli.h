@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "pp_load.h"
+
 #define PP_CLI_DEFAULT_CONFIG "/etc/pinpostd/pinpostd.yaml"
 
 /* Command-line settings; "has_" fields say whether a flag was given. Strings point into
@@ -19,6 +21,12 @@ typedef struct pp_cli_opts {
     uint64_t count, seed;
     double duration, rate, delay_min, delay_max;
     const char *report;
+    int has_stages, has_arrivals, has_shard, has_warmup;
+    pp_load load; /* --stages (its stages and repeat) */
+    int poisson;  /* --arrivals poisson */
+    int shard_index, shards;
+    double warmup_s;
+    uint64_t warmup_posts;
 } pp_cli_opts;
 
 enum pp_cli_status {

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "pp_config.h"
+#include "pp_loadstats.h"
 #include "pp_sink.h"
 
 /* At most this many sinks in one run (Kafka, Kinesis, or the dry run, across reloads). */
@@ -65,7 +66,9 @@ void pp_stats_summary(const pp_stats *s, const pp_stats *prev, int64_t now_us, c
 
 /* Write the JSON run report (the fields docs/usage.md lists under "Run report"): the top-level
  * messages_*, bytes_delivered, latency_ms and per_topic describe s->sinks.sink[0]; "sinks"
- * has a section per sink. Returns 0 or -1. */
-int pp_stats_write_report(const pp_stats *s, const pp_config *c, uint64_t seed, FILE *out);
+ * has a section per sink; "load" (when load is given) the schedule's figures, stage by stage.
+ * Returns 0 or -1. */
+int pp_stats_write_report(const pp_stats *s, const pp_config *c, uint64_t seed,
+                          const pp_loadstats *load, FILE *out);
 
 #endif

@@ -1,7 +1,8 @@
-/* pp_sampler: turns a source into a stream of complete posts. Keys are drawn uniformly
- * from the keys that exist (pp_keyspace) with a seeded RNG, fetched in batches, and handed
- * out in draw order; posts lacking a geo or user row are counted as unmatched and skipped.
- * The sequence of posts depends only on the seed and the data, not on batch sizes. */
+/* pp_sampler: turns a source into a stream of complete posts. Keys are drawn from the
+ * keys that exist (pp_keyspace) with a seeded RNG, uniformly or with a Zipf popularity
+ * (pp_popularity), fetched in batches, and handed out in draw order; posts lacking a geo
+ * or user row are counted as unmatched and skipped. The sequence of posts depends only
+ * on the seed, the popularity and the data, not on batch sizes. */
 #ifndef PP_SAMPLER_H
 #define PP_SAMPLER_H
 
@@ -31,6 +32,13 @@ void pp_sampler_destroy(pp_sampler *s); /* accepts NULL */
  * RNG goes on, so the sequence a seed gives is the same with or without reloads (on the
  * same data) and a reload never replays earlier posts. */
 void pp_sampler_set_source(pp_sampler *s, pp_source *source, int max_batch, double refresh_s);
+
+/* The popularity of keys: s_exp = 0 uniform (the default), otherwise the Zipf exponent
+ * (0 < s_exp <= 10; see pp_popularity): the key at index i of the keyspace has the rank
+ * whose pp_popularity_index_of_rank is i, for a pp_popularity of the sampler's seed. Call
+ * after pp_sampler_new and on a reload; the same value again changes nothing, another
+ * applies from the next batch of keys drawn. Uniform draws are those of before. */
+void pp_sampler_set_popularity(pp_sampler *s, double s_exp);
 
 /* Keys per round trip (1..max_batch): small for slow paced runs so each post is fresh,
  * large when running fast. Takes effect at the next fetch. */

@@ -14,16 +14,60 @@
 #include "pp_buf.h"
 #include "pp_keyspace.h"
 
+/* A live column's value inside a post (emulation.timestamps: now): the byte range of its
+ * JSON value in value[table], which pp_post_stamp overwrites with the emission time. */
+typedef struct pp_post_live {
+    enum pp_table table;
+    int fsp;         /* fractional-second digits the column keeps, 0..6 */
+    size_t off, len; /* the value's bytes in value[table], quotes included */
+} pp_post_live;
+
 /* The rows of one post, as fetched. value[t] is valid when bit t of found is set. */
 typedef struct pp_post {
     int64_t key;
     unsigned found;           /* bit (1 << table) per row that exists */
     pp_buf value[PP_NTABLES]; /* owned JSON objects, reused between batches */
     size_t invalid_utf8;      /* bytes replaced by U+FFFD in this post */
+    size_t nlive;             /* live columns in value[], whatever the rows held there */
+    pp_post_live live[PP_LIVE_COLUMNS_MAX];
 } pp_post;
 
 /* Free the buffers a post owns (the post itself is the caller's). */
 void pp_post_release(pp_post *p);
+
+/* ---- live timestamps (emulation.timestamps: now; src/source/post_live.c) ----
+ * A source writes each live column's value as it writes any other (or a placeholder) and
+ * records its place with pp_post_live_mark; the sampler calls pp_post_stamp with the wall
+ * clock (pp_wall_us) as it hands the post out, so the time written is the emission time,
+ * not the fetch time, at the cost of one clock read and a 21- or 28-byte write per post.
+ * The time is written in UTC: a DATETIME carries no zone, and event-time pipelines
+ * (watermarks, windows) compare it with clocks that count UTC. */
+
+/* Longest text pp_post_live_format writes: "YYYY-MM-DD HH:MM:SS.ffffff" and two quotes. */
+#define PP_LIVE_TEXT_MAX 28
+
+/* wall_us (microseconds since the epoch) as the message contract writes a DATETIME value
+ * of a column with fsp fractional digits, in UTC, quotes included: the time truncated to
+ * what the column holds (whole seconds for fsp 0), "YYYY-MM-DD HH:MM:SS" plus ".ffffff"
+ * when the truncated fraction is not zero. Times outside 0001-01-01..9999-12-31 are
+ * clamped to those bounds. out holds PP_LIVE_TEXT_MAX bytes (no NUL written); returns
+ * the length, 21 or 28. */
+size_t pp_post_live_format(char *out, int64_t wall_us, int fsp);
+
+/* Record that value[t][off, off + len) is the value of a live column keeping fsp digits.
+ * Returns 0, or -1 when the post has PP_LIVE_COLUMNS_MAX already (not recorded). */
+int pp_post_live_mark(pp_post *p, enum pp_table t, int fsp, size_t off, size_t len);
+
+/* Append a placeholder value (the epoch, formatted for fsp) for a live column to
+ * value[t], where its value belongs, and mark it. */
+void pp_post_live_put(pp_post *p, enum pp_table t, int fsp);
+
+/* dst's value[t] was just copied byte for byte from src's: copy src's marks of table t. */
+void pp_post_live_copy(pp_post *dst, const pp_post *src, enum pp_table t);
+
+/* Write wall_us (pp_post_live_format) into every live column of p: the same instant in
+ * all of them. Values of another length move the rest of their row (and its marks). */
+void pp_post_stamp(pp_post *p, int64_t wall_us);
 
 #define PP_POST_COMPLETE ((1u << PP_NTABLES) - 1)
 
@@ -61,6 +105,11 @@ void pp_source_mysql_set_stop(volatile sig_atomic_t *stop);
 
 /* The generated demo data set: keys 1..posts, rows from pp_gen with this seed. */
 pp_source *pp_source_demo_new(uint64_t data_seed, uint64_t posts);
+
+/* The same with c's live timestamps (emulation.timestamps, emulation.timestamp_columns,
+ * copied: c may go): its connect refuses a live column the data set lacks, or one that is
+ * not DATETIME/TIMESTAMP there, as the MySQL source does. */
+pp_source *pp_source_demo_open(const pp_config *c, uint64_t data_seed, uint64_t posts);
 
 /* The source of a run: --demo's built-in data set, else MySQL for c's source section
  * (connected lazily; c must outlive it). Never NULL; free with pp_source_destroy. */

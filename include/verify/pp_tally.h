@@ -31,9 +31,15 @@ typedef struct pp_tally_result {
 pp_tally *pp_tally_new(void);
 void pp_tally_destroy(pp_tally *t); /* accepts NULL */
 
-/* Record one message of instance's post seq (seq >= 1; 0 is counted as other). */
-void pp_tally_add(pp_tally *t, const char *instance, uint64_t seq, enum pp_table table, int64_t key,
-                  int32_t partition);
+/* Record only the messages of these n instances (a fleet, or the one --instance names):
+ * any other instance's count as other. Call before the first message; names are copied,
+ * a name given twice counts once. */
+void pp_tally_restrict(pp_tally *t, const char *const *names, size_t n);
+
+/* Record one message of instance's post seq (seq >= 1). Returns 1 when recorded, or 0
+ * when counted as other (seq 0, or an instance outside pp_tally_restrict's). */
+int pp_tally_add(pp_tally *t, const char *instance, uint64_t seq, enum pp_table table, int64_t key,
+                 int32_t partition);
 void pp_tally_add_other(pp_tally *t);
 
 /* Record one Kinesis record by its partition key "KEY:SEQ:INSTANCE" (pp_contract; pk need
@@ -51,12 +57,30 @@ int pp_tally_add_partition_key(pp_tally *t, const char *only, const char *pk, si
 void pp_tally_summarise(const pp_tally *t, const char *instance, uint64_t expected,
                         pp_tally_result *out);
 
+/* True when r, the summary of one instance or of all of them with expected posts, shows
+ * a problem: a post partial, missing or beyond expected, a duplicate, a key or partition
+ * mismatch, or fewer than expected posts complete. */
+int pp_tally_problems(const pp_tally_result *r, uint64_t expected);
+
+/* One instance of a fleet and the posts it reported delivered (0: 1..its max_seq). */
+typedef struct pp_tally_member {
+    const char *instance;
+    uint64_t expected;
+} pp_tally_member;
+
+/* Summarise each of the n instances of a fleet (distinct names) into each[i], as
+ * pp_tally_summarise(t, fleet[i].instance, fleet[i].expected) does, and the fleet into
+ * total: the sums of each[] (max_seq the largest), and as other every message of no
+ * member. */
+void pp_tally_summarise_fleet(const pp_tally *t, const pp_tally_member *fleet, size_t n,
+                              pp_tally_result *each, pp_tally_result *total);
+
 /* Print up to max examples of partial, missing, duplicated, mismatched and unexpected
  * posts, in sequence order, the instance name escaped (pp_log_escape). */
 void pp_tally_print_problems(const pp_tally *t, const char *instance, uint64_t expected, FILE *out,
                              int max);
 
-/* Number of instances seen. */
+/* Number of instances whose messages were recorded. */
 size_t pp_tally_instances(const pp_tally *t);
 
 #endif

@@ -7,7 +7,9 @@
 #include "pp_util.h"
 #include "pp_secret.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -51,6 +53,13 @@ pp_config *pp_config_new_defaults(void)
     c->kafka.replication_factor = -1;
     c->emulation.delay_min_s = 0;
     c->emulation.delay_max_s = 2;
+    c->emulation.shape = PP_SHAPE_DELAY;
+    c->emulation.load.diurnal.day_length_s = 86400;
+    c->emulation.live[0].table = PP_GEO;
+    c->emulation.live[0].column = pp_xstrdup("timestamp");
+    c->emulation.nlive = 1;
+    c->emulation.max_backlog_s = 10;
+    c->service.shards = 1;
     if (gethostname(host, sizeof(host)) != 0 || !host[0])
         strcpy(host, "pinpostd");
     host[HOST_NAME_MAX] = '\0';
@@ -89,6 +98,8 @@ void pp_config_destroy(pp_config *c)
     free(c->msk.sts_region);
     free(c->msk.profile);
     pp_kv_free(c->kafka.settings, c->kafka.nsettings);
+    for (size_t i = 0; i < c->emulation.nlive; i++)
+        free(c->emulation.live[i].column);
     free(c->service.instance);
     free(c->service.report);
     free(c->service.metrics_file);
@@ -526,7 +537,16 @@ enum kind {
     K_REPORT,
     K_PASSWORD_INLINE,
     K_DELIVERY,
-    K_TLS_MODE
+    K_TLS_MODE,
+    K_STAGES,
+    K_ARRIVALS,
+    K_DURATION, /* a duration with a unit (pp_load_parse_duration), 0 allowed where lo is 0 */
+    K_TOD,
+    K_ZONE,
+    K_POPULARITY,
+    K_TIMESTAMPS,
+    K_LIVE_COLUMNS,
+    K_WARMUP
 };
 
 /* Numeric keys carry their limits here, the one place they live: the command line's
@@ -610,7 +630,24 @@ static const key_def keys[] = {
     NUM("emulation.count", K_U64, OFF(emulation.count), 0, 1e18, NULL, " posts"),
     NUM("emulation.duration", K_DOUBLE, OFF(emulation.duration_s), 0.001, 1e12, "0 (no limit)",
         " seconds"),
+    KEY("emulation.stages", K_STAGES, 0),
+    KEY("emulation.repeat", K_BOOL, OFF(emulation.load.repeat)),
+    KEY("emulation.arrivals", K_ARRIVALS, 0),
+    NUM("emulation.diurnal.peak", K_DOUBLE, OFF(emulation.load.diurnal.peak), 0.001, 1e9, NULL,
+        " posts/s"),
+    NUM("emulation.diurnal.trough", K_DOUBLE, OFF(emulation.load.diurnal.trough), 0, 1e9, NULL,
+        " posts/s"),
+    KEY("emulation.diurnal.peak_at", K_TOD, 0),
+    KEY("emulation.diurnal.tz", K_ZONE, 0),
+    {"emulation.diurnal.day_length", K_DURATION, OFF(emulation.load.diurnal.day_length_s), 1, 1e9,
+     NULL, NULL},
+    KEY("emulation.popularity", K_POPULARITY, 0),
+    KEY("emulation.timestamps", K_TIMESTAMPS, 0),
+    KEY("emulation.timestamp_columns", K_LIVE_COLUMNS, 0),
+    KEY("emulation.warmup", K_WARMUP, 0),
+    {"emulation.max_backlog", K_DURATION, OFF(emulation.max_backlog_s), 0, 1e12, NULL, NULL},
     KEY("service.instance", K_STR, OFF(service.instance)),
+    NUM("service.shards", K_INT, OFF(service.shards), 1, 10000, NULL, " instances"),
     NUM("service.summary_interval", K_DOUBLE, OFF(service.summary_interval_s), 0, 86400, NULL,
         " seconds"),
     NUM("service.drain_timeout", K_DOUBLE, OFF(service.drain_timeout_s), 0, 86400, NULL,
@@ -705,13 +742,133 @@ int pp_config_parse_number(const char *key, const char *text, pp_number *out, ch
     return parse_number(d, text, out, errstr, errstr_size);
 }
 
+/* emulation.stages: one string of comma-separated stages, or a list of such strings. */
+static int get_stages(load_ctx *x, yaml_node_t *vn, const char *k)
+{
+    pp_load *l = &x->c->emulation.load;
+    char why[512];
+    size_t keep = l->nstages;
+    int keep_repeat = l->repeat;
+    l->nstages = 0;
+    l->repeat = 0;
+    if (vn->type == YAML_SEQUENCE_NODE) {
+        if (vn->data.sequence.items.start == vn->data.sequence.items.top)
+            goto empty;
+        for (yaml_node_item_t *i = vn->data.sequence.items.start; i < vn->data.sequence.items.top;
+             i++) {
+            yaml_node_t *in = yaml_document_get_node(x->doc, *i);
+            const char *s;
+            if (want_scalar(x, in, k, &s))
+                goto bad;
+            if (l->repeat) {
+                fail(x, in, "%s: 'repeat' must be the last stage", k);
+                goto bad;
+            }
+            if (pp_load_parse_stages(s, l, why, sizeof(why))) {
+                fail(x, in, "%s: %s", k, why);
+                goto bad;
+            }
+        }
+    } else {
+        const char *s;
+        if (want_scalar(x, vn, k, &s))
+            goto bad;
+        if (!*s)
+            goto empty;
+        if (pp_load_parse_stages(s, l, why, sizeof(why))) {
+            fail(x, vn, "%s: %s", k, why);
+            goto bad;
+        }
+    }
+    if (!l->nstages)
+        goto empty;
+    x->c->emulation.shape = PP_SHAPE_STAGES;
+    return 0;
+empty:
+    fail(x, vn, "%s: no stage given; write for example \"100/s:30s, ramp 100-5000/s:5m\"", k);
+bad:
+    l->nstages = keep;
+    l->repeat = keep_repeat;
+    return -1;
+}
+
+/* One "table.column" of emulation.timestamp_columns into *out. */
+static int live_column(load_ctx *x, yaml_node_t *n, const char *k, pp_live_column *out)
+{
+    const char *s, *dot;
+    char q[64];
+    if (want_scalar(x, n, k, &s))
+        return -1;
+    dot = strchr(s, '.');
+    int t = -1;
+    for (int i = 0; dot && i < PP_NTABLES; i++)
+        if ((size_t)(dot - s) == strlen(pp_table_names[i]) &&
+            !strncmp(s, pp_table_names[i], (size_t)(dot - s)))
+            t = i;
+    if (t < 0 || !dot[1])
+        return fail(x, n,
+                    "%s: '%s' is not TABLE.COLUMN with TABLE one of pin, geo, user "
+                    "(for example geo.timestamp)",
+                    k, pp_quote_arg(s, 0, q, sizeof(q)));
+    for (const char *p = dot + 1; *p; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '_' || *p == '$'))
+            return fail(x, n, "%s: '%s': a column name here is letters, digits, _ and $", k,
+                        pp_quote_arg(s, 0, q, sizeof(q)));
+    if (strlen(dot + 1) > 64)
+        return fail(x, n, "%s: '%s': column names have at most 64 characters", k,
+                    pp_quote_arg(s, 0, q, sizeof(q)));
+    out->table = (enum pp_table)t;
+    out->column = pp_xstrdup(dot + 1);
+    return 0;
+}
+
+/* emulation.timestamp_columns: one "table.column" or a list of them (replacing the
+ * default geo.timestamp). */
+static int get_live_columns(load_ctx *x, yaml_node_t *vn, const char *k)
+{
+    pp_live_column got[PP_LIVE_COLUMNS_MAX];
+    size_t n = 0;
+    int rc = 0;
+    if (vn->type == YAML_SEQUENCE_NODE) {
+        for (yaml_node_item_t *i = vn->data.sequence.items.start;
+             i < vn->data.sequence.items.top && !rc; i++) {
+            if (n == PP_LIVE_COLUMNS_MAX) {
+                rc = fail(x, vn, "%s: at most %d columns", k, PP_LIVE_COLUMNS_MAX);
+                break;
+            }
+            rc = live_column(x, yaml_document_get_node(x->doc, *i), k, &got[n]);
+            n += !rc;
+        }
+        if (!rc && !n)
+            rc = fail(x, vn, "%s: the list is empty; name at least one column", k);
+    } else {
+        rc = live_column(x, vn, k, &got[0]);
+        n = !rc;
+    }
+    for (size_t i = 0; !rc && i < n; i++)
+        for (size_t j = 0; j < i; j++)
+            if (got[i].table == got[j].table && !strcasecmp(got[i].column, got[j].column))
+                rc = fail(x, vn, "%s: %s.%s is listed twice", k, pp_table_names[got[i].table],
+                          got[i].column);
+    if (rc) {
+        for (size_t i = 0; i < n; i++)
+            free(got[i].column);
+        return -1;
+    }
+    for (size_t i = 0; i < x->c->emulation.nlive; i++)
+        free(x->c->emulation.live[i].column);
+    memcpy(x->c->emulation.live, got, n * sizeof(got[0]));
+    x->c->emulation.nlive = n;
+    return 0;
+}
+
 static int apply_key(load_ctx *x, const key_def *d, yaml_node_t *vn)
 {
     pp_config *c = x->c;
     void *field = (char *)c + d->offset;
     const char *k = d->path;
     pp_number num = {0};
-    char why[256];
+    char why[256], q[48];
     const char *s;
 
     if (d->unit) {
@@ -734,11 +891,78 @@ static int apply_key(load_ctx *x, const key_def *d, yaml_node_t *vn)
     case K_RATE:
         c->emulation.rate = num.d;
         c->emulation.fixed_rate = 1;
+        c->emulation.shape = PP_SHAPE_RATE;
         return 0;
     case K_DELAY:
         c->emulation.delay_min_s = num.d;
         c->emulation.delay_max_s = num.d2;
         c->emulation.fixed_rate = 0;
+        c->emulation.shape = PP_SHAPE_DELAY;
+        return 0;
+    case K_STAGES: return get_stages(x, vn, k);
+    case K_ARRIVALS:
+        if (want_scalar(x, vn, k, &s))
+            return -1;
+        if (!strcmp(s, "fixed"))
+            c->emulation.load.arrivals = PP_ARRIVALS_FIXED;
+        else if (!strcmp(s, "poisson"))
+            c->emulation.load.arrivals = PP_ARRIVALS_POISSON;
+        else
+            return fail(x, vn, "%s: '%s' is not fixed or poisson", k,
+                        pp_quote_arg(s, 0, q, sizeof(q)));
+        return 0;
+    case K_DURATION: {
+        double v;
+        if (want_scalar(x, vn, k, &s))
+            return -1;
+        if (d->lo == 0 && !strcmp(s, "0"))
+            v = 0;
+        else if (pp_load_parse_duration(s, &v, why, sizeof(why)))
+            return fail(x, vn, "%s: %s", k, why);
+        if (v < d->lo || v > d->hi)
+            return fail(x, vn, "%s: '%s' is not a duration from %gs to %gs", k,
+                        pp_quote_arg(s, 0, q, sizeof(q)), d->lo, d->hi);
+        *(double *)field = v;
+        return 0;
+    }
+    case K_TOD:
+        if (want_scalar(x, vn, k, &s))
+            return -1;
+        if (pp_load_parse_time_of_day(s, &c->emulation.load.diurnal.peak_at_s, why, sizeof(why)))
+            return fail(x, vn, "%s: %s", k, why);
+        return 0;
+    case K_ZONE:
+        if (want_scalar(x, vn, k, &s))
+            return -1;
+        if (pp_load_parse_zone(s, &c->emulation.load.diurnal, why, sizeof(why)))
+            return fail(x, vn, "%s: %s", k, why);
+        return 0;
+    case K_POPULARITY:
+        if (want_scalar(x, vn, k, &s))
+            return -1;
+        if (pp_config_parse_popularity(s, &c->emulation.popularity_s, why, sizeof(why)))
+            return fail(x, vn, "%s: %s", k, why);
+        return 0;
+    case K_TIMESTAMPS:
+        if (want_scalar(x, vn, k, &s))
+            return -1;
+        if (!strcmp(s, "now"))
+            c->emulation.timestamps_now = 1;
+        else if (!strcmp(s, "source"))
+            c->emulation.timestamps_now = 0;
+        else
+            return fail(x, vn,
+                        "%s: '%s' is not source (the database's values) or now (the emission "
+                        "time)",
+                        k, pp_quote_arg(s, 0, q, sizeof(q)));
+        return 0;
+    case K_LIVE_COLUMNS: return get_live_columns(x, vn, k);
+    case K_WARMUP:
+        if (want_scalar(x, vn, k, &s))
+            return -1;
+        if (pp_config_parse_warmup(s, &c->emulation.warmup_s, &c->emulation.warmup_posts, why,
+                                   sizeof(why)))
+            return fail(x, vn, "%s: %s", k, why);
         return 0;
     case K_REPORT:
         if (want_scalar(x, vn, k, &s))
@@ -852,6 +1076,156 @@ static int apply_key(load_ctx *x, const key_def *d, yaml_node_t *vn)
     return -1;
 }
 
+int pp_config_parse_popularity(const char *text, double *s_out, char *err, size_t n)
+{
+    char q[48];
+    double v = 1;
+    if (!strcmp(text, "uniform")) {
+        *s_out = 0;
+        return 0;
+    }
+    if (strncmp(text, "zipf", 4))
+        goto bad;
+    const char *p = text + 4;
+    if (*p) {
+        char num[64];
+        size_t len;
+        if (*p == '(') {
+            const char *close = strchr(p, ')');
+            if (!close || close[1])
+                goto bad;
+            len = (size_t)(close - p - 1);
+            p++;
+        } else if (*p == ' ' || *p == ':') {
+            p++;
+            len = strlen(p);
+        } else {
+            goto bad;
+        }
+        if (len >= sizeof(num))
+            goto bad;
+        memcpy(num, p, len);
+        num[len] = '\0';
+        if (pp_parse_double(num, &v) || !(v > 0 && v <= 10))
+            return pp_errf(err, n,
+                           "'%s': the Zipf exponent is a number above 0 and at most 10 "
+                           "(1 is the classic Zipf law)",
+                           pp_quote_arg(text, 0, q, sizeof(q))),
+                   -1;
+    }
+    *s_out = v;
+    return 0;
+bad:
+    return pp_errf(err, n, "'%s' is not uniform or zipf(S) (for example zipf(1.1))",
+                   pp_quote_arg(text, 0, q, sizeof(q))),
+           -1;
+}
+
+int pp_config_parse_warmup(const char *text, double *secs, uint64_t *posts, char *err, size_t n)
+{
+    char q[48], num[64], why[256];
+    const char *sp = strchr(text, ' ');
+    if (sp && !strcmp(sp + 1, "posts") && (size_t)(sp - text) < sizeof(num)) {
+        int64_t v;
+        memcpy(num, text, (size_t)(sp - text));
+        num[sp - text] = '\0';
+        if (pp_parse_int64(num, &v) || v < 0 || v > (int64_t)1000000000000000000)
+            return pp_errf(err, n, "'%s': the number of posts is a whole number from 0 to 10^18",
+                           pp_quote_arg(text, 0, q, sizeof(q))),
+                   -1;
+        *posts = (uint64_t)v;
+        *secs = 0;
+        return 0;
+    }
+    if (!strcmp(text, "0")) {
+        *secs = 0;
+        *posts = 0;
+        return 0;
+    }
+    if (pp_load_parse_duration(text, secs, why, sizeof(why)))
+        return pp_errf(err, n,
+                       "'%s' is not a duration (30s, 5m) nor a number of posts (1000 "
+                       "posts): %s",
+                       pp_quote_arg(text, 0, q, sizeof(q)), why),
+               -1;
+    *posts = 0;
+    return 0;
+}
+
+int pp_config_parse_shard(const char *text, int *index, int *shards, char *err, size_t n)
+{
+    char q[48], a[32];
+    const char *slash = strchr(text, '/');
+    int64_t i, k;
+    if (!slash || (size_t)(slash - text) >= sizeof(a))
+        goto bad;
+    memcpy(a, text, (size_t)(slash - text));
+    a[slash - text] = '\0';
+    if (pp_parse_int64(a, &i) || pp_parse_int64(slash + 1, &k) || k < 1 || k > 10000 || i < 0 ||
+        i >= k)
+        goto bad;
+    *index = (int)i;
+    *shards = (int)k;
+    return 0;
+bad:
+    return pp_errf(err, n,
+                   "'%s' is not I/N, this instance's index I from 0 to N-1 out of N instances "
+                   "(N at most 10000), for example 0/3",
+                   pp_quote_arg(text, 0, q, sizeof(q))),
+           -1;
+}
+
+int pp_config_apply_shard(pp_config *c, int index, int shards, char *err, size_t n)
+{
+    if (shards < 1 || shards > 10000 || index < 0 || index >= shards)
+        return pp_errf(err, n, "shard %d/%d: the index must be from 0 to %d", index, shards,
+                       shards - 1),
+               -1;
+    c->service.shard_index = index;
+    c->service.shards = shards;
+    if (shards == 1)
+        return 0;
+    size_t len = strlen(c->service.instance) + 16;
+    char *inst = pp_xmalloc(len);
+    snprintf(inst, len, "%s-%d", c->service.instance, index);
+    free(c->service.instance);
+    c->service.instance = inst;
+    if (c->emulation.count) /* the configured total, the first shards taking the remainder */
+        c->emulation.count = c->emulation.count / (uint64_t)shards +
+                             ((uint64_t)index < c->emulation.count % (uint64_t)shards);
+    if (c->emulation.has_seed) { /* a different, still reproducible, sample per shard */
+        uint64_t z = c->emulation.seed + 0x9e3779b97f4a7c15ULL * (uint64_t)(index + 1);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        c->emulation.seed = z ^ (z >> 31);
+    }
+    return 0;
+}
+
+void pp_config_load(const pp_config *c, pp_load *out)
+{
+    *out = c->emulation.load;
+    if (c->emulation.shape == PP_SHAPE_STAGES)
+        return;
+    out->nstages = 1;
+    out->repeat = 0;
+    pp_stage *st = &out->stage[0];
+    memset(st, 0, sizeof(*st));
+    st->duration_s = INFINITY;
+    switch (c->emulation.shape) {
+    case PP_SHAPE_RATE:
+        st->kind = PP_STAGE_RATE;
+        st->from = st->to = c->emulation.rate;
+        break;
+    case PP_SHAPE_DIURNAL: st->kind = PP_STAGE_DIURNAL; break;
+    default:
+        st->kind = PP_STAGE_DELAY;
+        st->from = c->emulation.delay_min_s;
+        st->to = c->emulation.delay_max_s;
+        break;
+    }
+}
+
 /* Edit distance, for suggesting the key a typo meant. */
 static size_t distance(const char *a, const char *b)
 {
@@ -931,6 +1305,10 @@ static int walk(load_ctx *x, yaml_node_t *map, const char *prefix)
         if (def) {
             if (apply_key(x, def, vn))
                 return -1;
+            /* The daily curve is the load unless stages (which may use it) were given. */
+            if (!strncmp(path, "emulation.diurnal.", 18) &&
+                x->c->emulation.shape != PP_SHAPE_STAGES)
+                x->c->emulation.shape = PP_SHAPE_DIURNAL;
         } else if (section) {
             if (vn->type == YAML_SCALAR_NODE && !*scalar(vn))
                 continue; /* an empty section */
@@ -1059,6 +1437,22 @@ int pp_config_validate(const pp_config *c, char *errstr, size_t errstr_size)
                -1;
     if (c->emulation.fixed_rate && c->emulation.rate < 0)
         return pp_errf(errstr, errstr_size, "emulation.rate must be >= 0"), -1;
+    int diurnal = c->emulation.shape == PP_SHAPE_DIURNAL;
+    for (size_t i = 0; c->emulation.shape == PP_SHAPE_STAGES && i < c->emulation.load.nstages; i++)
+        diurnal |= c->emulation.load.stage[i].kind == PP_STAGE_DIURNAL;
+    const pp_diurnal *dn = &c->emulation.load.diurnal;
+    diurnal |= dn->peak > 0 || dn->trough > 0; /* given, if not used: still checked */
+    if (diurnal && !(dn->peak > 0))
+        return pp_errf(errstr, errstr_size,
+                       "the load follows the daily curve but emulation.diurnal.peak is not set: "
+                       "give peak and trough (posts/s), peak_at and tz"),
+               -1;
+    if (diurnal && dn->trough > dn->peak)
+        return pp_errf(errstr, errstr_size,
+                       "emulation.diurnal.trough (%g posts/s) is above emulation.diurnal.peak "
+                       "(%g posts/s)",
+                       dn->trough, dn->peak),
+               -1;
     if (c->kafka.enabled && check_bootstrap(c, errstr, errstr_size))
         return -1;
     for (int t = 0; t < PP_NTABLES; t++)
@@ -1147,11 +1541,52 @@ void pp_config_print(const pp_config *c, FILE *out)
             fprintf(out, "  msk iam: profile %s\n", c->msk.profile);
     }
     fprintf(out, "emulation:\n");
-    if (c->emulation.fixed_rate)
+    const pp_load *ld = &c->emulation.load;
+    const pp_diurnal *dn = &ld->diurnal;
+    if (c->emulation.shape == PP_SHAPE_STAGES) {
+        fprintf(out, "  stages:\n");
+        for (size_t i = 0; i < ld->nstages; i++) {
+            char d[128];
+            pp_load_describe_stage(&ld->stage[i], d, sizeof(d));
+            fprintf(out, "    - %s\n", d);
+        }
+        fprintf(out, "  repeat: %s\n", ld->repeat ? "true" : "false");
+    } else if (c->emulation.shape == PP_SHAPE_RATE) {
         fprintf(out, "  rate: %g posts/s%s\n", c->emulation.rate,
                 c->emulation.rate == 0 ? " (as fast as possible)" : "");
-    else
+    } else if (c->emulation.shape == PP_SHAPE_DELAY) {
         fprintf(out, "  delay: %g:%g s\n", c->emulation.delay_min_s, c->emulation.delay_max_s);
+    }
+    if (c->emulation.shape == PP_SHAPE_DIURNAL || dn->peak > 0) {
+        char tz[32];
+        if (dn->tz_local)
+            snprintf(tz, sizeof(tz), "local");
+        else
+            snprintf(tz, sizeof(tz), "UTC%+03d:%02d", dn->utc_offset_s / 3600,
+                     abs(dn->utc_offset_s) / 60 % 60);
+        fprintf(out,
+                "  diurnal: peak %g posts/s at %02d:%02d, trough %g posts/s, tz %s, day length "
+                "%gs\n",
+                dn->peak, (int)(dn->peak_at_s / 3600), (int)fmod(dn->peak_at_s / 60, 60),
+                dn->trough, tz, dn->day_length_s);
+    }
+    fprintf(out, "  arrivals: %s\n", ld->arrivals == PP_ARRIVALS_POISSON ? "poisson" : "fixed");
+    if (c->emulation.popularity_s > 0)
+        fprintf(out, "  popularity: zipf(%g)\n", c->emulation.popularity_s);
+    else
+        fprintf(out, "  popularity: uniform\n");
+    fprintf(out, "  timestamps: %s", c->emulation.timestamps_now ? "now (" : "source\n");
+    for (size_t i = 0; c->emulation.timestamps_now && i < c->emulation.nlive; i++)
+        fprintf(out, "%s%s.%s", i ? ", " : "", pp_table_names[c->emulation.live[i].table],
+                c->emulation.live[i].column);
+    if (c->emulation.timestamps_now)
+        fprintf(out, ")\n");
+    if (c->emulation.warmup_posts)
+        fprintf(out, "  warmup: %llu posts\n", (unsigned long long)c->emulation.warmup_posts);
+    else if (c->emulation.warmup_s > 0)
+        fprintf(out, "  warmup: %gs\n", c->emulation.warmup_s);
+    fprintf(out, "  max_backlog: %gs%s\n", c->emulation.max_backlog_s,
+            c->emulation.max_backlog_s > 0 ? "" : " (never skip)");
     if (c->emulation.has_seed)
         fprintf(out, "  seed: %llu\n", (unsigned long long)c->emulation.seed);
     else
@@ -1175,9 +1610,10 @@ void pp_config_print(const pp_config *c, FILE *out)
                 c->kinesis.linger_s, c->kinesis.record_timeout_s, c->kinesis.max_requests);
     }
     fprintf(out,
-            "service:\n  instance: %s\n  summary_interval: %gs\n  drain_timeout: %gs\n"
-            "  report: %s\n  metrics_file: %s\n",
-            c->service.instance, c->service.summary_interval_s, c->service.drain_timeout_s,
+            "service:\n  instance: %s\n  shard: %d/%d\n  summary_interval: %gs\n"
+            "  drain_timeout: %gs\n  report: %s\n  metrics_file: %s\n",
+            c->service.instance, c->service.shard_index, c->service.shards,
+            c->service.summary_interval_s, c->service.drain_timeout_s,
             c->service.report ? c->service.report : "(none)",
             c->service.metrics_file ? c->service.metrics_file : "(none)");
 }

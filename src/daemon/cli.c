@@ -7,7 +7,18 @@
 #include <stdarg.h>
 #include <string.h>
 
-enum { OPT_DURATION = 1000, OPT_DELAY, OPT_SEED, OPT_DRY_RUN, OPT_DEMO, OPT_REPORT };
+enum {
+    OPT_DURATION = 1000,
+    OPT_DELAY,
+    OPT_SEED,
+    OPT_DRY_RUN,
+    OPT_DEMO,
+    OPT_REPORT,
+    OPT_STAGES,
+    OPT_ARRIVALS,
+    OPT_SHARD,
+    OPT_WARMUP
+};
 
 static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
                                          {"check", no_argument, NULL, 't'},
@@ -16,6 +27,10 @@ static const struct option longopts[] = {{"config", required_argument, NULL, 'c'
                                          {"rate", required_argument, NULL, 'r'},
                                          {"delay", required_argument, NULL, OPT_DELAY},
                                          {"seed", required_argument, NULL, OPT_SEED},
+                                         {"stages", required_argument, NULL, OPT_STAGES},
+                                         {"arrivals", required_argument, NULL, OPT_ARRIVALS},
+                                         {"shard", required_argument, NULL, OPT_SHARD},
+                                         {"warmup", required_argument, NULL, OPT_WARMUP},
                                          {"dry-run", no_argument, NULL, OPT_DRY_RUN},
                                          {"demo", no_argument, NULL, OPT_DEMO},
                                          {"report", required_argument, NULL, OPT_REPORT},
@@ -41,6 +56,13 @@ void pp_cli_usage(FILE *out)
         "  -r, --rate R           R posts per second (0.001 to 10^9; 0 = as fast as possible)\n"
         "      --delay MIN:MAX    random delay between posts, seconds (default 0:2; at most\n"
         "                         86400)\n"
+        "      --stages LIST      stages of load, for example\n"
+        "                         \"100/s:30s,ramp 100-5000/s:5m,5000/s:10m\" (also pause:DUR,\n"
+        "                         delay MIN-MAX:DUR, diurnal:DUR, a final repeat)\n"
+        "      --arrivals KIND    fixed (even gaps) or poisson (exponential gaps)\n"
+        "      --warmup W         keep the first W (30s, or 1000 posts) out of the statistics\n"
+        "      --shard I/N        instance I of N started with one config: instance name\n"
+        "                         <instance>-I, a seed of its own, 1/N of the rates and count\n"
         "      --seed N           deterministic sampling: same seed, same posts (0 to 2^64-1)\n"
         "      --dry-run          write one JSON line per message to stdout, no sink\n"
         "      --demo             built-in sample data and an in-process Kafka cluster\n"
@@ -146,6 +168,41 @@ enum pp_cli_status pp_cli_parse(int argc, char **argv, pp_cli_opts *o, char *msg
             o->seed = v.u;
             o->has_seed = 1;
             break;
+        case OPT_STAGES: {
+            char why[512];
+            o->load.nstages = 0;
+            o->load.repeat = 0;
+            if (pp_load_parse_stages(optarg, &o->load, why, sizeof(why)))
+                return usage_error(msg, msg_size, "%s: %s", name, why);
+            if (!o->load.nstages)
+                return usage_error(msg, msg_size,
+                                   "%s: no stage given; write for example "
+                                   "\"100/s:30s,ramp 100-5000/s:5m\"",
+                                   name);
+            o->has_stages = 1;
+            break;
+        }
+        case OPT_ARRIVALS:
+            if (strcmp(optarg, "fixed") && strcmp(optarg, "poisson"))
+                return usage_error(msg, msg_size, "%s: '%s' is not fixed or poisson", name,
+                                   pp_quote_arg(optarg, 0, q, sizeof(q)));
+            o->poisson = optarg[0] == 'p';
+            o->has_arrivals = 1;
+            break;
+        case OPT_SHARD: {
+            char why[256];
+            if (pp_config_parse_shard(optarg, &o->shard_index, &o->shards, why, sizeof(why)))
+                return usage_error(msg, msg_size, "%s: %s", name, why);
+            o->has_shard = 1;
+            break;
+        }
+        case OPT_WARMUP: {
+            char why[512];
+            if (pp_config_parse_warmup(optarg, &o->warmup_s, &o->warmup_posts, why, sizeof(why)))
+                return usage_error(msg, msg_size, "%s: %s", name, why);
+            o->has_warmup = 1;
+            break;
+        }
         case OPT_DRY_RUN: o->dry_run = 1; break;
         case OPT_DEMO: o->demo = 1; break;
         case OPT_REPORT:
@@ -176,7 +233,17 @@ enum pp_cli_status pp_cli_parse(int argc, char **argv, pp_cli_opts *o, char *msg
     if (optind < argc)
         return usage_error(msg, msg_size, "unexpected argument '%s'",
                            pp_quote_arg(argv[optind], 0, q, sizeof(q)));
-    if (o->has_rate && o->has_delay)
-        return usage_error(msg, msg_size, "--rate and --delay exclude each other");
+    if (o->has_rate + o->has_delay + o->has_stages > 1) {
+        const char *given[3];
+        int k = 0;
+        if (o->has_rate)
+            given[k++] = "--rate";
+        if (o->has_delay)
+            given[k++] = "--delay";
+        if (o->has_stages)
+            given[k++] = "--stages";
+        return usage_error(msg, msg_size, "%s%s%s and %s exclude each other", given[0],
+                           k == 3 ? ", " : "", k == 3 ? given[1] : "", given[k - 1]);
+    }
     return PP_CLI_RUN;
 }

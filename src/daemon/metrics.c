@@ -3,6 +3,7 @@
 #include "pp_util.h"
 #include "pp_file.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,41 +49,86 @@ static void per_topic(FILE *f, const char *name, const char *help, const char *i
     }
 }
 
-/* The delivery-latency histogram of each sink. */
-static void latency(FILE *f, const char *instance, const pp_stats *s)
+/* One series of histogram hn: its buckets, sum and count, with the label lname="lvalue". */
+static void histogram(FILE *f, const char *hn, const char *instance, const char *lname,
+                      const char *lvalue, const pp_hist *h)
 {
     static const double bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                     0.25,  0.5,    1,     2.5,  5,     10,   30};
     const size_t nb = sizeof(bounds) / sizeof(bounds[0]);
+    for (size_t i = 0; i <= nb; i++) {
+        unsigned long long below =
+            i == nb ? (unsigned long long)h->total
+                    : (unsigned long long)pp_hist_count_le(h, (uint64_t)(bounds[i] * 1e6));
+        fprintf(f, "%s_bucket{instance=\"", hn);
+        label(f, instance);
+        fprintf(f, "\",%s=\"%s\",", lname, lvalue);
+        if (i == nb)
+            fprintf(f, "le=\"+Inf\"} %llu\n", below);
+        else
+            fprintf(f, "le=\"%g\"} %llu\n", bounds[i], below);
+    }
+    fprintf(f, "%s_sum{instance=\"", hn);
+    label(f, instance);
+    fprintf(f, "\",%s=\"%s\"} %.6f\n%s_count{instance=\"", lname, lvalue, (double)h->sum / 1e6, hn);
+    label(f, instance);
+    fprintf(f, "\",%s=\"%s\"} %llu\n", lname, lvalue, (unsigned long long)h->total);
+}
+
+/* The delivery-latency histogram of each sink. */
+static void latency(FILE *f, const char *instance, const pp_stats *s)
+{
     const char *hn = "pinpostd_delivery_latency_seconds";
     fprintf(f, "# HELP %s Produce call to delivery report, per message.\n# TYPE %s histogram\n", hn,
             hn);
-    for (size_t k = 0; k < s->sinks.n; k++) {
-        const pp_stats_sink *sk = &s->sinks.sink[k];
-        const pp_hist *h = &sk->counters.latency_us;
-        for (size_t i = 0; i <= nb; i++) {
-            unsigned long long below =
-                i == nb ? (unsigned long long)h->total
-                        : (unsigned long long)pp_hist_count_le(h, (uint64_t)(bounds[i] * 1e6));
-            fprintf(f, "%s_bucket{instance=\"", hn);
-            label(f, instance);
-            fprintf(f, "\",sink=\"%s\",", sk->name);
-            if (i == nb)
-                fprintf(f, "le=\"+Inf\"} %llu\n", below);
-            else
-                fprintf(f, "le=\"%g\"} %llu\n", bounds[i], below);
-        }
-        fprintf(f, "%s_sum{instance=\"", hn);
-        label(f, instance);
-        fprintf(f, "\",sink=\"%s\"} %.6f\n%s_count{instance=\"", sk->name, (double)h->sum / 1e6,
-                hn);
-        label(f, instance);
-        fprintf(f, "\",sink=\"%s\"} %llu\n", sk->name, (unsigned long long)h->total);
-    }
+    for (size_t k = 0; k < s->sinks.n; k++)
+        histogram(f, hn, instance, "sink", s->sinks.sink[k].name,
+                  &s->sinks.sink[k].counters.latency_us);
+}
+
+static void gauge(FILE *f, const char *name, const char *help, const char *instance, double v)
+{
+    fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n%s{instance=\"", name, help, name, name);
+    label(f, instance);
+    if (isfinite(v))
+        fprintf(f, "\"} %.6g\n", v);
+    else
+        fprintf(f, "\"} NaN\n");
+}
+
+/* The schedule: the stage, its target rate, skipped arrivals and post latencies. */
+static void load_metrics(FILE *f, const char *instance, const pp_metrics_load *l)
+{
+    if (!l || !l->stage)
+        return;
+    fprintf(f, "# HELP pinpostd_stage The running stage of emulation.stages (0 first); the "
+               "stage label is its text.\n# TYPE pinpostd_stage gauge\npinpostd_stage{instance=\"");
+    label(f, instance);
+    fprintf(f, "\",stage=\"");
+    label(f, l->stage->desc);
+    fprintf(f, "\"} %zu\n", l->stage->index);
+    gauge(f, "pinpostd_target_rate",
+          "Posts per second the schedule asks for now (NaN: as fast "
+          "as possible).",
+          instance, l->target_rate);
+    gauge(f, "pinpostd_stage_achieved_rate",
+          "Posts per second sent in the running stage so far (warm-up excluded).", instance,
+          l->stage->seconds > 0 ? (double)l->stage->posts / l->stage->seconds : 0);
+    counter(f, "pinpostd_arrivals_dropped_total",
+            "Scheduled posts skipped, being more than emulation.max_backlog late.", instance,
+            (unsigned long long)l->dropped);
+    const char *hn = "pinpostd_post_latency_seconds";
+    fprintf(f,
+            "# HELP %s Per post after warm-up, to the last delivery report: from the produce "
+            "call (from=\"produce\") or from the intended send time (from=\"intended\").\n"
+            "# TYPE %s histogram\n",
+            hn, hn);
+    histogram(f, hn, instance, "from", "produce", &l->totals->produce);
+    histogram(f, hn, instance, "from", "intended", &l->totals->intended);
 }
 
 int pp_metrics_write(const char *path, const char *instance, const pp_stats *s,
-                     const pp_metrics_health *h, char *e, size_t n)
+                     const pp_metrics_health *h, const pp_metrics_load *load, char *e, size_t n)
 {
     char *text = NULL;
     size_t len = 0;
@@ -123,6 +169,7 @@ int pp_metrics_write(const char *path, const char *instance, const pp_stats *s,
         fprintf(f, "\",end=\"%s\"} %d\n", ends[i], up[i]);
     }
     latency(f, instance, s);
+    load_metrics(f, instance, load);
     int rc = ferror(f) ? -1 : 0;
     if (fclose(f) != 0)
         rc = -1;

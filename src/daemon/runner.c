@@ -3,6 +3,7 @@
 #include "pp_runner.h"
 #include "pp_file.h"
 #include "pp_labels.h"
+#include "pp_loadstats.h"
 #include "pp_log.h"
 #include "pp_metrics.h"
 #include "pp_notify.h"
@@ -15,6 +16,7 @@
 #include "pp_version.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +44,12 @@ typedef struct runner {
     pp_sink *sink;
     pp_sampler *sampler;
     pp_pacer pacer;
+    pp_load load; /* the configuration's, as the pacer was started with (before scaling) */
+    int started;  /* the pacer has been started once */
+    pp_loadstats *loadstats;
+    size_t batch_stage;      /* the stage the sampler's batch size was chosen for */
+    uint64_t status_sampled; /* posts sampled at the last STATUS, and when */
+    int64_t status_us;
     pp_stats stats, prev;
     pp_stats_sinks retired; /* what sinks replaced by reloads counted */
     uint64_t seq;
@@ -81,6 +89,7 @@ static void on_post_done(void *opaque, const pp_post_result *r)
     case PP_UNKNOWN: rn->stats.posts_unknown++; break;
     case PP_FAILED: rn->stats.posts_failed++; break;
     }
+    pp_loadstats_done(rn->loadstats, r);
     /* Labels were kept only while the line was on; a reload may have turned it off. */
     if (!pp_labels_take(rn->labels, r->seq, &lb) || r->outcome != PP_DELIVERED ||
         !rn->per_post_lines)
@@ -103,33 +112,80 @@ static void on_post_done(void *opaque, const pp_post_result *r)
                 (double)r->latency_us / 1000.0);
 }
 
-static int pick_batch(const pp_config *c)
+/* Keys per round trip for stage st of l (the pacer's load, rates scaled): about 10 ms of
+ * posts (fresh rows for slow paced runs, few round trips for fast ones); delay stages one
+ * key per post. */
+static int batch_for(const pp_config *c, const pp_load *l, size_t i)
 {
-    if (!c->emulation.fixed_rate)
-        return 1; /* a post every second or so: always fresh rows */
-    if (c->emulation.rate <= 0)
+    const pp_stage *st = &l->stage[i];
+    if (st->kind == PP_STAGE_DELAY || st->kind == PP_STAGE_PAUSE)
+        return 1;
+    double rate = st->kind == PP_STAGE_DIURNAL ? l->diurnal.peak
+                  : st->to > st->from          ? st->to
+                                               : st->from;
+    if (st->kind == PP_STAGE_RATE && rate <= 0)
         return c->source.batch;
-    int b = (int)(c->emulation.rate / 100.0); /* about 10 ms of posts per round trip */
-    return b < 1 ? 1 : b > c->source.batch ? c->source.batch : b;
+    double b = rate / 100.0;
+    return b < 1 ? 1 : b > c->source.batch ? c->source.batch : (int)b;
+}
+
+/* The fastest rate l (the pacer's load, scaled) reaches, posts/s; INFINITY for as fast as
+ * possible. */
+static double peak_rate(const pp_load *l)
+{
+    double peak = 0;
+    for (size_t i = 0; i < l->nstages; i++) {
+        const pp_stage *st = &l->stage[i];
+        double r = st->kind == PP_STAGE_DELAY                   ? 2.0 / (st->from + st->to + 1e-9)
+                   : st->kind == PP_STAGE_PAUSE                 ? 0
+                   : st->kind == PP_STAGE_DIURNAL               ? l->diurnal.peak
+                   : st->kind == PP_STAGE_RATE && st->from <= 0 ? INFINITY
+                   : st->to > st->from                          ? st->to
+                                                                : st->from;
+        if (r > peak)
+            peak = r;
+    }
+    return peak;
 }
 
 /* Pacing, limits and output that follow from the configuration (start and reload). */
 static void apply_emulation(runner *rn, int64_t now)
 {
     const pp_config *c = rn->c;
-    if (c->emulation.fixed_rate)
-        pp_pacer_init_rate(&rn->pacer, c->emulation.rate, now);
-    else
-        pp_pacer_init_delay(&rn->pacer, c->emulation.delay_min_s, c->emulation.delay_max_s,
-                            rn->o->seed + rn->seq, now);
-    double mean_rate = c->emulation.fixed_rate
-                           ? (c->emulation.rate > 0 ? c->emulation.rate : 1e9)
-                           : 2.0 / (c->emulation.delay_min_s + c->emulation.delay_max_s + 1e-9);
-    rn->per_post_lines = !rn->o->dry_run && mean_rate <= PER_POST_LINES_MAX_RATE;
+    pp_load load;
+    pp_config_load(c, &load);
+    double scale = 1.0 / (double)(c->service.shards > 0 ? c->service.shards : 1);
+    int changed = !rn->started || memcmp(&load, &rn->load, sizeof(load)) != 0;
+    if (rn->started)
+        pp_loadstats_tick(rn->loadstats, &rn->pacer, now); /* the old schedule, up to now */
+    pp_pacer_init(&rn->pacer, &load, scale, rn->o->seed + rn->seq, now, pp_wall_us(),
+                  (int64_t)(c->emulation.max_backlog_s * 1e6));
+    /* The schedule is measured from READY on; the warm-up starts then, not again at each
+     * reload. */
+    if (rn->stats.ready_us) {
+        int64_t warm_until = c->emulation.warmup_s > 0
+                                 ? rn->stats.ready_us + (int64_t)(c->emulation.warmup_s * 1e6)
+                                 : 0;
+        pp_loadstats_start(rn->loadstats, changed, now, warm_until, c->emulation.warmup_posts);
+        rn->load = load;
+        rn->started = 1;
+    }
+    rn->per_post_lines = !rn->o->dry_run && peak_rate(&rn->pacer.load) <= PER_POST_LINES_MAX_RATE;
     rn->deadline_us = c->emulation.duration_s > 0
                           ? rn->stats.start_us + (int64_t)(c->emulation.duration_s * 1e6)
                           : 0;
-    pp_sampler_set_batch(rn->sampler, pick_batch(c));
+    rn->batch_stage = pp_pacer_stage(&rn->pacer);
+    pp_sampler_set_batch(rn->sampler, batch_for(c, &rn->pacer.load, rn->batch_stage));
+}
+
+/* A new stage: the sampler's batch follows its rate. */
+static void follow_stage(runner *rn)
+{
+    size_t st = pp_pacer_stage(&rn->pacer);
+    if (st == rn->batch_stage)
+        return;
+    rn->batch_stage = st;
+    pp_sampler_set_batch(rn->sampler, batch_for(rn->c, &rn->pacer.load, st));
 }
 
 /* Tell the watchdog the loop is alive; only ever called from the loop itself, so a
@@ -153,15 +209,20 @@ static void refresh_counts(runner *rn)
     pp_stats_update_sinks(&rn->stats, rn->sink, &rn->retired);
 }
 
-static void write_metrics(runner *rn)
+static void write_metrics(runner *rn, int64_t now)
 {
     if (!rn->c->service.metrics_file)
         return;
     static const char *const labels[] = {"kafka", "kinesis", "kafka+kinesis"};
     pp_metrics_health h = {rn->source_up, pp_sink_healthy(rn->sink), labels[sink_kind(rn->c)]};
+    const pp_stage_stats *st = rn->stats.ready_us ? pp_loadstats_current(rn->loadstats) : NULL;
+    pp_metrics_load ml = {.stage = st,
+                          .target_rate = st ? pp_pacer_rate_at(&rn->pacer, now) : NAN,
+                          .totals = pp_loadstats_totals(rn->loadstats),
+                          .dropped = pp_loadstats_dropped(rn->loadstats)};
     char err[1024];
-    if (pp_metrics_write(rn->c->service.metrics_file, rn->c->service.instance, &rn->stats, &h, err,
-                         sizeof(err)) != 0)
+    if (pp_metrics_write(rn->c->service.metrics_file, rn->c->service.instance, &rn->stats, &h, &ml,
+                         err, sizeof(err)) != 0)
         pp_log_warn("cannot write metrics (service.metrics_file): %s", err);
 }
 
@@ -202,32 +263,58 @@ static void warn_unmatched(runner *rn, int64_t now)
     rn->unmatched_mark_us = now;
 }
 
+/* "; stage 2/3 ramp 100-5000/s:300s, target 2550.0/s, sent 2548.1/s" for the status and
+ * summary lines: where the schedule is and how well it is kept (sent: posts handed to the
+ * sink per second since `since_us`, when `sampled` posts had been). Empty before READY. */
+static void stage_text(runner *rn, int64_t now, uint64_t sampled, int64_t since_us, char *out,
+                       size_t n)
+{
+    out[0] = '\0';
+    const pp_stage_stats *st = rn->stats.ready_us ? pp_loadstats_current(rn->loadstats) : NULL;
+    if (!st)
+        return;
+    double target = pp_pacer_rate_at(&rn->pacer, now), dt = (double)(now - since_us) / 1e6;
+    char t[32] = "as fast as possible";
+    if (isfinite(target))
+        snprintf(t, sizeof(t), "%.1f/s", target);
+    snprintf(out, n, "; stage %zu/%zu %s, target %s, sent %.1f/s", st->index + 1,
+             rn->pacer.load.nstages, st->desc, t,
+             dt > 0 ? (double)(rn->stats.posts_sampled - sampled) / dt : 0.0);
+}
+
 /* STATUS=, the summary line and the metrics file, each on its own interval. */
 static void periodic(runner *rn, int64_t now)
 {
     watchdog(rn, now);
+    if (rn->stats.ready_us)
+        pp_loadstats_tick(rn->loadstats, &rn->pacer, now);
     if (now >= rn->next_status_us) {
+        char stage[256];
         warn_unmatched(rn, now);
         double dt = (double)(now - rn->prev.end_us) / 1e6;
         refresh_counts(rn);
+        stage_text(rn, now, rn->status_sampled, rn->status_us, stage, sizeof(stage));
+        rn->status_sampled = rn->stats.posts_sampled;
+        rn->status_us = now;
         pp_notify_status(
             "delivered %llu, failed %llu, unknown %llu, unmatched %llu, "
-            "in flight %llu, %.1f posts/s; mysql %s, %s %s",
+            "in flight %llu, %.1f posts/s; mysql %s, %s %s%s",
             (unsigned long long)rn->stats.posts_delivered,
             (unsigned long long)rn->stats.posts_failed, (unsigned long long)rn->stats.posts_unknown,
             (unsigned long long)rn->stats.posts_unmatched,
             (unsigned long long)pp_stats_in_flight(&rn->stats),
             dt > 0 ? (double)(rn->stats.posts_delivered - rn->prev.posts_delivered) / dt : 0.0,
-            rn->source_up ? "up" : "DOWN", sink_name(rn),
-            pp_sink_healthy(rn->sink) ? "up" : "DOWN");
+            rn->source_up ? "up" : "DOWN", sink_name(rn), pp_sink_healthy(rn->sink) ? "up" : "DOWN",
+            stage);
         rn->next_status_us = now + STATUS_INTERVAL_US;
-        write_metrics(rn);
+        write_metrics(rn, now);
     }
     if (rn->next_summary_us && now >= rn->next_summary_us) {
-        char line[512];
+        char line[768], stage[256];
         refresh_counts(rn);
         pp_stats_summary(&rn->stats, &rn->prev, now, line, sizeof(line));
-        pp_log_info("%s", line);
+        stage_text(rn, now, rn->prev.posts_sampled, rn->prev.end_us, stage, sizeof(stage));
+        pp_log_info("%s%s", line, stage);
         rn->prev = rn->stats;
         rn->prev.end_us = now;
         rn->next_summary_us = now + (int64_t)(rn->c->service.summary_interval_s * 1e6);
@@ -359,6 +446,7 @@ static int reload(runner *rn, int running)
     pp_sink_destroy(rn->sink);
     rn->sink = sink;
     pp_sampler_set_source(rn->sampler, src, c->source.batch, c->source.keyspace_refresh_s);
+    pp_sampler_set_popularity(rn->sampler, c->emulation.popularity_s);
     pp_source_destroy(rn->src);
     rn->src = src;
     pp_config_destroy(rn->c);
@@ -453,7 +541,7 @@ static int write_report(runner *rn)
     /* Rendered whole first: then one write(2) to stdout, or one safely replaced file
      * (never a fixed "<path>.tmp" that a planted symlink could redirect). */
     FILE *f = open_memstream(&text, &len);
-    int rc = f ? pp_stats_write_report(&rn->stats, rn->c, rn->o->seed, f) : -1;
+    int rc = f ? pp_stats_write_report(&rn->stats, rn->c, rn->o->seed, rn->loadstats, f) : -1;
     if (f && fclose(f) != 0)
         rc = -1;
     if (rc) {
@@ -513,10 +601,25 @@ static int loop(runner *rn)
             return 0;
         if (rn->deadline_us && now >= rn->deadline_us)
             return 0;
+        /* Over once the last stage has ended and no post it scheduled is still owed (a
+         * backlog after a stall is sent first). */
+        if (pp_pacer_over(&rn->pacer, now) && pp_pacer_due(&rn->pacer) > now) {
+            pp_log_notice("the last stage of emulation.stages has ended");
+            return 0;
+        }
         int64_t due = pp_pacer_due(&rn->pacer);
         if (now < due) {
             int64_t wait = due - now;
-            pp_sink_poll(rn->sink, (int)(wait > 100000 ? 100 : (wait + 999) / 1000));
+            if (wait < 2000) {
+                /* Polls wait whole milliseconds: the last stretch is slept exactly, so
+                 * posts leave on time rather than up to a millisecond late. */
+                pp_sink_poll(rn->sink, 0);
+                int64_t left = due - pp_now_us();
+                if (left > 0)
+                    pp_sleep_us(left);
+                continue;
+            }
+            pp_sink_poll(rn->sink, (int)(wait > 100000 ? 100 : wait / 1000));
             continue;
         }
         if (pp_sink_full(rn->sink)) {
@@ -558,7 +661,14 @@ static int loop(runner *rn)
         rn->unmatched_pause = 0;
         rn->stats.posts_sampled++;
         rn->seq++;
+        /* The intended time is the schedule's, whatever delayed the post (a full queue, a
+         * database round trip, a stall): latency measured from it includes the wait. As
+         * fast as possible has no schedule: the post is meant for now. */
+        int64_t sent = pp_now_us();
+        int64_t intended = isnan(pp_pacer_rate_at(&rn->pacer, due)) ? sent : due;
         /* Before produce: a sink may report the post before produce returns. */
+        pp_loadstats_produced(rn->loadstats, &rn->pacer, rn->seq, pp_pacer_stage(&rn->pacer),
+                              intended, sent);
         if (rn->per_post_lines)
             pp_labels_put(rn->labels, rn->seq, post);
         pp_sink_put pr = pp_sink_produce(rn->sink, post, rn->seq, err, sizeof(err));
@@ -567,12 +677,14 @@ static int loop(runner *rn)
              * still sees 1..N without gaps. */
             pp_post_labels unused;
             pp_labels_take(rn->labels, rn->seq, &unused);
+            pp_loadstats_forget(rn->loadstats, rn->seq);
             rn->stats.posts_skipped++;
             rn->seq--;
         }
         if (pr != PP_SINK_QUEUED)
             pp_log_warn("%s", err);
-        pp_pacer_posted(&rn->pacer, now);
+        pp_pacer_posted(&rn->pacer, sent);
+        follow_stage(rn);
         pp_sink_poll(rn->sink, 0);
     }
     return 0;
@@ -593,6 +705,7 @@ int pp_runner_run(pp_config *c, const pp_runner_opts *o)
     rn.prev.end_us = rn.stats.start_us;
     rn.watchdog_usec = pp_notify_watchdog_usec();
     rn.labels = pp_labels_new();
+    rn.loadstats = pp_loadstats_new();
     rn.src = pp_source_open(c, o->demo);
     rn.sink = sink_new(&rn, c, err, sizeof(err));
     if (!rn.sink) {
@@ -601,6 +714,7 @@ int pp_runner_run(pp_config *c, const pp_runner_opts *o)
         goto out;
     }
     rn.sampler = pp_sampler_new(rn.src, o->seed, c->source.batch, c->source.keyspace_refresh_s);
+    pp_sampler_set_popularity(rn.sampler, c->emulation.popularity_s);
     pp_source_describe(rn.src, desc, sizeof(desc));
     destinations(rn.sink, dest, sizeof(dest));
     pp_log_notice("pinpostd %s starting: instance %s, seed %llu, source %s, %s%s", PP_VERSION,
@@ -617,6 +731,7 @@ int pp_runner_run(pp_config *c, const pp_runner_opts *o)
     rn.stats.ready_us = now;
     apply_emulation(&rn, now);
     rn.next_status_us = now;
+    rn.status_us = now;
     rn.next_summary_us = rn.c->service.summary_interval_s > 0
                              ? now + (int64_t)(rn.c->service.summary_interval_s * 1e6)
                              : 0;
@@ -627,6 +742,8 @@ stop:
     if (*o->stop)
         pp_log_notice("stop requested: no new posts; delivering the %llu in flight",
                       (unsigned long long)pp_stats_in_flight(&rn.stats));
+    if (rn.stats.ready_us) /* the schedule's time ends when posting does */
+        pp_loadstats_tick(rn.loadstats, &rn.pacer, pp_now_us());
     drain(&rn, rn.c->service.drain_timeout_s, 1);
     pp_stats_finish(&rn.stats, pp_now_us());
     refresh_counts(&rn);
@@ -644,13 +761,14 @@ stop:
     if (status != PP_EXIT_CONFIG || rn.stats.posts_sampled) {
         if (write_report(&rn) != 0 && !status)
             status = PP_EXIT_RUNTIME;
-        write_metrics(&rn);
+        write_metrics(&rn, pp_now_us());
     }
 out:
     pp_sampler_destroy(rn.sampler);
     pp_sink_destroy(rn.sink);
     pp_source_destroy(rn.src);
     pp_labels_destroy(rn.labels);
+    pp_loadstats_destroy(rn.loadstats);
     if (o->dry_run && fflush(stdout) != 0 && !status)
         status = PP_EXIT_RUNTIME;
     pp_config_destroy(rn.c);

@@ -185,7 +185,8 @@ static cJSON *sink_json(const pp_stats_sink *t, double elapsed)
     return o;
 }
 
-int pp_stats_write_report(const pp_stats *s, const pp_config *c, uint64_t seed, FILE *out)
+int pp_stats_write_report(const pp_stats *s, const pp_config *c, uint64_t seed,
+                          const pp_loadstats *load, FILE *out)
 {
     static const pp_stats_sink none;
     double elapsed = (double)((s->end_us ? s->end_us : s->start_us) - s->start_us) / 1e6;
@@ -232,6 +233,32 @@ int pp_stats_write_report(const pp_stats *s, const pp_config *c, uint64_t seed, 
     cJSON *sinks = cJSON_AddObjectToObject(r, "sinks");
     for (size_t i = 0; i < s->sinks.n; i++)
         cJSON_AddItemToObject(sinks, s->sinks.sink[i].name, sink_json(&s->sinks.sink[i], elapsed));
+    if (c->service.shards > 1) {
+        char shard[32];
+        snprintf(shard, sizeof(shard), "%d/%d", c->service.shard_index, c->service.shards);
+        cJSON_AddStringToObject(r, "shard", shard);
+    }
+    /* Which columns carry the emission time instead of the database's value, so that a
+     * checker (pinpost-verify --rows) compares everything else. */
+    cJSON *ts = cJSON_AddObjectToObject(r, "timestamps");
+    cJSON_AddStringToObject(ts, "mode", c->emulation.timestamps_now ? "now" : "source");
+    cJSON *cols = cJSON_AddArrayToObject(ts, "columns");
+    for (size_t i = 0; c->emulation.timestamps_now && i < c->emulation.nlive; i++) {
+        char col[128];
+        snprintf(col, sizeof(col), "%s.%s", pp_table_names[c->emulation.live[i].table],
+                 c->emulation.live[i].column);
+        cJSON_AddItemToArray(cols, cJSON_CreateString(col));
+    }
+    if (load) {
+        cJSON *l = pp_loadstats_json(load);
+        cJSON_AddStringToObject(
+            l, "arrivals", c->emulation.load.arrivals == PP_ARRIVALS_POISSON ? "poisson" : "fixed");
+        char pop[32] = "uniform";
+        if (c->emulation.popularity_s > 0)
+            snprintf(pop, sizeof(pop), "zipf(%g)", c->emulation.popularity_s);
+        cJSON_AddStringToObject(l, "popularity", pop);
+        cJSON_AddItemToObject(r, "load", l);
+    }
     char *text = cJSON_Print(r);
     cJSON_Delete(r);
     if (!text)

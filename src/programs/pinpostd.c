@@ -70,6 +70,39 @@ static int parse_args(int argc, char **argv, options *o, int *status)
     return -1;
 }
 
+/* One of N instances started with one configuration: --shard I/N, or service.shards N
+ * with the index from JOB_COMPLETION_INDEX (what a Kubernetes Indexed Job sets). */
+static int apply_shard(pp_config *c, const options *o, char *err, size_t n)
+{
+    int index = 0, shards = c->service.shards;
+    const char *env = getenv("JOB_COMPLETION_INDEX");
+    char q[48];
+    if (o->has_shard) {
+        index = o->shard_index;
+        shards = o->shards;
+    } else if (env && shards > 1) {
+        int64_t v;
+        if (pp_parse_int64(env, &v) || v < 0 || v >= shards)
+            return pp_errf(err, n,
+                           "JOB_COMPLETION_INDEX is '%s', not an index from 0 to %d "
+                           "(service.shards is %d)",
+                           pp_quote_arg(env, 0, q, sizeof(q)), shards - 1, shards),
+                   -1;
+        index = (int)v;
+    } else if (shards > 1) {
+        return pp_errf(err, n,
+                       "service.shards is %d but this instance's index is unknown: pass "
+                       "--shard I/%d, or set JOB_COMPLETION_INDEX",
+                       shards, shards),
+               -1;
+    } else if (env) {
+        pp_log_notice("JOB_COMPLETION_INDEX is set but service.shards is not: this instance "
+                      "sends the whole configured load (set service.shards to the number of "
+                      "completions to split it)");
+    }
+    return pp_config_apply_shard(c, index, shards, err, n);
+}
+
 /* Defaults, then the file, then the flags. Returns NULL after printing the error. */
 static pp_config *build_config(const options *o)
 {
@@ -88,16 +121,31 @@ static pp_config *build_config(const options *o)
     if (o->has_rate) {
         c->emulation.fixed_rate = 1;
         c->emulation.rate = o->rate;
+        c->emulation.shape = PP_SHAPE_RATE;
     }
     if (o->has_delay) {
         c->emulation.fixed_rate = 0;
         c->emulation.delay_min_s = o->delay_min;
         c->emulation.delay_max_s = o->delay_max;
+        c->emulation.shape = PP_SHAPE_DELAY;
     }
-    if (o->dry_run && !o->has_rate && !o->has_delay) {
+    if (o->has_stages) {
+        memcpy(c->emulation.load.stage, o->load.stage, sizeof(o->load.stage));
+        c->emulation.load.nstages = o->load.nstages;
+        c->emulation.load.repeat = o->load.repeat;
+        c->emulation.shape = PP_SHAPE_STAGES;
+    }
+    if (o->has_arrivals)
+        c->emulation.load.arrivals = o->poisson ? PP_ARRIVALS_POISSON : PP_ARRIVALS_FIXED;
+    if (o->has_warmup) {
+        c->emulation.warmup_s = o->warmup_s;
+        c->emulation.warmup_posts = o->warmup_posts;
+    }
+    if (o->dry_run && !o->has_rate && !o->has_delay && !o->has_stages) {
         /* A dry run produces data, not a demo: unpaced unless pacing is asked for. */
         c->emulation.fixed_rate = 1;
         c->emulation.rate = 0;
+        c->emulation.shape = PP_SHAPE_RATE;
     }
     if (o->has_seed) {
         c->emulation.has_seed = 1;
@@ -107,7 +155,7 @@ static pp_config *build_config(const options *o)
         free(c->service.report);
         c->service.report = pp_xstrdup(o->report);
     }
-    if (pp_config_validate(c, err, sizeof(err)) != 0)
+    if (apply_shard(c, o, err, sizeof(err)) || pp_config_validate(c, err, sizeof(err)) != 0)
         goto fail;
     return c;
 fail:

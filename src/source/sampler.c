@@ -1,6 +1,7 @@
-/* sampler: uniform keys over existing keys, batched fetches, unmatched posts skipped. */
+/* sampler: keys drawn over existing keys by popularity, batched fetches, unmatched skipped. */
 #include "pp_sampler.h"
 #include "pp_log.h"
+#include "pp_popularity.h"
 #include "pp_rng.h"
 #include "pp_util.h"
 
@@ -13,6 +14,8 @@ struct pp_sampler {
     pp_source *source;
     pp_keyspace *ks;
     pp_rng rng;
+    uint64_t seed;     /* the permutation of popularity ranks derives from it */
+    pp_popularity pop; /* which keys are drawn more often (default: uniform) */
     int max_batch, batch;
     int64_t refresh_us, last_refresh_us;
     size_t cap;     /* room in keys[] and posts[] */
@@ -47,6 +50,8 @@ pp_sampler *pp_sampler_new(pp_source *source, uint64_t seed, int max_batch, doub
     s->source = source;
     s->ks = pp_keyspace_new();
     pp_rng_seed(&s->rng, seed, KEY_RNG_STREAM);
+    s->seed = seed;
+    pp_popularity_init(&s->pop, 0, seed);
     set_limits(s, max_batch, refresh_s);
     reserve(s, (size_t)s->max_batch);
     return s;
@@ -81,6 +86,14 @@ void pp_sampler_set_source(pp_sampler *s, pp_source *source, int max_batch, doub
     reserve(s, (size_t)s->max_batch);
 }
 
+void pp_sampler_set_popularity(pp_sampler *s, double s_exp)
+{
+    /* Unchanged on a reload that keeps it: the permutation and the draws go on as they
+     * were. Changed, the new law applies from the next batch of keys drawn. */
+    if (s_exp != s->pop.s)
+        pp_popularity_init(&s->pop, s_exp, s->seed);
+}
+
 void pp_sampler_set_batch(pp_sampler *s, int batch)
 {
     s->batch = batch < 1 ? 1 : batch > s->max_batch ? s->max_batch : batch;
@@ -108,10 +121,12 @@ pp_src_status pp_sampler_refresh(pp_sampler *s, char *e, size_t n)
 static const pp_post *take_complete(pp_sampler *s)
 {
     while (s->next < s->n) {
-        const pp_post *p = &s->posts[s->next++];
+        pp_post *p = &s->posts[s->next++];
         if (p->found == PP_POST_COMPLETE) {
             s->stats.invalid_utf8 += p->invalid_utf8;
             s->stats.unmatched_streak = 0;
+            if (p->nlive) /* live timestamps: the time it is handed out to be sent */
+                pp_post_stamp(p, pp_wall_us());
             return p;
         }
         s->stats.unmatched++;
@@ -151,7 +166,7 @@ pp_sample pp_sampler_next(pp_sampler *s, const pp_post **out, char *e, size_t n)
             return PP_SAMPLE_EMPTY;
         s->n = (size_t)s->batch;
         for (size_t i = 0; i < s->n; i++)
-            s->keys[i] = pp_keyspace_at(s->ks, pp_rng_below(&s->rng, count));
+            s->keys[i] = pp_keyspace_at(s->ks, pp_popularity_draw(&s->pop, &s->rng, count));
         s->pending = 1;
     }
     pp_src_status rc = pp_source_fetch(s->source, s->keys, s->n, s->posts, e, n);

@@ -9,7 +9,7 @@
 
 pp_source *pp_source_open(const pp_config *c, int demo)
 {
-    return demo ? pp_source_demo_new(DEMO_DATA_SEED, DEMO_POSTS) : pp_source_mysql_new(c);
+    return demo ? pp_source_demo_open(c, DEMO_DATA_SEED, DEMO_POSTS) : pp_source_mysql_new(c);
 }
 
 void pp_post_release(pp_post *p)

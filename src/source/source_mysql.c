@@ -28,6 +28,8 @@ typedef struct column {
     unsigned long length;
     my_bool is_null;
     my_bool error;
+    int live; /* emulation.timestamps: now rewrites it (pp_post_stamp) */
+    int fsp;  /* its fractional-second digits */
 } column;
 
 /* The prepared "SELECT * ... WHERE key IN (?, ...)" of one table. */
@@ -136,30 +138,137 @@ static void bind_column(column *c, MYSQL_BIND *b)
     }
 }
 
-/* The key column's name as its table defines it, into *out (caller frees). The server
+/* Column `name`'s name as table t defines it, into *out (caller frees). The server
  * resolves the configured name as it resolves any identifier (columns case-insensitively,
- * tables as lower_case_table_names says), so pinpostd never compares identifiers itself. */
-static int key_column_name(mysql_source *m, enum pp_table t, char **out, char *e, size_t n)
+ * tables as lower_case_table_names says), so pinpostd never compares identifiers itself.
+ * A table without such a column: PP_SRC_FATAL with *missing set (errstr not written). */
+static int column_name(mysql_source *m, enum pp_table t, const char *name, const char *role,
+                       char **out, int *missing, char *e, size_t n)
 {
     const pp_table_conf *tc = &m->c->source.tables[t];
     char what[256];
     pp_buf sql = {0};
-    snprintf(what, sizeof(what), "reading the key column of table %s", tc->table);
+    snprintf(what, sizeof(what), "reading the %s column of table %s", role, tc->table);
     pp_buf_puts(&sql, "SELECT ");
-    pp_mysql_quote_ident(&sql, tc->key);
+    pp_mysql_quote_ident(&sql, name);
     pp_buf_puts(&sql, " FROM ");
     pp_mysql_quote_ident(&sql, tc->table);
     pp_buf_puts(&sql, " LIMIT 0");
     int failed = mysql_real_query(m->db, sql.data, sql.len);
     pp_buf_free(&sql);
+    if (failed && mysql_errno(m->db) == ER_BAD_FIELD_ERROR) {
+        *missing = 1;
+        return PP_SRC_FATAL;
+    }
     if (failed)
         return fail_db(m, what, e, n);
     MYSQL_RES *res = mysql_store_result(m->db);
     if (!res)
         return fail_db(m, what, e, n);
     MYSQL_FIELD *f = mysql_fetch_field(res);
-    *out = pp_xstrdup(f && f->org_name && *f->org_name ? f->org_name : tc->key);
+    *out = pp_xstrdup(f && f->org_name && *f->org_name ? f->org_name : name);
     mysql_free_result(res);
+    return PP_SRC_OK;
+}
+
+/* A column's SQL type, for an error message. */
+static const char *type_name(const MYSQL_FIELD *f)
+{
+    int binary = f->charsetnr == 63;
+    switch (f->type) {
+    case MYSQL_TYPE_DECIMAL:
+    case MYSQL_TYPE_NEWDECIMAL: return "DECIMAL";
+    case MYSQL_TYPE_TINY: return "TINYINT";
+    case MYSQL_TYPE_SHORT: return "SMALLINT";
+    case MYSQL_TYPE_INT24: return "MEDIUMINT";
+    case MYSQL_TYPE_LONG: return "INT";
+    case MYSQL_TYPE_LONGLONG: return "BIGINT";
+    case MYSQL_TYPE_FLOAT: return "FLOAT";
+    case MYSQL_TYPE_DOUBLE: return "DOUBLE";
+    case MYSQL_TYPE_YEAR: return "YEAR";
+    case MYSQL_TYPE_DATE:
+    case MYSQL_TYPE_NEWDATE: return "DATE";
+    case MYSQL_TYPE_TIME:
+    case MYSQL_TYPE_TIME2: return "TIME";
+    case MYSQL_TYPE_BIT: return "BIT";
+    case MYSQL_TYPE_JSON: return "JSON";
+    case MYSQL_TYPE_GEOMETRY: return "GEOMETRY";
+    case MYSQL_TYPE_ENUM: return "ENUM";
+    case MYSQL_TYPE_SET: return "SET";
+    case MYSQL_TYPE_VARCHAR:
+    case MYSQL_TYPE_VAR_STRING:
+    case MYSQL_TYPE_STRING:
+        if (f->flags & ENUM_FLAG)
+            return "ENUM";
+        if (f->flags & SET_FLAG)
+            return "SET";
+        if (f->type == MYSQL_TYPE_STRING)
+            return binary ? "BINARY" : "CHAR";
+        return binary ? "VARBINARY" : "VARCHAR";
+    case MYSQL_TYPE_TINY_BLOB:
+    case MYSQL_TYPE_MEDIUM_BLOB:
+    case MYSQL_TYPE_LONG_BLOB:
+    case MYSQL_TYPE_BLOB: return binary ? "BLOB" : "TEXT";
+    default: return "not a date and time type";
+    }
+}
+
+static int is_datetime(enum enum_field_types type)
+{
+    return type == MYSQL_TYPE_DATETIME || type == MYSQL_TYPE_DATETIME2 ||
+           type == MYSQL_TYPE_TIMESTAMP || type == MYSQL_TYPE_TIMESTAMP2;
+}
+
+/* Mark table t's live columns (emulation.timestamps: now). A live column the table lacks,
+ * or one that is not DATETIME/TIMESTAMP, is the operator's to fix: PP_SRC_FATAL naming the
+ * key, the table and what the column is. */
+static int prepare_live(mysql_source *m, enum pp_table t, const MYSQL_FIELD *fields, char *e,
+                        size_t n)
+{
+    const pp_config *c = m->c;
+    const pp_table_conf *tc = &c->source.tables[t];
+    table_query *q = &m->q[t];
+    if (!c->emulation.timestamps_now)
+        return PP_SRC_OK;
+    for (size_t k = 0; k < c->emulation.nlive; k++) {
+        const pp_live_column *lc = &c->emulation.live[k];
+        if (lc->table != t)
+            continue;
+        char *name = NULL;
+        int missing = 0;
+        int rc = column_name(m, t, lc->column, "live timestamp", &name, &missing, e, n);
+        if (missing)
+            return pp_errf(e, n,
+                           "emulation.timestamp_columns: %s.%s: table '%s' has no column '%s'; "
+                           "list DATETIME or TIMESTAMP columns as table.column (table: pin, "
+                           "geo or user)",
+                           pp_table_names[t], lc->column, tc->table, lc->column),
+                   PP_SRC_FATAL;
+        if (rc != PP_SRC_OK)
+            return rc;
+        int i = 0;
+        while (i < q->ncols && strcmp(fields[i].org_name && *fields[i].org_name ? fields[i].org_name
+                                                                                : fields[i].name,
+                                      name) != 0)
+            i++;
+        free(name);
+        if (i == q->ncols) /* an INVISIBLE column: SELECT * leaves it out */
+            return pp_errf(e, n,
+                           "emulation.timestamp_columns: %s.%s: column '%s' of table '%s' is "
+                           "not among the columns pinpostd sends (SELECT * leaves it out)",
+                           pp_table_names[t], lc->column, lc->column, tc->table),
+                   PP_SRC_FATAL;
+        if (!is_datetime(fields[i].type))
+            return pp_errf(e, n,
+                           "emulation.timestamp_columns: %s.%s: column '%s' of table '%s' is %s, "
+                           "not DATETIME or TIMESTAMP; live timestamps go only into DATETIME or "
+                           "TIMESTAMP columns",
+                           pp_table_names[t], lc->column, fields[i].name, tc->table,
+                           type_name(&fields[i])),
+                   PP_SRC_FATAL;
+        q->cols[i].live = 1;
+        q->cols[i].fsp = fields[i].decimals > 6 ? 6 : (int)fields[i].decimals;
+    }
     return PP_SRC_OK;
 }
 
@@ -202,7 +311,12 @@ static int prepare_table(mysql_source *m, enum pp_table t, char *e, size_t n)
         rc = fail_stmt(m, q->stmt, what, e, n);
         goto out;
     }
-    rc = key_column_name(m, t, &key_name, e, n);
+    int missing = 0;
+    rc = column_name(m, t, tc->key, "key", &key_name, &missing, e, n);
+    if (missing)
+        pp_errf(e, n,
+                "source.tables.%s: table '%s' has no key column '%s'; check source.tables.%s.key",
+                pp_table_names[t], tc->table, tc->key, pp_table_names[t]);
     if (rc != PP_SRC_OK)
         goto out;
     rc = PP_SRC_FATAL;
@@ -240,6 +354,10 @@ static int prepare_table(mysql_source *m, enum pp_table t, char *e, size_t n)
         rc = PP_SRC_FATAL;
         goto out;
     }
+    rc = prepare_live(m, t, fields, e, n);
+    if (rc != PP_SRC_OK)
+        goto out;
+    rc = PP_SRC_FATAL;
     q->params = pp_xcalloc((size_t)m->batch, sizeof(MYSQL_BIND));
     q->param_keys = pp_xcalloc((size_t)m->batch, sizeof(int64_t));
     for (int i = 0; i < m->batch; i++) {
@@ -354,7 +472,10 @@ static void encode_row(table_query *q, enum pp_table t, pp_post *p)
                             .str = c->text,
                             .len = c->length};
         pp_json_key(b, c->name);
-        p->invalid_utf8 += pp_mysql_value_json(b, &v);
+        if (c->live) /* rewritten as the post is handed out, whatever the row holds */
+            pp_post_live_put(p, t, c->fsp);
+        else
+            p->invalid_utf8 += pp_mysql_value_json(b, &v);
     }
     pp_json_obj_end(b);
 }
@@ -418,6 +539,7 @@ static int fetch_table(mysql_source *m, enum pp_table t, const int64_t *keys, si
             } else {
                 pp_buf_reset(&p->value[t]);
                 pp_buf_append(&p->value[t], first->value[t].data, first->value[t].len);
+                pp_post_live_copy(p, first, t);
                 p->invalid_utf8 = first->invalid_utf8;
             }
             p->found |= 1u << t;
@@ -440,6 +562,7 @@ static pp_src_status mysql_fetch(pp_source *s, const int64_t *keys, size_t nkeys
             posts[i].key = keys[i];
             posts[i].found = 0;
             posts[i].invalid_utf8 = 0;
+            posts[i].nlive = 0;
         }
         for (int t = 0; t < PP_NTABLES; t++) {
             rc = fetch_table(m, t, keys + off, cnt, posts + off, e, n);

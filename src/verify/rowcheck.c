@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* "YYYY-MM-DD HH:MM:SS[.f...]" with the fraction as exactly six digits, or none when it
  * is zero: MySQL prints the column's declared precision, the contract prints .ffffff only
@@ -33,6 +34,79 @@ static void normalise_temporal(const char *s, size_t n, char *out, size_t out_si
         out[head] = '.';
         memcpy(out + head + 1, frac, 7);
     }
+}
+
+/* n digits at s as a number, or -1 when one is not a digit. */
+static long number(const char *s, int n)
+{
+    long v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+int pp_rowcheck_datetime_valid(const char *s, int fsp)
+{
+    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    size_t n = strlen(s);
+    if ((n != 19 && n != 26) || s[4] != '-' || s[7] != '-' || s[10] != ' ' || s[13] != ':' ||
+        s[16] != ':')
+        return 0;
+    long y = number(s, 4), mo = number(s + 5, 2), d = number(s + 8, 2);
+    long h = number(s + 11, 2), mi = number(s + 14, 2), se = number(s + 17, 2);
+    if (y < 1 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0 ||
+        se > 59)
+        return 0;
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (d > mdays[mo - 1] + (mo == 2 && leap))
+        return 0;
+    if (n == 19)
+        return 1;
+    long frac = s[19] == '.' ? number(s + 20, 6) : -1;
+    if (frac <= 0) /* not digits, or a zero fraction the contract leaves out */
+        return 0;
+    for (int i = fsp < 0 ? 0 : fsp; i < 6; i++) /* digits the column does not keep */
+        if (s[20 + i] != '0')
+            return 0;
+    return 1;
+}
+
+int pp_rowcheck_parse_live(const char *text, enum pp_table *t, char *column, size_t column_size,
+                           char *why, size_t n)
+{
+    const char *dot = strchr(text, '.');
+    int found = -1;
+    for (int i = 0; dot && i < PP_NTABLES; i++)
+        if ((size_t)(dot - text) == strlen(pp_table_names[i]) &&
+            !strncmp(text, pp_table_names[i], (size_t)(dot - text)))
+            found = i;
+    if (found < 0 || !dot[1])
+        return pp_errf(why, n,
+                       "'%.64s' is not TABLE.COLUMN with TABLE one of pin, geo, user (for "
+                       "example geo.timestamp)",
+                       text),
+               -1;
+    if (strlen(dot + 1) >= column_size)
+        return pp_errf(why, n, "'%.64s': the column name is too long", text), -1;
+    *t = (enum pp_table)found;
+    strcpy(column, dot + 1);
+    return 0;
+}
+
+/* A live column's value: whatever the row holds (NULL too), pinpostd wrote the emission
+ * time there. */
+static int check_live(const cJSON *v, const pp_db_column *c, int fsp, char *why, size_t n)
+{
+    if (!cJSON_IsString(v) || !pp_rowcheck_datetime_valid(v->valuestring, fsp))
+        return pp_errf(why, n,
+                       "%s: a live timestamp, but not a DATETIME as the contract writes it "
+                       "(\"YYYY-MM-DD HH:MM:SS\" and a fraction within the column's %d digits)",
+                       c->name, fsp),
+               -1;
+    return 0;
 }
 
 static int check_field(const cJSON *v, const pp_db_column *c, const char *db, unsigned long len,
@@ -101,6 +175,12 @@ static int check_field(const cJSON *v, const pp_db_column *c, const char *db, un
 int pp_rowcheck(const cJSON *value, const pp_db_column *cols, int ncols, char *const *row,
                 const unsigned long *lengths, char *why, size_t n)
 {
+    return pp_rowcheck_live(value, cols, NULL, ncols, row, lengths, why, n);
+}
+
+int pp_rowcheck_live(const cJSON *value, const pp_db_column *cols, const int *live, int ncols,
+                     char *const *row, const unsigned long *lengths, char *why, size_t n)
+{
     if (!cJSON_IsObject(value))
         return pp_errf(why, n, "value is not a JSON object"), -1;
     const cJSON *v = value->child;
@@ -111,7 +191,8 @@ int pp_rowcheck(const cJSON *value, const pp_db_column *cols, int ncols, char *c
             return pp_errf(why, n, "field %d is '%s', expected column '%s'", i + 1,
                            v->string ? v->string : "?", cols[i].name),
                    -1;
-        if (check_field(v, &cols[i], row[i], lengths[i], why, n))
+        if (live && live[i] >= 0 ? check_live(v, &cols[i], live[i], why, n)
+                                 : check_field(v, &cols[i], row[i], lengths[i], why, n))
             return -1;
     }
     if (v)
@@ -133,8 +214,11 @@ typedef struct pending {
 struct pp_rowcheck_db {
     MYSQL *db;
     pp_db_column *cols[PP_NTABLES];
+    int *live[PP_NTABLES]; /* per column: fractional digits of a live column, or -1 */
+    int *fsp[PP_NTABLES];  /* per column: fractional digits the column keeps */
     int ncols[PP_NTABLES];
     int key_col[PP_NTABLES];
+    char *table[PP_NTABLES];  /* SQL names, for messages */
     char *select[PP_NTABLES]; /* "SELECT ... FROM t WHERE key IN (" */
     pending batch[PP_NTABLES][ROW_BATCH];
     size_t nbatch[PP_NTABLES];
@@ -158,12 +242,17 @@ static int open_table(pp_rowcheck_db *rc, int t, const pp_table_conf *tc, char *
     MYSQL_FIELD *f = mysql_fetch_fields(res);
     rc->ncols[t] = (int)mysql_num_fields(res);
     rc->cols[t] = pp_xcalloc((size_t)rc->ncols[t], sizeof(pp_db_column));
+    rc->live[t] = pp_xcalloc((size_t)rc->ncols[t], sizeof(int));
+    rc->fsp[t] = pp_xcalloc((size_t)rc->ncols[t], sizeof(int));
     rc->key_col[t] = -1;
+    rc->table[t] = pp_xstrdup(tc->table);
     pp_buf sel = {0};
     pp_buf_puts(&sel, "SELECT ");
     for (int i = 0; i < rc->ncols[t]; i++) {
         rc->cols[t][i].name = pp_xstrdup(f[i].name);
         rc->cols[t][i].type = f[i].type;
+        rc->live[t][i] = -1;
+        rc->fsp[t][i] = f[i].decimals > 6 ? 6 : (int)f[i].decimals;
         if (!strcmp(f[i].name, tc->key))
             rc->key_col[t] = i;
         if (i)
@@ -205,6 +294,28 @@ fail:
     return NULL;
 }
 
+int pp_rowcheck_db_live(pp_rowcheck_db *rc, enum pp_table t, const char *column, char *err,
+                        size_t n)
+{
+    for (int i = 0; i < rc->ncols[t]; i++) {
+        pp_db_column *c = &rc->cols[t][i];
+        if (strcasecmp(c->name, column) != 0)
+            continue;
+        if (c->type != MYSQL_TYPE_DATETIME && c->type != MYSQL_TYPE_TIMESTAMP &&
+            c->type != MYSQL_TYPE_DATETIME2 && c->type != MYSQL_TYPE_TIMESTAMP2)
+            return pp_errf(err, n,
+                           "%s.%s: column '%s' of table '%s' is not DATETIME or TIMESTAMP; "
+                           "pinpostd writes live timestamps only there",
+                           pp_table_names[t], column, c->name, rc->table[t]),
+                   -1;
+        rc->live[t][i] = rc->fsp[t][i];
+        return 0;
+    }
+    return pp_errf(err, n, "%s.%s: table '%s' has no column '%s'", pp_table_names[t], column,
+                   rc->table[t], column),
+           -1;
+}
+
 /* Read the queued rows of table t and compare each message with its row. */
 static int flush_table(pp_rowcheck_db *rc, int t, char *err, size_t n)
 {
@@ -234,8 +345,8 @@ static int flush_table(pp_rowcheck_db *rc, int t, char *err, size_t n)
             if (!v)
                 snprintf(why, sizeof(why), "value is not valid JSON");
             else
-                ok = pp_rowcheck(v, rc->cols[t], rc->ncols[t], row, mysql_fetch_lengths(res), why,
-                                 sizeof(why)) == 0;
+                ok = pp_rowcheck_live(v, rc->cols[t], rc->live[t], rc->ncols[t], row,
+                                      mysql_fetch_lengths(res), why, sizeof(why)) == 0;
             cJSON_Delete(v);
             break;
         }
@@ -296,7 +407,10 @@ void pp_rowcheck_db_close(pp_rowcheck_db *rc)
         for (int i = 0; i < rc->ncols[t]; i++)
             free((char *)rc->cols[t][i].name);
         free(rc->cols[t]);
+        free(rc->live[t]);
+        free(rc->fsp[t]);
         free(rc->select[t]);
+        free(rc->table[t]);
     }
     if (rc->db)
         mysql_close(rc->db);

@@ -47,6 +47,7 @@ struct pp_tally {
     size_t *index; /* hash of instance names: position in inst + 1, 0 for empty */
     size_t index_cap;
     uint64_t other;
+    int restricted; /* only the instances in inst[] are recorded (pp_tally_restrict) */
 };
 
 pp_tally *pp_tally_new(void)
@@ -215,14 +216,22 @@ static slot *cell(instance *in, uint64_t seq)
     return &in->slots[seq];
 }
 
-void pp_tally_add(pp_tally *t, const char *name, uint64_t seq, enum pp_table table, int64_t key,
-                  int32_t partition)
+void pp_tally_restrict(pp_tally *t, const char *const *names, size_t n)
 {
-    if (seq == 0) {
+    for (size_t i = 0; i < n; i++)
+        if (!find(t, names[i]))
+            add_instance(t, names[i]);
+    t->restricted = 1;
+}
+
+int pp_tally_add(pp_tally *t, const char *name, uint64_t seq, enum pp_table table, int64_t key,
+                 int32_t partition)
+{
+    instance *in = seq ? find(t, name) : NULL;
+    if (!seq || (!in && t->restricted)) {
         t->other++;
-        return;
+        return 0;
     }
-    instance *in = find(t, name);
     if (!in)
         in = add_instance(t, name);
     slot *s = cell(in, seq);
@@ -243,6 +252,7 @@ void pp_tally_add(pp_tally *t, const char *name, uint64_t seq, enum pp_table tab
     if (seq > in->max_seq)
         in->max_seq = seq;
     in->messages++;
+    return 1;
 }
 
 void pp_tally_add_other(pp_tally *t)
@@ -261,8 +271,7 @@ int pp_tally_add_partition_key(pp_tally *t, const char *only, const char *pk, si
         t->other++;
         return 0;
     }
-    pp_tally_add(t, inst, *seq, table, *key, partition);
-    return 1;
+    return pp_tally_add(t, inst, *seq, table, *key, partition);
 }
 
 static int tables_present(const slot *s)
@@ -324,6 +333,37 @@ void pp_tally_summarise(const pp_tally *t, const char *name, uint64_t expected,
     }
     if (name && !find(t, name))
         out->posts_missing = expected;
+}
+
+int pp_tally_problems(const pp_tally_result *r, uint64_t expected)
+{
+    return r->posts_partial || r->posts_missing || r->posts_unexpected || r->duplicates ||
+           r->key_mismatch || r->partition_mismatch || (expected && r->posts_complete < expected);
+}
+
+void pp_tally_summarise_fleet(const pp_tally *t, const pp_tally_member *fleet, size_t n,
+                              pp_tally_result *each, pp_tally_result *total)
+{
+    uint64_t all = 0;
+    memset(total, 0, sizeof(*total));
+    for (size_t i = 0; i < t->n; i++)
+        all += t->inst[i].messages;
+    for (size_t i = 0; i < n; i++) {
+        pp_tally_result *r = &each[i];
+        pp_tally_summarise(t, fleet[i].instance, fleet[i].expected, r);
+        total->messages += r->messages;
+        total->posts_complete += r->posts_complete;
+        total->posts_partial += r->posts_partial;
+        total->posts_missing += r->posts_missing;
+        total->posts_unexpected += r->posts_unexpected;
+        total->duplicates += r->duplicates;
+        total->key_mismatch += r->key_mismatch;
+        total->partition_mismatch += r->partition_mismatch;
+        if (r->max_seq > total->max_seq)
+            total->max_seq = r->max_seq;
+    }
+    /* The members' names are distinct: what they did not record is someone else's. */
+    total->other = t->other + (all > total->messages ? all - total->messages : 0);
 }
 
 /* Print one post's problem (s NULL: nothing recorded). Returns 1 if it printed a line. */
@@ -406,5 +446,8 @@ void pp_tally_print_problems(const pp_tally *t, const char *name, uint64_t expec
 
 size_t pp_tally_instances(const pp_tally *t)
 {
-    return t->n;
+    size_t seen = 0;
+    for (size_t i = 0; i < t->n; i++)
+        seen += t->inst[i].messages > 0;
+    return seen;
 }

@@ -176,6 +176,10 @@ def test_conflicting_flags_are_named():
     assert p.returncode == 64
     assert p.stderr == "pinpostd: --rate and --delay exclude each other\n" \
                        "Try 'pinpostd --help'.\n"
+    p = subprocess.run([PINPOSTD, "--stages", "5/s:1s", "--delay", "0:1", "--rate", "3"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 64
+    assert p.stderr.startswith("pinpostd: --rate, --delay and --stages exclude each other\n")
 
 
 def test_unknown_database_is_a_configuration_error(env):

@@ -18,7 +18,7 @@ static cJSON *report_of(const pp_stats *s)
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     assert_non_null(f);
-    assert_int_equal(pp_stats_write_report(s, &c, 7, f), 0);
+    assert_int_equal(pp_stats_write_report(s, &c, 7, NULL, f), 0);
     assert_int_equal(fclose(f), 0);
     cJSON *r = cJSON_Parse(text);
     free(text);
