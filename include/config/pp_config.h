@@ -168,7 +168,7 @@ int pp_config_parse_warmup(const char *text, double *secs, uint64_t *posts, char
 int pp_config_parse_shard(const char *text, int *index, int *shards, char *err, size_t n);
 
 /* Make c instance `index` of `shards` started with one configuration: the instance name
- * becomes "<instance>-<index>", the count this shard's share of the configured total (the
+ * (and a configured kafka.transactional_id) becomes "<name>-<index>", the count this shard's share of the configured total (the
  * first count % shards shards send one more), a given seed a different one derived from it
  * and the index; the pacer divides the rates (pp_pacer_init's scale). shards 1 changes
  * nothing. Call once, after the file and the command line. Returns 0, or -1 with err. */

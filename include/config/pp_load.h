@@ -79,4 +79,11 @@ int pp_load_parse_time_of_day(const char *text, double *out_s, char *err, size_t
  * "UTC+2". Returns 0 or -1 (names such as Europe/Paris: use "local" with TZ set). */
 int pp_load_parse_zone(const char *text, pp_diurnal *d, char *err, size_t n);
 
+/* "fixed" or "poisson". Returns 0, or -1 with err. */
+int pp_load_parse_arrivals(const char *text, pp_arrivals *out, char *err, size_t n);
+
+/* 1 when a and b describe the same load: the stages in use, repeat, arrivals, and the
+ * daily curve when a stage follows it (field by field, never the bytes of unused slots). */
+int pp_load_equal(const pp_load *a, const pp_load *b);
+
 #endif

@@ -17,6 +17,9 @@ uint64_t pp_rng_next(pp_rng *r);
 uint64_t pp_rng_below(pp_rng *r, uint64_t n);
 /* Uniform double in [0, 1). */
 double pp_rng_unit(pp_rng *r);
+/* splitmix64's output function: a bijective 64-bit mixer whose every output bit depends on
+ * every input bit (seeds derived from other seeds, keyed permutations). */
+uint64_t pp_rng_mix64(uint64_t x);
 /* A seed from the operating system, for runs without --seed. */
 uint64_t pp_rng_os_seed(void);
 

@@ -27,6 +27,8 @@ typedef struct pp_stage_stats {
     double seconds;      /* time spent in it, warm-up excluded */
     double expected;     /* arrivals the schedule meant in that time; NAN: as fast as possible */
     uint64_t posts;      /* posts sent whose intended time fell in it (warm-up excluded) */
+    uint64_t sent;       /* posts sent while it ran (late ones of earlier stages included):
+                          * the achieved rate is sent / seconds */
     uint64_t delivered;  /* of those, delivered */
     uint64_t dropped;    /* arrivals skipped, more than emulation.max_backlog late */
     pp_hist produce, intended; /* microseconds, delivered posts */

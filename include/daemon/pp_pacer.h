@@ -9,10 +9,12 @@
  * the previous one was sent. Everything drawn comes from the seed.
  *
  * Stage k spans [its start, its start + duration); with repeat the list starts again at
- * the end of the last stage. With fixed arrivals every stage that sends starts with a post
- * at its start (arrival 0), so it holds ceil(integral) posts, the integral give or take 1.
- * Poisson arrivals run on across stage boundaries (the part of a gap left at a stage's end
- * carries into the next stage that sends: the same process, since it has no memory). A
+ * the end of the last stage. Both kinds of arrivals run on across stage boundaries and
+ * repetitions: fixed arrival i of the run is where the integral of the rate since the
+ * schedule's start reaches i (the first at the start of the first stage that sends; a
+ * stage holds its integral give or take 1, and a short stage repeated often sends its
+ * share, not one post per start); for Poisson arrivals the part of a gap left at a
+ * stage's end carries into the next stage that sends (the same process: no memory). A
  * delay or rate-0 stage also starts with a post at its start; its posts after the first
  * follow the send times, and a delay reaching past the stage's end ends it. Intended
  * times are whole microseconds, rounded down; beyond 2^53 us (285 years) from the start
@@ -69,6 +71,9 @@ typedef struct pp_pacer {
     int64_t stage_end_us;         /* end of the stage of the next post; INT64_MAX: none */
     pp_pacer_segment seg;         /* that stage */
     uint64_t index;               /* fixed arrivals: the next post is this arrival of its stage */
+    double phase;                 /* fixed arrivals: where the integral stood at the stage's
+                                   * start past the last arrival before (arrival i of the
+                                   * stage is at phase + i) */
     double tau_next;              /* seconds into the stage of the next post's arrival */
     double tau_prev, lambda_prev; /* the arrival before (where the diurnal inverse starts) */
 } pp_pacer;
@@ -90,6 +95,12 @@ size_t pp_pacer_stage(const pp_pacer *p);
 
 /* The index of the stage running at t (>= start; the last stage once the list is over). */
 size_t pp_pacer_stage_at(const pp_pacer *p, int64_t t_us);
+
+/* The stage running at t (>= start) as a span: its index, and when this run of it (this
+ * cycle of a repeated list) started and ends (INT64_MAX: forever). Returns 0, or -1 once
+ * the list has run out (no repeat). */
+int pp_pacer_span_at(const pp_pacer *p, int64_t t_us, size_t *stage, int64_t *start_us,
+                     int64_t *end_us);
 
 /* 1 once the list of stages has run out (no repeat) by now_us: the run is over. */
 int pp_pacer_over(const pp_pacer *p, int64_t now_us);

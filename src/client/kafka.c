@@ -210,7 +210,16 @@ rd_kafka_conf_t *pp_kafka_conf_new(const pp_config *c, const pp_kafka_opts *o, p
         goto fail;
     if (producer && c->kafka.exactly_once) {
         char txid[512];
-        snprintf(txid, sizeof(txid), "pinpostd-%s", c->service.instance);
+        if ((size_t)snprintf(txid, sizeof(txid), "pinpostd-%s", c->service.instance) >=
+                sizeof(txid) &&
+            !c->kafka.transactional_id) {
+            /* Cut short, two instances could share an id and fence each other. */
+            pp_errf(e, n,
+                    "service.instance is too long to make a transactional id (at most %zu "
+                    "bytes): shorten it, or set kafka.transactional_id",
+                    sizeof(txid) - 10);
+            goto fail;
+        }
         if (pp_kafka_conf_set(conf, "transactional.id",
                               c->kafka.transactional_id ? c->kafka.transactional_id : txid,
                               "kafka.transactional_id", e, n))

@@ -4,6 +4,7 @@
 #include "pp_log.h"
 #include "pp_buf.h"
 #include "pp_properties.h"
+#include "pp_rng.h"
 #include "pp_util.h"
 #include "pp_secret.h"
 
@@ -745,12 +746,10 @@ int pp_config_parse_number(const char *key, const char *text, pp_number *out, ch
 /* emulation.stages: one string of comma-separated stages, or a list of such strings. */
 static int get_stages(load_ctx *x, yaml_node_t *vn, const char *k)
 {
-    pp_load *l = &x->c->emulation.load;
+    /* Parsed apart and copied on success: an error leaves the stages as they were. */
+    pp_load parsed, *l = &parsed;
     char why[512];
-    size_t keep = l->nstages;
-    int keep_repeat = l->repeat;
-    l->nstages = 0;
-    l->repeat = 0;
+    memset(&parsed, 0, sizeof(parsed));
     if (vn->type == YAML_SEQUENCE_NODE) {
         if (vn->data.sequence.items.start == vn->data.sequence.items.top)
             goto empty;
@@ -782,13 +781,16 @@ static int get_stages(load_ctx *x, yaml_node_t *vn, const char *k)
     }
     if (!l->nstages)
         goto empty;
+    pp_load *to = &x->c->emulation.load;
+    memcpy(to->stage, parsed.stage, sizeof(parsed.stage));
+    to->nstages = parsed.nstages;
+    /* A final "repeat" item repeats; emulation.repeat, before or after, too. */
+    to->repeat |= parsed.repeat;
     x->c->emulation.shape = PP_SHAPE_STAGES;
     return 0;
 empty:
     fail(x, vn, "%s: no stage given; write for example \"100/s:30s, ramp 100-5000/s:5m\"", k);
 bad:
-    l->nstages = keep;
-    l->repeat = keep_repeat;
     return -1;
 }
 
@@ -903,13 +905,8 @@ static int apply_key(load_ctx *x, const key_def *d, yaml_node_t *vn)
     case K_ARRIVALS:
         if (want_scalar(x, vn, k, &s))
             return -1;
-        if (!strcmp(s, "fixed"))
-            c->emulation.load.arrivals = PP_ARRIVALS_FIXED;
-        else if (!strcmp(s, "poisson"))
-            c->emulation.load.arrivals = PP_ARRIVALS_POISSON;
-        else
-            return fail(x, vn, "%s: '%s' is not fixed or poisson", k,
-                        pp_quote_arg(s, 0, q, sizeof(q)));
+        if (pp_load_parse_arrivals(s, &c->emulation.load.arrivals, why, sizeof(why)))
+            return fail(x, vn, "%s: %s", k, why);
         return 0;
     case K_DURATION: {
         double v;
@@ -1181,23 +1178,36 @@ int pp_config_apply_shard(pp_config *c, int index, int shards, char *err, size_t
         return pp_errf(err, n, "shard %d/%d: the index must be from 0 to %d", index, shards,
                        shards - 1),
                -1;
+    if (c->emulation.count && c->emulation.count < (uint64_t)shards)
+        return pp_errf(err, n,
+                       "emulation.count (--count) is %llu, fewer posts than the %d shards "
+                       "(--shard, service.shards): some instances would have none to send "
+                       "(and a count of 0 means no limit); use at most %llu shards",
+                       (unsigned long long)c->emulation.count, shards,
+                       (unsigned long long)c->emulation.count),
+               -1;
     c->service.shard_index = index;
     c->service.shards = shards;
     if (shards == 1)
         return 0;
-    size_t len = strlen(c->service.instance) + 16;
-    char *inst = pp_xmalloc(len);
-    snprintf(inst, len, "%s-%d", c->service.instance, index);
-    free(c->service.instance);
-    c->service.instance = inst;
+    /* Names that must differ between running instances: the instance (message headers,
+     * sequences) and a configured transactional id (the same one would fence the other). */
+    char **names[] = {&c->service.instance, &c->kafka.transactional_id};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (!*names[i])
+            continue;
+        size_t len = strlen(*names[i]) + 16;
+        char *s = pp_xmalloc(len);
+        snprintf(s, len, "%s-%d", *names[i], index);
+        free(*names[i]);
+        *names[i] = s;
+    }
     if (c->emulation.count) /* the configured total, the first shards taking the remainder */
         c->emulation.count = c->emulation.count / (uint64_t)shards +
                              ((uint64_t)index < c->emulation.count % (uint64_t)shards);
     if (c->emulation.has_seed) { /* a different, still reproducible, sample per shard */
-        uint64_t z = c->emulation.seed + 0x9e3779b97f4a7c15ULL * (uint64_t)(index + 1);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-        c->emulation.seed = z ^ (z >> 31);
+        c->emulation.seed =
+            pp_rng_mix64(c->emulation.seed + 0x9e3779b97f4a7c15ULL * (uint64_t)(index + 1));
     }
     return 0;
 }
@@ -1562,8 +1572,8 @@ void pp_config_print(const pp_config *c, FILE *out)
         if (dn->tz_local)
             snprintf(tz, sizeof(tz), "local");
         else
-            snprintf(tz, sizeof(tz), "UTC%+03d:%02d", dn->utc_offset_s / 3600,
-                     abs(dn->utc_offset_s) / 60 % 60);
+            snprintf(tz, sizeof(tz), "UTC%c%02d:%02d", dn->utc_offset_s < 0 ? '-' : '+',
+                     abs(dn->utc_offset_s) / 3600, abs(dn->utc_offset_s) / 60 % 60);
         fprintf(out,
                 "  diurnal: peak %g posts/s at %02d:%02d, trough %g posts/s, tz %s, day length "
                 "%gs\n",

@@ -437,3 +437,34 @@ int pp_load_parse_zone(const char *text, pp_diurnal *d, char *err, size_t n)
                q),
            -1;
 }
+
+int pp_load_equal(const pp_load *a, const pp_load *b)
+{
+    if (a->nstages != b->nstages || a->repeat != b->repeat || a->arrivals != b->arrivals)
+        return 0;
+    int diurnal = 0;
+    for (size_t i = 0; i < a->nstages; i++) {
+        const pp_stage *x = &a->stage[i], *y = &b->stage[i];
+        if (x->kind != y->kind || x->from != y->from || x->to != y->to ||
+            x->duration_s != y->duration_s)
+            return 0;
+        diurnal |= x->kind == PP_STAGE_DIURNAL;
+    }
+    const pp_diurnal *x = &a->diurnal, *y = &b->diurnal;
+    return !diurnal || (x->peak == y->peak && x->trough == y->trough &&
+                        x->peak_at_s == y->peak_at_s && x->tz_local == y->tz_local &&
+                        x->utc_offset_s == y->utc_offset_s && x->day_length_s == y->day_length_s);
+}
+
+int pp_load_parse_arrivals(const char *text, pp_arrivals *out, char *err, size_t n)
+{
+    char q[48];
+    if (!strcmp(text, "fixed"))
+        *out = PP_ARRIVALS_FIXED;
+    else if (!strcmp(text, "poisson"))
+        *out = PP_ARRIVALS_POISSON;
+    else
+        return pp_errf(err, n, "'%s' is not fixed or poisson", pp_quote_arg(text, 0, q, sizeof(q))),
+               -1;
+    return 0;
+}

@@ -182,13 +182,15 @@ enum pp_cli_status pp_cli_parse(int argc, char **argv, pp_cli_opts *o, char *msg
             o->has_stages = 1;
             break;
         }
-        case OPT_ARRIVALS:
-            if (strcmp(optarg, "fixed") && strcmp(optarg, "poisson"))
-                return usage_error(msg, msg_size, "%s: '%s' is not fixed or poisson", name,
-                                   pp_quote_arg(optarg, 0, q, sizeof(q)));
-            o->poisson = optarg[0] == 'p';
+        case OPT_ARRIVALS: {
+            char why[128];
+            pp_arrivals a;
+            if (pp_load_parse_arrivals(optarg, &a, why, sizeof(why)))
+                return usage_error(msg, msg_size, "%s: %s", name, why);
+            o->poisson = a == PP_ARRIVALS_POISSON;
             o->has_arrivals = 1;
             break;
+        }
         case OPT_SHARD: {
             char why[256];
             if (pp_config_parse_shard(optarg, &o->shard_index, &o->shards, why, sizeof(why)))

@@ -12,9 +12,10 @@
 
 /* A post in flight: what its done report needs. */
 typedef struct flight {
-    int64_t wait_us; /* produce time minus intended time (>= 0) */
-    uint16_t slot;   /* its stage's entry; NO_SLOT for warm-up */
-    uint8_t live;
+    uint64_t seq;       /* 0: a free cell (sequence numbers start at 1) */
+    int64_t wait_us;    /* produce time minus intended time (>= 0) */
+    uint16_t slot;      /* its stage's entry (by intended time); NO_SLOT or WARM */
+    uint16_t sent_slot; /* the entry of the stage running when it was sent; NO_SLOT */
 } flight;
 
 struct pp_loadstats {
@@ -23,6 +24,7 @@ struct pp_loadstats {
     unsigned generation;
     uint16_t slot_of[PP_STAGES_MAX]; /* the running list's stage index -> entry */
     size_t cur;                      /* running stage's index in the list; PP_STAGES_MAX: none */
+    int64_t cur_start_us;            /* when this run of it started */
     int64_t since_us;                /* time accounted up to here */
     int64_t warmup_until_us, measure_from_us; /* measure_from 0: not yet known */
     uint64_t warmup_posts, produced;
@@ -30,9 +32,12 @@ struct pp_loadstats {
     uint64_t dropped_seen[PP_STAGES_MAX]; /* the pacer's dropped[] already accounted */
     uint64_t dropped;
     pp_load_totals total, warm;
-    /* Posts in flight by sequence number: a ring of power-of-two size over [lo, hi). */
-    flight *ring;
-    uint64_t cap, lo, hi;
+    /* Posts in flight by sequence number: an open-addressing table (linear probing) of
+     * power-of-two size, at most half full, so its size follows the posts in flight (a
+     * post stuck for minutes behind faster ones costs one cell, not the span of numbers
+     * since). */
+    flight *cell;
+    size_t cap, used;
 };
 
 pp_loadstats *pp_loadstats_new(void)
@@ -40,8 +45,7 @@ pp_loadstats *pp_loadstats_new(void)
     pp_loadstats *ls = pp_xcalloc(1, sizeof(*ls));
     ls->cur = PP_STAGES_MAX;
     ls->cap = 1024;
-    ls->ring = pp_xcalloc(ls->cap, sizeof(flight));
-    ls->lo = ls->hi = 1;
+    ls->cell = pp_xcalloc(ls->cap, sizeof(flight));
     ls->generation = (unsigned)-1;
     return ls;
 }
@@ -50,7 +54,7 @@ void pp_loadstats_destroy(pp_loadstats *ls)
 {
     if (!ls)
         return;
-    free(ls->ring);
+    free(ls->cell);
     free(ls);
 }
 
@@ -89,29 +93,62 @@ void pp_loadstats_start(pp_loadstats *ls, int changed, int64_t now_us, int64_t w
     }
 }
 
-static flight *at(pp_loadstats *ls, uint64_t seq)
+static size_t home(const pp_loadstats *ls, uint64_t seq)
 {
-    return &ls->ring[seq & (ls->cap - 1)];
+    return (size_t)((seq * 0x9e3779b97f4a7c15ULL) >> 20) & (ls->cap - 1);
 }
 
-/* Make room for seq in the ring: past the posts already settled, or twice as large. */
-static void reserve(pp_loadstats *ls, uint64_t seq)
+/* The cell of seq, or NULL. */
+static flight *find(pp_loadstats *ls, uint64_t seq)
 {
-    while (ls->lo < ls->hi && !at(ls, ls->lo)->live)
-        ls->lo++;
-    if (ls->lo == ls->hi)
-        ls->lo = ls->hi = seq;
-    if (seq < ls->lo)
-        ls->lo = seq; /* a reused number (a skipped post's) */
-    while (seq - ls->lo >= ls->cap) {
-        uint64_t cap = ls->cap * 2;
-        flight *ring = pp_xcalloc(cap, sizeof(flight));
-        for (uint64_t s = ls->lo; s < ls->hi; s++)
-            ring[s & (cap - 1)] = *at(ls, s);
-        free(ls->ring);
-        ls->ring = ring;
-        ls->cap = cap;
+    for (size_t i = home(ls, seq);; i = (i + 1) & (ls->cap - 1)) {
+        if (ls->cell[i].seq == seq && seq)
+            return &ls->cell[i];
+        if (!ls->cell[i].seq)
+            return NULL;
     }
+}
+
+/* A cell for seq (not in the table), the table doubled first when half full. */
+static flight *insert(pp_loadstats *ls, uint64_t seq)
+{
+    if ((ls->used + 1) * 2 > ls->cap) {
+        flight *old = ls->cell;
+        size_t oldcap = ls->cap;
+        ls->cap *= 2;
+        ls->cell = pp_xcalloc(ls->cap, sizeof(flight));
+        for (size_t j = 0; j < oldcap; j++)
+            if (old[j].seq) {
+                size_t i = home(ls, old[j].seq);
+                while (ls->cell[i].seq)
+                    i = (i + 1) & (ls->cap - 1);
+                ls->cell[i] = old[j];
+            }
+        free(old);
+    }
+    size_t i = home(ls, seq);
+    while (ls->cell[i].seq)
+        i = (i + 1) & (ls->cap - 1);
+    ls->used++;
+    ls->cell[i].seq = seq;
+    return &ls->cell[i];
+}
+
+/* Free f's cell, moving back the cells of its probe run that would no longer be found
+ * (backward-shift deletion: no tombstones, so lookups stay short). */
+static void erase(pp_loadstats *ls, flight *f)
+{
+    size_t hole = (size_t)(f - ls->cell), mask = ls->cap - 1;
+    for (size_t i = (hole + 1) & mask; ls->cell[i].seq; i = (i + 1) & mask) {
+        size_t h = home(ls, ls->cell[i].seq);
+        /* The cell at i may fill the hole when its home is not in (hole, i]. */
+        if (((i - h) & mask) >= ((i - hole) & mask)) {
+            ls->cell[hole] = ls->cell[i];
+            hole = i;
+        }
+    }
+    memset(&ls->cell[hole], 0, sizeof(ls->cell[hole]));
+    ls->used--;
 }
 
 void pp_loadstats_produced(pp_loadstats *ls, const pp_pacer *p, uint64_t seq, size_t stage,
@@ -122,56 +159,68 @@ void pp_loadstats_produced(pp_loadstats *ls, const pp_pacer *p, uint64_t seq, si
         (ls->warmup_posts && ls->produced <= ls->warmup_posts) || intended_us < ls->warmup_until_us;
     if (!warm && !ls->measure_from_us) /* the first post after a warm-up counted in posts */
         ls->measure_from_us = intended_us < now_us ? intended_us : now_us;
-    reserve(ls, seq);
-    flight *f = at(ls, seq);
-    f->live = 1;
+    flight *f = find(ls, seq);
+    if (!f)
+        f = insert(ls, seq);
     f->wait_us = now_us > intended_us ? now_us - intended_us : 0;
-    if (seq >= ls->hi)
-        ls->hi = seq + 1;
     if (warm) {
         f->slot = WARM;
+        f->sent_slot = NO_SLOT;
         ls->warm.posts++;
         return;
     }
-    f->slot = stage < p->load.nstages && ls->generation != (unsigned)-1 ? slot_for(ls, p, stage)
-                                                                        : NO_SLOT;
+    int started = ls->generation != (unsigned)-1;
+    f->slot = stage < p->load.nstages && started ? slot_for(ls, p, stage) : NO_SLOT;
     ls->total.posts++;
     if (f->slot != NO_SLOT)
         ls->slot[f->slot].posts++;
+    /* The rate achieved is that of the stage running when the post went out, late or not
+     * (a post late for its stage is sent during the next). */
+    size_t now_stage;
+    int64_t s0, s1;
+    f->sent_slot = started && !pp_pacer_span_at(p, now_us, &now_stage, &s0, &s1)
+                       ? slot_for(ls, p, now_stage)
+                       : f->slot;
+    if (f->sent_slot != NO_SLOT)
+        ls->slot[f->sent_slot].sent++;
 }
 
 void pp_loadstats_forget(pp_loadstats *ls, uint64_t seq)
 {
-    if (seq < ls->lo || seq >= ls->hi || !at(ls, seq)->live)
+    flight *f = find(ls, seq);
+    if (!f)
         return;
-    flight *f = at(ls, seq);
-    f->live = 0;
+    uint16_t slot = f->slot, sent = f->sent_slot;
+    erase(ls, f);
     ls->produced--;
-    if (f->slot == WARM) {
+    if (slot == WARM) {
         ls->warm.posts--;
         return;
     }
     ls->total.posts--;
-    if (f->slot != NO_SLOT)
-        ls->slot[f->slot].posts--;
+    if (slot != NO_SLOT)
+        ls->slot[slot].posts--;
+    if (sent != NO_SLOT)
+        ls->slot[sent].sent--;
 }
 
 void pp_loadstats_done(pp_loadstats *ls, const pp_post_result *r)
 {
-    if (r->seq < ls->lo || r->seq >= ls->hi || !at(ls, r->seq)->live)
+    flight *f = find(ls, r->seq);
+    if (!f)
         return;
-    flight *f = at(ls, r->seq);
-    f->live = 0;
+    flight done = *f;
+    erase(ls, f);
     if (r->outcome != PP_DELIVERED)
         return;
     uint64_t produce = r->latency_us > 0 ? (uint64_t)r->latency_us : 0;
-    uint64_t intended = produce + (uint64_t)f->wait_us;
-    pp_load_totals *t = f->slot == WARM ? &ls->warm : &ls->total;
+    uint64_t intended = produce + (uint64_t)done.wait_us;
+    pp_load_totals *t = done.slot == WARM ? &ls->warm : &ls->total;
     t->delivered++;
     pp_hist_record(&t->produce, produce);
     pp_hist_record(&t->intended, intended);
-    if (f->slot < WARM) {
-        pp_stage_stats *s = &ls->slot[f->slot];
+    if (done.slot < WARM) {
+        pp_stage_stats *s = &ls->slot[done.slot];
         s->delivered++;
         pp_hist_record(&s->produce, produce);
         pp_hist_record(&s->intended, intended);
@@ -210,43 +259,23 @@ void pp_loadstats_tick(pp_loadstats *ls, const pp_pacer *p, int64_t now_us)
             ls->dropped += d;
             ls->slot[slot_for(ls, p, i)].dropped += d;
         }
-    /* No stage runs after the last one ended: time is accounted up to its end. */
-    if (pp_pacer_over(p, now_us)) {
-        if (pp_pacer_over(p, ls->since_us))
+    /* Span by span: each run of a stage (a repeated list runs it once per cycle) from its
+     * start to its end, as the pacer places them; nothing after the list has run out. A
+     * tick late by many tiny cycles hands the rest to the stage running now. */
+    for (int spans = 0; ls->since_us < now_us; spans++) {
+        size_t k;
+        int64_t start, end;
+        if (pp_pacer_span_at(p, ls->since_us, &k, &start, &end))
             return;
-        int64_t lo = ls->since_us, hi = now_us;
-        while (hi - lo > 1) {
-            int64_t mid = lo + (hi - lo) / 2;
-            if (pp_pacer_over(p, mid))
-                hi = mid;
-            else
-                lo = mid;
+        if (ls->cur != k || ls->cur_start_us != start) {
+            ls->cur = k;
+            ls->cur_start_us = start;
+            ls->slot[slot_for(ls, p, k)].runs++;
         }
-        now_us = hi;
+        int64_t upto = end < now_us && spans < 10000 ? end : now_us;
+        account(ls, p, slot_for(ls, p, k), ls->since_us, upto);
+        ls->since_us = upto;
     }
-    size_t st = pp_pacer_stage_at(p, now_us);
-    if (ls->cur == PP_STAGES_MAX) {
-        ls->cur = pp_pacer_stage_at(p, ls->since_us);
-        ls->slot[slot_for(ls, p, ls->cur)].runs++;
-    }
-    /* Each stage that ended since the last tick: its end found by bisection (the stage
-     * index is constant over each stage's span). */
-    for (int guard = 0; st != ls->cur && guard < 1000; guard++) {
-        int64_t lo = ls->since_us, hi = now_us;
-        while (hi - lo > 1) {
-            int64_t mid = lo + (hi - lo) / 2;
-            if (pp_pacer_stage_at(p, mid) == ls->cur)
-                lo = mid;
-            else
-                hi = mid;
-        }
-        account(ls, p, slot_for(ls, p, ls->cur), ls->since_us, hi);
-        ls->since_us = hi;
-        ls->cur = pp_pacer_stage_at(p, hi);
-        ls->slot[slot_for(ls, p, ls->cur)].runs++;
-    }
-    account(ls, p, slot_for(ls, p, ls->cur), ls->since_us, now_us);
-    ls->since_us = now_us;
 }
 
 const pp_stage_stats *pp_loadstats_current(const pp_loadstats *ls)
@@ -336,7 +365,8 @@ cJSON *pp_loadstats_json(const pp_loadstats *ls)
         cJSON_AddNumberToObject(e, "posts_delivered", (double)s->delivered);
         cJSON_AddNumberToObject(e, "arrivals_dropped", (double)s->dropped);
         add_rate(e, "target_rate", s->seconds > 0 ? s->expected / s->seconds : NAN);
-        add_rate(e, "achieved_rate", s->seconds > 0 ? (double)s->posts / s->seconds : NAN);
+        cJSON_AddNumberToObject(e, "posts_sent", (double)s->sent);
+        add_rate(e, "achieved_rate", s->seconds > 0 ? (double)s->sent / s->seconds : NAN);
         cJSON_AddItemToObject(e, "latency_ms", latencies(&s->produce, &s->intended));
         cJSON_AddItemToArray(stages, e);
     }

@@ -112,8 +112,9 @@ static void load_metrics(FILE *f, const char *instance, const pp_metrics_load *l
           "as possible).",
           instance, l->target_rate);
     gauge(f, "pinpostd_stage_achieved_rate",
-          "Posts per second sent in the running stage so far (warm-up excluded).", instance,
-          l->stage->seconds > 0 ? (double)l->stage->posts / l->stage->seconds : 0);
+          "Posts per second sent while the running stage ran (over all its runs, warm-up "
+          "excluded).",
+          instance, l->stage->seconds > 0 ? (double)l->stage->sent / l->stage->seconds : 0);
     counter(f, "pinpostd_arrivals_dropped_total",
             "Scheduled posts skipped, being more than emulation.max_backlog late.", instance,
             (unsigned long long)l->dropped);

@@ -365,7 +365,10 @@ static int first_arrival(pp_pacer *p, double carry)
     }
     if (p->seg.cls == SEG_NONE)
         return 0;
-    double lam = poisson(p) ? carry : 0, tau = 0;
+    /* Fixed arrivals too go on from where the integral stood: a stage of 0.3 posts does
+     * not send one post each time it starts. */
+    double lam = carry, tau = 0;
+    p->phase = carry;
     int64_t t = open_due(p, lam, 0, 0, &tau);
     if (t == INT64_MAX) {
         p->lambda_next = fmax(0, lam - p->seg.total);
@@ -374,12 +377,6 @@ static int first_arrival(pp_pacer *p, double carry)
     p->next_due_us = t;
     p->tau_next = tau;
     return 1;
-}
-
-/* How many arrivals a stage of fixed arrivals holds: the integers in [0, total). */
-static uint64_t fixed_count(const pp_pacer_segment *g)
-{
-    return count_of(ceil(g->total));
 }
 
 /* Skip the m whole cycles from c on, all before the backlog's cutoff: count what they
@@ -398,10 +395,8 @@ static void drop_cycles(pp_pacer *p, uint64_t c, uint64_t m)
             n = m;
         else if (g.cls == SEG_OPEN && poisson(p))
             n = poisson_draw(p, stage_cycles_integral(p, k, c, m));
-        else if (g.cls == SEG_OPEN && g.kind == PP_STAGE_DIURNAL)
-            n = count_of(stage_cycles_integral(p, k, c, m) + 0.5 * (double)m + 0.5);
         else if (g.cls == SEG_OPEN)
-            n = sat_mul_u(m, fixed_count(&g));
+            n = count_of(stage_cycles_integral(p, k, c, m) + 0.5);
         p->dropped[k] = sat_add_u(p->dropped[k], n);
     }
 }
@@ -480,8 +475,7 @@ static void advance(pp_pacer *p, double carry, int64_t cutoff)
                 drop_cycles(p, c, m);
                 c = sat_add_u(c, m);
             }
-            if (poisson(p))
-                c = jump_cycles(p, c, &carry);
+            c = jump_cycles(p, c, &carry);
         }
         if (enter(p, k, c)) {
             none_left(p);
@@ -524,17 +518,17 @@ static void step(pp_pacer *p, int64_t now, int64_t cutoff)
         if (!(lam > p->lambda_next)) /* a gap below the precision of a huge integral */
             lam = nextafter(p->lambda_next, INFINITY);
     } else {
-        p->lambda_prev = (double)p->index;
+        p->lambda_prev = p->phase + (double)p->index;
         if (p->index == UINT64_MAX) {
             advance(p, 0, cutoff);
             return;
         }
-        lam = (double)++p->index;
+        lam = p->phase + (double)++p->index;
     }
     p->lambda_next = lam;
     int64_t t = open_due(p, lam, p->tau_prev, p->lambda_prev, &tau);
     if (t == INT64_MAX) {
-        advance(p, poisson(p) ? fmax(0, lam - p->seg.total) : 0, cutoff);
+        advance(p, fmax(0, lam - p->seg.total), cutoff);
         return;
     }
     p->next_due_us = t;
@@ -579,29 +573,30 @@ static void skip(pp_pacer *p, int64_t now, int64_t cutoff)
     } else {
         /* The first index due at or after cutoff: ceil of the integral there, give or take
          * the rounding of the inverse and of the microseconds. */
-        uint64_t i = p->index, j = count_of(ceil(lc));
+        double ph = p->phase;
+        uint64_t i = p->index, j = count_of(ceil(lc - ph));
         if (j <= i)
             j = i + 1;
         for (int n = 0; n < 4 && j > i + 1; n++) {
-            if (open_due(p, (double)(j - 1), 0, 0, &tau) < cutoff)
+            if (open_due(p, ph + (double)(j - 1), 0, 0, &tau) < cutoff)
                 break;
             j--;
         }
         for (int n = 0; n < 4 && j < UINT64_MAX; n++) {
-            if (open_due(p, (double)j, 0, 0, &tau) >= cutoff)
+            if (open_due(p, ph + (double)j, 0, 0, &tau) >= cutoff)
                 break;
             j++;
         }
         p->dropped[k] = sat_add_u(p->dropped[k], j - i);
         p->index = j;
-        p->lambda_next = (double)j;
-        t = j == UINT64_MAX ? INT64_MAX : open_due(p, (double)j, 0, 0, &tau);
+        p->lambda_next = ph + (double)j;
+        t = j == UINT64_MAX ? INT64_MAX : open_due(p, ph + (double)j, 0, 0, &tau);
         if (t == INT64_MAX) {
-            advance(p, 0, cutoff);
+            advance(p, fmax(0, ph + (double)j - g->total), cutoff);
             return;
         }
         p->tau_prev = tau;
-        p->lambda_prev = (double)j;
+        p->lambda_prev = ph + (double)j;
     }
     p->next_due_us = t;
     p->tau_next = tau;
@@ -717,6 +712,22 @@ static int locate(const pp_pacer *p, int64_t t, size_t *k, uint64_t *c, int64_t 
             break;
         }
     *s = stage_start(p, *k, *c);
+    return 0;
+}
+
+int pp_pacer_span_at(const pp_pacer *p, int64_t t_us, size_t *stage, int64_t *start_us,
+                     int64_t *end_us)
+{
+    uint64_t c;
+    if (locate(p, t_us, stage, &c, start_us))
+        return -1;
+    size_t k = *stage, n = p->load.nstages;
+    if (p->offset_us[k + 1] == INT64_MAX) {
+        *end_us = INT64_MAX;
+        return 0;
+    }
+    uint64_t off = sat_mul_u(c, (uint64_t)p->offset_us[n]);
+    *end_us = at_offset(p->start_us, sat_add_u(off, (uint64_t)p->offset_us[k + 1]));
     return 0;
 }
 

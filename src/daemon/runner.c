@@ -155,7 +155,7 @@ static void apply_emulation(runner *rn, int64_t now)
     pp_load load;
     pp_config_load(c, &load);
     double scale = 1.0 / (double)(c->service.shards > 0 ? c->service.shards : 1);
-    int changed = !rn->started || memcmp(&load, &rn->load, sizeof(load)) != 0;
+    int changed = !rn->started || !pp_load_equal(&load, &rn->load);
     if (rn->started)
         pp_loadstats_tick(rn->loadstats, &rn->pacer, now); /* the old schedule, up to now */
     pp_pacer_init(&rn->pacer, &load, scale, rn->o->seed + rn->seq, now, pp_wall_us(),
@@ -388,6 +388,22 @@ static int drain(runner *rn, double timeout_s, int give_up)
     }
 }
 
+/* Whether a and b rewrite the same columns with the emission time (or none). */
+static int same_live_columns(const pp_config *a, const pp_config *b)
+{
+    if (a->emulation.timestamps_now != b->emulation.timestamps_now)
+        return 0;
+    if (!a->emulation.timestamps_now)
+        return 1;
+    if (a->emulation.nlive != b->emulation.nlive)
+        return 0;
+    for (size_t i = 0; i < a->emulation.nlive; i++)
+        if (a->emulation.live[i].table != b->emulation.live[i].table ||
+            strcmp(a->emulation.live[i].column, b->emulation.live[i].column))
+            return 0;
+    return 1;
+}
+
 /* Build-and-swap: a new configuration, source and sink are built while the old ones keep
  * running; the old sink is drained (nothing in flight is lost) before the new one gets
  * ready, and any failure keeps the running configuration. While still starting (running
@@ -408,6 +424,12 @@ static int reload(runner *rn, int running)
     pp_config *c = rn->o->load_config(rn->o->opaque);
     if (!c)
         goto keep;
+    if (running && !same_live_columns(rn->c, c)) {
+        pp_log_err("reload: emulation.timestamps or emulation.timestamp_columns changed; the "
+                   "run report must name the columns its posts carry rewritten, so this takes "
+                   "a restart");
+        goto keep;
+    }
     sink = sink_new(rn, c, err, sizeof(err));
     if (!sink) {
         pp_log_err("reload: %s", err);

@@ -141,8 +141,10 @@ static pp_config *build_config(const options *o)
         c->emulation.warmup_s = o->warmup_s;
         c->emulation.warmup_posts = o->warmup_posts;
     }
-    if (o->dry_run && !o->has_rate && !o->has_delay && !o->has_stages) {
-        /* A dry run produces data, not a demo: unpaced unless pacing is asked for. */
+    if (o->dry_run && !o->has_rate && !o->has_delay && !o->has_stages &&
+        c->emulation.shape != PP_SHAPE_STAGES && c->emulation.shape != PP_SHAPE_DIURNAL) {
+        /* A dry run produces data, not a demo: unpaced unless pacing is asked for (a flag,
+         * or a load shape in the file). */
         c->emulation.fixed_rate = 1;
         c->emulation.rate = 0;
         c->emulation.shape = PP_SHAPE_RATE;

@@ -83,15 +83,6 @@ static void setup(pp_popularity *z, uint64_t n)
     z->n = n;
 }
 
-/* splitmix64's output function: a bijective 64-bit mixer whose every output bit depends
- * on every input bit. */
-static uint64_t mix64(uint64_t x)
-{
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
-
 void pp_popularity_init(pp_popularity *z, double s, uint64_t seed)
 {
     *z = (pp_popularity){0};
@@ -102,7 +93,7 @@ void pp_popularity_init(pp_popularity *z, double s, uint64_t seed)
     uint64_t x = seed ^ 0x6A09E667F3BCC909ull;
     for (int i = 0; i < 4; i++) {
         x += 0x9E3779B97F4A7C15ull;
-        z->key[i] = mix64(x);
+        z->key[i] = pp_rng_mix64(x);
     }
 }
 
@@ -124,7 +115,7 @@ static uint64_t feistel(const uint64_t *key, unsigned bits, uint64_t x)
     for (int i = 0; i < 4; i++) {
         uint64_t r = x & low_mask(lo);
         uint64_t l = lo >= 64 ? 0 : x >> lo;
-        uint64_t f = hi == 0 ? 0 : mix64(r + key[i]) >> (64 - hi);
+        uint64_t f = hi == 0 ? 0 : pp_rng_mix64(r + key[i]) >> (64 - hi);
         x = (hi >= 64 ? 0 : r << hi) | (l ^ f);
         unsigned t = lo;
         lo = hi;

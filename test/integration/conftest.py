@@ -206,10 +206,11 @@ def watermarks(consumer, tp, timeout=90):
                 pass
 
 
-def consume_all(bootstrap, topics, committed=True):
+def consume_all(bootstrap, topics, committed=True, timestamps=False):
     """Every message of the three topics, from the beginning to the end at the time of
-    the call: {table: [(key, headers, value, partition, offset)]}. read_committed unless
-    committed is False."""
+    the call: {table: [(key, headers, value, partition, offset)]}, each tuple followed by
+    the message's (timestamp type, timestamp in ms) when timestamps is True.
+    read_committed unless committed is False."""
     from confluent_kafka import Consumer, KafkaError, TopicPartition
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"verify-{uuid.uuid4().hex}",
                   "enable.auto.commit": False, "auto.offset.reset": "earliest",
@@ -254,8 +255,8 @@ def consume_all(bootstrap, topics, committed=True):
                     continue
                 raise RuntimeError(m.error())
             headers = {k: v.decode() for k, v in (m.headers() or [])}
-            out[by_topic[m.topic()]].append(
-                (m.key().decode(), headers, json.loads(m.value()), m.partition(), m.offset()))
+            row = (m.key().decode(), headers, json.loads(m.value()), m.partition(), m.offset())
+            out[by_topic[m.topic()]].append(row + (m.timestamp(),) if timestamps else row)
         assert not remaining, f"could not read to the end of {remaining}"
     finally:
         c.close()

@@ -14,7 +14,7 @@ import uuid
 from datetime import datetime
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from conftest import (PINPOST_VERIFY, PINPOSTD, assert_value_matches, consume_all, db_rows,
@@ -50,34 +50,8 @@ def write_config(env, emulation=""):
 def consume_timed(env):
     """Every message of env's topics with the broker's timestamp: {table: [(headers,
     value, timestamp type, timestamp ms)]}."""
-    c = Consumer({"bootstrap.servers": env.kafka.bootstrap,
-                  "group.id": f"timed-{uuid.uuid4().hex}", "enable.auto.commit": False,
-                  "enable.partition.eof": True, "log_level": 0})
-    out = {t: [] for t in env.topics}
-    by_topic = {v: k for k, v in env.topics.items()}
-    try:
-        md = c.list_topics(timeout=30)
-        parts = [TopicPartition(topic, p, 0) for topic in env.topics.values()
-                 for p in md.topics[topic].partitions]
-        c.assign(parts)
-        open_parts = {(tp.topic, tp.partition) for tp in parts}
-        deadline = time.monotonic() + 120
-        while open_parts and time.monotonic() < deadline:
-            m = c.poll(1.0)
-            if m is None:
-                continue
-            if m.error():
-                if m.error().code() == KafkaError._PARTITION_EOF:
-                    open_parts.discard((m.topic(), m.partition()))
-                    continue
-                raise RuntimeError(m.error())
-            kind, ms = m.timestamp()
-            headers = {k: v.decode() for k, v in (m.headers() or [])}
-            out[by_topic[m.topic()]].append((headers, json.loads(m.value()), kind, ms))
-        assert not open_parts, f"could not read to the end of {open_parts}"
-    finally:
-        c.close()
-    return out
+    got = consume_all(env.kafka.bootstrap, env.topics, timestamps=True)
+    return {t: [(h, v, ts[0], ts[1]) for _k, h, v, _p, _o, ts in msgs] for t, msgs in got.items()}
 
 
 def utc_us(text):
