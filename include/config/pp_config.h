@@ -100,7 +100,6 @@ typedef struct pp_config {
          * file): rate and delay are one endless stage, the diurnal curve one endless
          * diurnal stage. */
         enum pp_shape shape;
-        int fixed_rate; /* rate given: rate mode; otherwise random delay */
         double rate;
         double delay_min_s, delay_max_s;
         pp_load load; /* the stages (shape PP_SHAPE_STAGES), arrivals, the daily curve */

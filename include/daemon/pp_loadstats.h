@@ -83,7 +83,8 @@ uint64_t pp_loadstats_dropped(const pp_loadstats *ls);
 /* The report's "load" object (docs/usage.md, "Run report"): totals, warm-up, stages. */
 cJSON *pp_loadstats_json(const pp_loadstats *ls);
 
-/* A latency object {p50, p90, p95, p99, p999, max, count} in milliseconds. */
+/* A latency object {p50, p90, p95, p99, p999, max, count} in milliseconds (count: the
+ * values the percentiles describe), for the report's every latency_ms. */
 cJSON *pp_loadstats_latency_json(const pp_hist *h);
 
 #endif

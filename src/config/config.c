@@ -892,13 +892,11 @@ static int apply_key(load_ctx *x, const key_def *d, yaml_node_t *vn)
         return 0;
     case K_RATE:
         c->emulation.rate = num.d;
-        c->emulation.fixed_rate = 1;
         c->emulation.shape = PP_SHAPE_RATE;
         return 0;
     case K_DELAY:
         c->emulation.delay_min_s = num.d;
         c->emulation.delay_max_s = num.d2;
-        c->emulation.fixed_rate = 0;
         c->emulation.shape = PP_SHAPE_DELAY;
         return 0;
     case K_STAGES: return get_stages(x, vn, k);
@@ -1445,7 +1443,7 @@ int pp_config_validate(const pp_config *c, char *errstr, size_t errstr_size)
                        "server; use verify_ca or verify_identity",
                        pp_tls_mode_names[c->source.tls]),
                -1;
-    if (c->emulation.fixed_rate && c->emulation.rate < 0)
+    if (c->emulation.shape == PP_SHAPE_RATE && c->emulation.rate < 0)
         return pp_errf(errstr, errstr_size, "emulation.rate must be >= 0"), -1;
     int diurnal = c->emulation.shape == PP_SHAPE_DIURNAL;
     for (size_t i = 0; c->emulation.shape == PP_SHAPE_STAGES && i < c->emulation.load.nstages; i++)

@@ -134,17 +134,6 @@ void pp_stats_summary(const pp_stats *s, const pp_stats *prev, int64_t now_us, c
     }
 }
 
-static cJSON *latency_json(const pp_hist *h)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "p50", (double)pp_hist_quantile(h, 0.50) / 1000.0);
-    cJSON_AddNumberToObject(o, "p95", (double)pp_hist_quantile(h, 0.95) / 1000.0);
-    cJSON_AddNumberToObject(o, "p99", (double)pp_hist_quantile(h, 0.99) / 1000.0);
-    cJSON_AddNumberToObject(o, "p999", (double)pp_hist_quantile(h, 0.999) / 1000.0);
-    cJSON_AddNumberToObject(o, "max", (double)h->max / 1000.0);
-    return o;
-}
-
 /* The per_topic object of one sink: the stable per-table fields. */
 static cJSON *per_topic_json(const pp_stats_sink *t)
 {
@@ -177,10 +166,7 @@ static cJSON *sink_json(const pp_stats_sink *t, double elapsed)
     cJSON_AddNumberToObject(o, "messages_unknown", (double)unknown);
     cJSON_AddNumberToObject(o, "bytes_delivered", (double)bytes);
     cJSON_AddNumberToObject(o, "messages_per_s", per_s(msgs, elapsed));
-    cJSON *lat = latency_json(&t->counters.latency_us);
-    /* How many deliveries the percentiles describe. */
-    cJSON_AddNumberToObject(lat, "count", (double)t->counters.latency_us.total);
-    cJSON_AddItemToObject(o, "latency_ms", lat);
+    cJSON_AddItemToObject(o, "latency_ms", pp_loadstats_latency_json(&t->counters.latency_us));
     cJSON_AddItemToObject(o, "per_topic", per_topic_json(t));
     return o;
 }
@@ -228,7 +214,7 @@ int pp_stats_write_report(const pp_stats *s, const pp_config *c, uint64_t seed,
                                         : round(elapsed * 1000) / 1000);
     cJSON_AddNumberToObject(r, "posts_per_s", per_s(s->posts_delivered, elapsed));
     cJSON_AddNumberToObject(r, "messages_per_s", per_s(msgs, elapsed));
-    cJSON_AddItemToObject(r, "latency_ms", latency_json(&first->counters.latency_us));
+    cJSON_AddItemToObject(r, "latency_ms", pp_loadstats_latency_json(&first->counters.latency_us));
     cJSON_AddItemToObject(r, "per_topic", per_topic_json(first));
     cJSON *sinks = cJSON_AddObjectToObject(r, "sinks");
     for (size_t i = 0; i < s->sinks.n; i++)

@@ -119,12 +119,10 @@ static pp_config *build_config(const options *o)
     if (o->has_duration)
         c->emulation.duration_s = o->duration;
     if (o->has_rate) {
-        c->emulation.fixed_rate = 1;
         c->emulation.rate = o->rate;
         c->emulation.shape = PP_SHAPE_RATE;
     }
     if (o->has_delay) {
-        c->emulation.fixed_rate = 0;
         c->emulation.delay_min_s = o->delay_min;
         c->emulation.delay_max_s = o->delay_max;
         c->emulation.shape = PP_SHAPE_DELAY;
@@ -145,7 +143,6 @@ static pp_config *build_config(const options *o)
         c->emulation.shape != PP_SHAPE_STAGES && c->emulation.shape != PP_SHAPE_DIURNAL) {
         /* A dry run produces data, not a demo: unpaced unless pacing is asked for (a flag,
          * or a load shape in the file). */
-        c->emulation.fixed_rate = 1;
         c->emulation.rate = 0;
         c->emulation.shape = PP_SHAPE_RATE;
     }

@@ -92,7 +92,7 @@ def test_demo_runs_with_nothing_installed(tmp_path):
     rep = json.loads(report.read_text())
     assert rep["posts_delivered"] == 30 and rep["messages_delivered"] == 90
     assert rep["posts_failed"] == 0
-    assert set(rep["latency_ms"]) == {"p50", "p95", "p99", "p999", "max"}
+    assert set(rep["latency_ms"]) == {"p50", "p90", "p95", "p99", "p999", "max", "count"}
 
 
 def test_demo_foreground_prints_one_line_per_post_when_slow():

@@ -44,7 +44,7 @@ static void defaults__no_file__design_values(void **state)
     assert_string_equal(c->source.tables[PP_PIN].key, "index");
     assert_string_equal(c->source.tables[PP_GEO].table, "geolocation_data");
     assert_string_equal(c->source.tables[PP_USER].key, "ind");
-    assert_false(c->emulation.fixed_rate);
+    assert_int_equal(c->emulation.shape, PP_SHAPE_DELAY);
     assert_true(c->emulation.delay_min_s == 0 && c->emulation.delay_max_s == 2);
     char *t = pp_config_topic(c, PP_GEO);
     assert_string_equal(t, "pinpostd.geo");
@@ -120,7 +120,7 @@ static void load__rate__switches_to_rate_mode(void **state)
     pp_config *c =
         load("emulation:\n  rate: 500\n  count: 10\n  duration: 2.5\n", err, sizeof(err));
     assert_non_null(c);
-    assert_true(c->emulation.fixed_rate && c->emulation.rate == 500);
+    assert_true(c->emulation.shape == PP_SHAPE_RATE && c->emulation.rate == 500);
     assert_int_equal(c->emulation.count, 10);
     assert_true(c->emulation.duration_s == 2.5);
     pp_config_destroy(c);
