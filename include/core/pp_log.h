@@ -1,6 +1,9 @@
-/* pp_log: the one logger. Syslog priorities; "<N>"-prefixed lines when stderr is the
- * journal (JOURNAL_STREAM matches stderr), timestamped text labelled with the program's
- * name otherwise. Every message is escaped (pp_log_escape) after formatting, so text from
+/* pp_log: the one logger. Syslog priorities. When stderr is the journal (JOURNAL_STREAM
+ * matches stderr) each message is a journal entry (sd_journal_send) with structured
+ * fields: PRIORITY, SYSLOG_IDENTIFIER, CODE_FILE/CODE_LINE/CODE_FUNC, PINPOSTD_INSTANCE,
+ * and the MESSAGE_ID and PINPOSTD_* fields of its pp_log_fields; a "<N>"-prefixed line on
+ * stderr if the journal socket refuses it. Otherwise timestamped text labelled with the
+ * program's name. Every message is escaped (pp_log_escape) after formatting, so text from
  * outside (rows, config strings, broker and AWS messages) can neither forge a line nor
  * drive the terminal, whichever caller logs it. Never log secrets. */
 #ifndef PP_LOG_H
@@ -17,10 +20,53 @@ void pp_log_init(int verbosity);
  * string literal). */
 void pp_log_set_program(const char *name);
 
+/* The PINPOSTD_INSTANCE field of every journal entry from now on (copied; at most 255
+ * bytes kept). Call before any thread logs: the field is read without a lock. */
+void pp_log_set_instance(const char *instance);
+
 /* True when messages of this priority are emitted; check before costly formatting. */
 int pp_log_enabled(int priority);
 
-void pp_log(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The kinds of event an operator looks up in the journal: each has a MESSAGE_ID
+ * (pp_log_event_id; listed in pinpostd(8)), so `journalctl MESSAGE_ID=...` finds them. */
+typedef enum pp_log_event {
+    PP_EV_NONE = 0,
+    PP_EV_START,
+    PP_EV_READY,
+    PP_EV_RELOAD_OK,
+    PP_EV_RELOAD_FAILED,
+    PP_EV_SOURCE_DOWN,
+    PP_EV_SOURCE_UP,
+    PP_EV_SINK_DOWN,
+    PP_EV_SINK_UP,
+    PP_EV_POST_FAILED,
+    PP_EV_STOP,
+    PP_EV_FATAL,
+    PP_EV_COUNT
+} pp_log_event;
+
+/* The 32 hex digits of ev's MESSAGE_ID; NULL for PP_EV_NONE or out of range. */
+const char *pp_log_event_id(pp_log_event ev);
+
+/* What a message is about, for the journal's fields (plain text output ignores them).
+ * Zero-initialise; unset members add no field. */
+typedef struct pp_log_fields {
+    pp_log_event event; /* MESSAGE_ID */
+    int has_post_key;   /* PINPOSTD_POST_KEY=post_key */
+    int64_t post_key;
+    uint64_t seq;         /* PINPOSTD_SEQ, when not 0 (sequence numbers start at 1) */
+    const char *topic[3]; /* PINPOSTD_TOPIC, once for each non-NULL entry */
+} pp_log_fields;
+
+/* Log one message from file:line in func (the journal's CODE_* fields); f may be NULL.
+ * Use the macros below, which fill in the place. */
+void pp_log_at(const char *file, int line, const char *func, const pp_log_fields *f, int priority,
+               const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+#define PP_LOG_HERE __FILE__, __LINE__, __func__
+#define pp_log(priority, ...) pp_log_at(PP_LOG_HERE, NULL, priority, __VA_ARGS__)
+/* With journal fields: pp_log_with(&(pp_log_fields){.event = PP_EV_READY}, LOG_NOTICE, ...) */
+#define pp_log_with(fields, priority, ...) pp_log_at(PP_LOG_HERE, fields, priority, __VA_ARGS__)
 
 /* One kind of message that could repeat many times a second (a failure per post, per
  * record, per connection attempt during an outage): at most one line per interval, the ones
@@ -34,8 +80,13 @@ typedef struct pp_log_limit {
 
 /* Log like pp_log unless l showed a line less than its interval ago (then count it). A
  * line shown after suppressed ones ends in " (and N similar messages not shown)". */
-void pp_log_limited(pp_log_limit *l, int priority, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void pp_log_limited_at(const char *file, int line, const char *func, const pp_log_fields *f,
+                       pp_log_limit *l, int priority, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+#define pp_log_limited(l, priority, ...)                                                           \
+    pp_log_limited_at(PP_LOG_HERE, NULL, l, priority, __VA_ARGS__)
+#define pp_log_limited_with(fields, l, priority, ...)                                              \
+    pp_log_limited_at(PP_LOG_HERE, fields, l, priority, __VA_ARGS__)
 
 /* Escape in[0..len) into out (always NUL-terminated, never split inside an escape):
  * backslash as \\; \n \r \t; other C0 controls and DEL as \xNN; C1 controls

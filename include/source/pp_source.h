@@ -91,9 +91,26 @@ typedef struct pp_source_ops {
     void (*destroy)(pp_source *s);
 } pp_source_ops;
 
+/* Progress of a long step of a source (reading the post keys of a big table): done so
+ * far of about expected (0: not known). Called every few tens of thousands of keys, from
+ * the thread calling the source; it may send STATUS and extend the start timeout. */
+typedef struct pp_progress {
+    void (*fn)(void *opaque, const char *what, uint64_t done, uint64_t expected);
+    void *opaque;
+} pp_progress;
+
 struct pp_source {
     const pp_source_ops *ops;
+    pp_progress progress; /* zero: nobody listens */
 };
+
+/* Report to whoever listens on s (pp_source.progress). */
+static inline void pp_source_progress(pp_source *s, const char *what, uint64_t done,
+                                      uint64_t expected)
+{
+    if (s->progress.fn)
+        s->progress.fn(s->progress.opaque, what, done, expected);
+}
 
 /* A MySQL source for the config's source section; connects lazily. c must outlive it. */
 pp_source *pp_source_mysql_new(const pp_config *c);

@@ -297,9 +297,41 @@ static int get_path(load_ctx *x, const yaml_node_t *n, const char *key, char **d
     return 0;
 }
 
+/* Whether the read permission a file grants to its group or to others reaches anyone:
+ * each directory above it must let that class through (search permission). A group of
+ * root (gid 0) is root's own. So systemd's credentials (LoadCredential=: mode 0440, group
+ * root, in a directory closed to others) are not exposed, while a 0644 file under /etc
+ * is. Unresolvable paths count as exposed. */
+static int readable_by_others(const char *path, const struct stat *st)
+{
+    int grp = (st->st_mode & S_IRGRP) && st->st_gid != 0;
+    int oth = (st->st_mode & S_IROTH) != 0;
+    char *real = (grp || oth) ? realpath(path, NULL) : NULL;
+    if (!real)
+        return grp || oth;
+    /* Each directory above the file, from its parent up to "/". */
+    for (;;) {
+        char *slash = strrchr(real, '/');
+        struct stat dir;
+        if (!slash)
+            break;
+        slash[slash == real] = '\0'; /* "/etc/x" -> "/etc"; "/etc" -> "/" */
+        if (stat(real, &dir) != 0)
+            break;
+        if (!(dir.st_mode & S_IXGRP))
+            grp = 0;
+        if (!(dir.st_mode & S_IXOTH))
+            oth = 0;
+        if (slash == real || !(grp || oth))
+            break;
+    }
+    free(real);
+    return grp || oth;
+}
+
 /* Refuse what cannot be a configuration file; for files holding secrets, refuse
- * group/world-writable ones (anyone could substitute credentials) and warn about
- * group/world-readable ones. Returns 0, or -1 with err set. */
+ * group/world-writable ones (anyone could substitute credentials) and warn about ones
+ * that group or others can read (readable_by_others). Returns 0, or -1 with err set. */
 static int check_file(const char *path, int secret, size_t max, char *err, size_t n)
 {
     struct stat st;
@@ -317,7 +349,7 @@ static int check_file(const char *path, int secret, size_t max, char *err, size_
                        "chmod 600 it",
                        path, (unsigned)(st.st_mode & 07777)),
                -1;
-    if (secret && (st.st_mode & (S_IRGRP | S_IROTH)))
+    if (secret && readable_by_others(path, &st))
         pp_log_warn("%s holds secrets but is readable by group or others (mode %04o); "
                     "chmod 600 it, or hand it over with systemd's LoadCredential=",
                     path, (unsigned)(st.st_mode & 07777));

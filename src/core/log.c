@@ -9,21 +9,60 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 
-static int threshold = LOG_INFO;
-static int journal;
-static const char *program = "pinpostd";
+#include <systemd/sd-journal.h>
 
-/* systemd sets JOURNAL_STREAM=dev:inode for the stream it connected to stderr. */
+static int threshold = LOG_INFO;
+static int journal; /* stderr_is_journal() */
+static const char *program = "pinpostd";
+static char instance[256] = "default";
+
+/* Made once with `systemd-id128 new`; never change one: operators' queries and alerts
+ * name them. Listed in pinpostd(8). */
+static const char *const event_ids[PP_EV_COUNT] = {
+    [PP_EV_START] = "55e96d20ecb84a54a6de63e3c4bc0bf6",
+    [PP_EV_READY] = "64826b701ef5451699c49d21c1ce10d8",
+    [PP_EV_RELOAD_OK] = "88fb27f2560a49e4be75453bd97692d3",
+    [PP_EV_RELOAD_FAILED] = "c56933dd93ca47de8315390039e77e04",
+    [PP_EV_SOURCE_DOWN] = "9f84fc46c57b48f5b1d146de8627c506",
+    [PP_EV_SOURCE_UP] = "78a035f8d17549d8ae41661a3d3f30b2",
+    [PP_EV_SINK_DOWN] = "c6d7f95c75c140698d81abb1d19e0638",
+    [PP_EV_SINK_UP] = "da54f5cd26f54fda9f00c00d79f0cb8f",
+    [PP_EV_POST_FAILED] = "06c6ebb3f1e84a04a4ef1a1bc1c6e52f",
+    [PP_EV_STOP] = "e264d30e99734dfda7bd54bb04c8e7f3",
+    [PP_EV_FATAL] = "3eda8f0d9d25414897060df79348ec36",
+};
+
+const char *pp_log_event_id(pp_log_event ev)
+{
+    return ev > PP_EV_NONE && ev < PP_EV_COUNT ? event_ids[ev] : NULL;
+}
+
+void pp_log_set_instance(const char *name)
+{
+    snprintf(instance, sizeof(instance), "%s", name && *name ? name : "default");
+}
+
+/* The journal's native socket: libsystemd sends entries there, and drops them silently
+ * when it does not exist. */
+#define JOURNAL_SOCKET "/run/systemd/journal/socket"
+
+/* systemd sets JOURNAL_STREAM=dev:inode for the stream it connected to stderr. Returns 2
+ * when entries can go to the journal's socket, 1 when only "<N>" lines on stderr can
+ * (the stream without the socket: a container or chroot without journald's), 0 when
+ * stderr is not the journal. */
 static int stderr_is_journal(void)
 {
     const char *js = getenv("JOURNAL_STREAM");
     unsigned long long dev, ino;
-    struct stat st;
+    struct stat st, sock;
     if (!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2 || fstat(2, &st) != 0)
         return 0;
-    return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+    if ((unsigned long long)st.st_dev != dev || (unsigned long long)st.st_ino != ino)
+        return 0;
+    return stat(JOURNAL_SOCKET, &sock) == 0 && S_ISSOCK(sock.st_mode) ? 2 : 1;
 }
 
 void pp_log_init(int verbosity)
@@ -107,20 +146,30 @@ int pp_log_enabled(int priority)
     return priority <= threshold;
 }
 
-static void vlog(int priority, const char *suffix, const char *fmt, va_list ap)
-    __attribute__((format(printf, 3, 0)));
+/* Where a message was logged from, and what it is about. */
+typedef struct site {
+    const char *file, *func;
+    int line;
+    const pp_log_fields *f;
+} site;
 
-void pp_log(int priority, const char *fmt, ...)
+static void vlog(const site *at, int priority, const char *suffix, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+
+void pp_log_at(const char *file, int line, const char *func, const pp_log_fields *f, int priority,
+               const char *fmt, ...)
 {
     va_list ap;
     if (!pp_log_enabled(priority))
         return;
+    site at = {file, func, line, f};
     va_start(ap, fmt);
-    vlog(priority, "", fmt, ap);
+    vlog(&at, priority, "", fmt, ap);
     va_end(ap);
 }
 
-void pp_log_limited(pp_log_limit *l, int priority, const char *fmt, ...)
+void pp_log_limited_at(const char *file, int line, const char *func, const pp_log_fields *f,
+                       pp_log_limit *l, int priority, const char *fmt, ...)
 {
     int64_t now = pp_now_us();
     int64_t interval = l->interval_us > 0 ? l->interval_us : 1000000;
@@ -136,18 +185,71 @@ void pp_log_limited(pp_log_limit *l, int priority, const char *fmt, ...)
     l->suppressed = 0;
     if (!pp_log_enabled(priority))
         return;
+    site at = {file, func, line, f};
     va_list ap;
     va_start(ap, fmt);
-    vlog(priority, suffix, fmt, ap);
+    vlog(&at, priority, suffix, fmt, ap);
     va_end(ap);
 }
 
-/* Format, append suffix, escape, write one line. */
-static void vlog(int priority, const char *suffix, const char *fmt, va_list ap)
+/* One "NAME=value" field into *v (text cut to fit buf). */
+static void field(struct iovec *v, char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void field(struct iovec *v, char *buf, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, size, fmt, ap);
+    va_end(ap);
+    v->iov_base = buf;
+    v->iov_len = n < 0 ? 0 : (size_t)n >= size ? size - 1 : (size_t)n;
+}
+
+/* The message as a journal entry with its fields; 0, or -1 when the journal refused it. */
+static int journal_send(const site *at, int priority, const char *msg)
+{
+    enum { NFIELDS = 13 };
+    struct iovec v[NFIELDS];
+    char prio[16], ident[64], file[256], line[32], func[128], inst[300], id[48], key[48], seq[48],
+        topic[3][300];
+    int n = 0;
+    v[n].iov_base = (void *)msg; /* "MESSAGE=" prefixed by the caller */
+    v[n++].iov_len = strlen(msg);
+    field(&v[n++], prio, sizeof(prio), "PRIORITY=%d", priority);
+    field(&v[n++], ident, sizeof(ident), "SYSLOG_IDENTIFIER=%s", program);
+    field(&v[n++], file, sizeof(file), "CODE_FILE=%s", at->file);
+    field(&v[n++], line, sizeof(line), "CODE_LINE=%d", at->line);
+    field(&v[n++], func, sizeof(func), "CODE_FUNC=%s", at->func);
+    field(&v[n++], inst, sizeof(inst), "PINPOSTD_INSTANCE=%s", instance);
+    const pp_log_fields *f = at->f;
+    if (f) {
+        const char *mid = pp_log_event_id(f->event);
+        if (mid)
+            field(&v[n++], id, sizeof(id), "MESSAGE_ID=%s", mid);
+        if (f->has_post_key)
+            field(&v[n++], key, sizeof(key), "PINPOSTD_POST_KEY=%" PRId64, f->post_key);
+        if (f->seq)
+            field(&v[n++], seq, sizeof(seq), "PINPOSTD_SEQ=%" PRIu64, f->seq);
+        for (int t = 0; t < 3; t++)
+            if (f->topic[t]) {
+                /* Topic names come from the configuration: escaped like the message. */
+                char esc[4 * 200 + 1];
+                const char *name = f->topic[t];
+                pp_log_escape(name, strnlen(name, 200), esc, sizeof(esc));
+                field(&v[n++], topic[t], sizeof(topic[t]), "PINPOSTD_TOPIC=%s", esc);
+            }
+    }
+    return sd_journal_sendv(v, n) < 0 ? -1 : 0;
+}
+
+/* Format, append suffix, escape, write one line (or one journal entry). */
+static void vlog(const site *at, int priority, const char *suffix, const char *fmt, va_list ap)
 {
     static const char *names[] = {"emerg",   "alert",  "crit", "error",
                                   "warning", "notice", "info", "debug"};
-    char raw[2048], msg[4 * sizeof(raw) + 1];
+    char raw[2048], entry[sizeof("MESSAGE=") - 1 + 4 * sizeof(raw) + 1];
+    char *msg = entry + sizeof("MESSAGE=") - 1;
+    memcpy(entry, "MESSAGE=", sizeof("MESSAGE=") - 1);
 
     int len = vsnprintf(raw, sizeof(raw), fmt, ap);
     if (len < 0)
@@ -162,10 +264,11 @@ static void vlog(int priority, const char *suffix, const char *fmt, va_list ap)
         memcpy(raw + len, suffix, sl + 1);
         len += (int)sl;
     }
-    pp_log_escape(raw, (size_t)len, msg, sizeof(msg));
+    pp_log_escape(raw, (size_t)len, msg, sizeof(entry) - (size_t)(msg - entry));
 
     if (journal) {
-        fprintf(stderr, "<%d>%s\n", priority, msg);
+        if (journal != 2 || journal_send(at, priority, entry) != 0)
+            fprintf(stderr, "<%d>%s\n", priority, msg);
     } else {
         char ts[32];
         struct timespec now;

@@ -36,6 +36,11 @@
  * least half of at least this many keys sampled since the last look had no whole post. */
 #define UNMATCHED_WARN_MIN_KEYS 20
 #define UNMATCHED_WARN_INTERVAL_US 60000000
+/* While the post keys of a big table are read before READY, each progress report (at
+ * most one a second) asks systemd for this much more start-up time: a read that stalls
+ * for longer still times out. */
+#define PROGRESS_INTERVAL_US 1000000
+#define PROGRESS_EXTEND_US 30000000
 
 typedef struct runner {
     const pp_runner_opts *o;
@@ -56,7 +61,9 @@ typedef struct runner {
     int per_post_lines;
     pp_labels *labels; /* of the posts in flight whose line is pending */
     int source_up;
+    int sink_up; /* pp_sink_healthy at the last look, for the down/up journal events */
     int64_t deadline_us;
+    int64_t progress_us; /* the last progress report (STATUS while reading keys) */
     int64_t watchdog_usec, last_watchdog_us;
     int64_t next_status_us, next_summary_us;
     int64_t unmatched_pause;         /* current pause between fruitless round trips */
@@ -106,7 +113,11 @@ static void on_post_done(void *opaque, const pp_post_result *r)
         else
             snprintf(where[t], sizeof(where[t]), "%s -", pp_table_names[t]);
     }
-    pp_log_info("post %lld seq %llu delivered: category %s, country %s; %s %s %s; %.1f ms",
+    pp_log_fields f = {.has_post_key = 1, .post_key = r->key, .seq = r->seq};
+    for (int t = 0; t < PP_NTABLES && t < 3; t++)
+        f.topic[t] = rn->sink->dest[t];
+    pp_log_with(&f, LOG_INFO,
+                "post %lld seq %llu delivered: category %s, country %s; %s %s %s; %.1f ms",
                 (long long)r->key, (unsigned long long)r->seq, lb.category[0] ? lb.category : "-",
                 lb.country[0] ? lb.country : "-", where[0], where[1], where[2],
                 (double)r->latency_us / 1000.0);
@@ -188,8 +199,9 @@ static void follow_stage(runner *rn)
     pp_sampler_set_batch(rn->sampler, batch_for(rn->c, &rn->pacer.load, st));
 }
 
-/* Tell the watchdog the loop is alive; only ever called from the loop itself, so a
- * wedged loop stops the pings and systemd restarts the daemon. */
+/* Tell the watchdog the loop is alive; only ever called from the loop itself (or from
+ * the source's progress while it reads keys), so a wedged loop stops the pings and
+ * systemd restarts the daemon. */
 static void watchdog(runner *rn, int64_t now)
 {
     if (rn->watchdog_usec && now - rn->last_watchdog_us >= rn->watchdog_usec / 2) {
@@ -282,10 +294,28 @@ static void stage_text(runner *rn, int64_t now, uint64_t sampled, int64_t since_
              dt > 0 ? (double)(rn->stats.posts_sampled - sampled) / dt : 0.0);
 }
 
+/* The sink's health as the journal's events: one line when it goes down, one when it is
+ * back (the STATUS and metrics show it meanwhile). */
+static void watch_sink(runner *rn)
+{
+    int up = pp_sink_healthy(rn->sink);
+    if (up == rn->sink_up)
+        return;
+    rn->sink_up = up;
+    if (up)
+        pp_log_with(&(pp_log_fields){.event = PP_EV_SINK_UP}, LOG_NOTICE, "%s reachable again",
+                    sink_name(rn));
+    else
+        pp_log_with(&(pp_log_fields){.event = PP_EV_SINK_DOWN}, LOG_WARNING,
+                    "%s unreachable: posts wait in its queue and are retried", sink_name(rn));
+}
+
 /* STATUS=, the summary line and the metrics file, each on its own interval. */
 static void periodic(runner *rn, int64_t now)
 {
     watchdog(rn, now);
+    if (rn->stats.ready_us)
+        watch_sink(rn);
     if (rn->stats.ready_us)
         pp_loadstats_tick(rn->loadstats, &rn->pacer, now);
     if (now >= rn->next_status_us) {
@@ -319,6 +349,36 @@ static void periodic(runner *rn, int64_t now)
         rn->prev.end_us = now;
         rn->next_summary_us = now + (int64_t)(rn->c->service.summary_interval_s * 1e6);
     }
+}
+
+/* The source's progress on a long step (reading the keys of a big table): STATUS, the
+ * watchdog, and while starting more time from systemd, at most once a second.
+ * @locality: the main thread, inside a source call. */
+static void on_progress(void *opaque, const char *what, uint64_t done, uint64_t expected)
+{
+    runner *rn = opaque;
+    int64_t now = pp_now_us();
+    if (now - rn->progress_us < PROGRESS_INTERVAL_US)
+        return;
+    rn->progress_us = now;
+    if (expected && done <= expected)
+        pp_notify_status("%s%s: %llu of about %llu (%.0f%%)",
+                         rn->stats.ready_us ? "" : "starting: ", what, (unsigned long long)done,
+                         (unsigned long long)expected, 100.0 * (double)done / (double)expected);
+    else
+        pp_notify_status("%s%s: %llu so far", rn->stats.ready_us ? "" : "starting: ", what,
+                         (unsigned long long)done);
+    if (!rn->stats.ready_us)
+        pp_notify_extend_timeout(PROGRESS_EXTEND_US);
+    watchdog(rn, now);
+}
+
+/* The source of configuration c, reporting its progress to rn. */
+static pp_source *source_open(runner *rn, const pp_config *c)
+{
+    pp_source *src = pp_source_open(c, rn->o->demo);
+    src->progress = (pp_progress){on_progress, rn};
+    return src;
 }
 
 /* Serve deliveries and notifications until `until_us`, a stop or a reload request. */
@@ -435,7 +495,7 @@ static int reload(runner *rn, int running)
         pp_log_err("reload: %s", err);
         goto keep;
     }
-    src = pp_source_open(c, rn->o->demo);
+    src = source_open(rn, c);
     if (running) {
         if (pp_source_connect(src, err, sizeof(err)) != PP_SRC_OK) {
             pp_log_err("reload: the source with the new configuration: %s", err);
@@ -475,13 +535,15 @@ static int reload(runner *rn, int running)
     rn->c = c;
     apply_emulation(rn, pp_now_us());
     destinations(rn->sink, dest, sizeof(dest));
-    pp_log_notice("configuration reloaded%s%s; %s", c->path ? " from " : "", c->path ? c->path : "",
-                  dest);
+    pp_log_with(&(pp_log_fields){.event = PP_EV_RELOAD_OK}, LOG_NOTICE,
+                "configuration reloaded%s%s; %s", c->path ? " from " : "", c->path ? c->path : "",
+                dest);
     if (running)
         pp_notify("READY=1");
     return 1;
 keep:
-    pp_log_err("reload failed: keeping the %s configuration", running ? "running" : "start-up");
+    pp_log_with(&(pp_log_fields){.event = PP_EV_RELOAD_FAILED}, LOG_ERR,
+                "reload failed: keeping the %s configuration", running ? "running" : "start-up");
 postponed:
     pp_sink_destroy(sink);
     pp_source_destroy(src);
@@ -655,7 +717,9 @@ static int loop(runner *rn)
         if (rc == PP_SAMPLE_RETRY) {
             if (*rn->o->stop)
                 continue; /* a wait given up because of the stop request */
-            pp_log_warn("source unavailable, retrying in %.1f s: %s", (double)backoff / 1e6, err);
+            pp_log_with(rn->source_up ? &(pp_log_fields){.event = PP_EV_SOURCE_DOWN} : NULL,
+                        LOG_WARNING, "source unavailable, retrying in %.1f s: %s",
+                        (double)backoff / 1e6, err);
             rn->source_up = 0;
             wait_until(rn, pp_now_us() + backoff);
             backoff = backoff_next(backoff);
@@ -666,7 +730,8 @@ static int loop(runner *rn)
             return rn->stats.posts_sampled ? PP_EXIT_RUNTIME : PP_EXIT_CONFIG;
         }
         if (!rn->source_up) {
-            pp_log_notice("source available again");
+            pp_log_with(&(pp_log_fields){.event = PP_EV_SOURCE_UP}, LOG_NOTICE,
+                        "source available again");
             rn->source_up = 1;
         }
         backoff = 100000;
@@ -728,7 +793,7 @@ int pp_runner_run(pp_config *c, const pp_runner_opts *o)
     rn.watchdog_usec = pp_notify_watchdog_usec();
     rn.labels = pp_labels_new();
     rn.loadstats = pp_loadstats_new();
-    rn.src = pp_source_open(c, o->demo);
+    rn.src = source_open(&rn, c);
     rn.sink = sink_new(&rn, c, err, sizeof(err));
     if (!rn.sink) {
         pp_log_err("configuration error: %s", err);
@@ -739,9 +804,10 @@ int pp_runner_run(pp_config *c, const pp_runner_opts *o)
     pp_sampler_set_popularity(rn.sampler, c->emulation.popularity_s);
     pp_source_describe(rn.src, desc, sizeof(desc));
     destinations(rn.sink, dest, sizeof(dest));
-    pp_log_notice("pinpostd %s starting: instance %s, seed %llu, source %s, %s%s", PP_VERSION,
-                  c->service.instance, (unsigned long long)o->seed, desc, dest,
-                  o->dry_run ? " (dry run)" : "");
+    pp_log_with(&(pp_log_fields){.event = PP_EV_START}, LOG_NOTICE,
+                "pinpostd %s starting: instance %s, seed %llu, source %s, %s%s", PP_VERSION,
+                c->service.instance, (unsigned long long)o->seed, desc, dest,
+                o->dry_run ? " (dry run)" : "");
     pp_notify_status("starting: connecting to %s and the source", sink_name(&rn));
 
     apply_emulation(&rn, pp_now_us()); /* the duration also bounds the wait below */
@@ -749,6 +815,16 @@ int pp_runner_run(pp_config *c, const pp_runner_opts *o)
     if (status || *o->stop)
         goto stop;
     pp_notify("READY=1");
+    rn.sink_up = 1; /* prepared: the brokers or streams answered */
+    {
+        char ready[256];
+        pp_sampler_stats ss;
+        pp_sampler_get_stats(rn.sampler, &ss);
+        snprintf(ready, sizeof(ready), "ready: %llu post keys; posting to %s",
+                 (unsigned long long)ss.keys, sink_name(&rn));
+        pp_log_with(&(pp_log_fields){.event = PP_EV_READY}, LOG_NOTICE, "%s", ready);
+        pp_notify_status("%s", ready);
+    }
     int64_t now = pp_now_us();
     rn.stats.ready_us = now;
     apply_emulation(&rn, now);
@@ -772,7 +848,7 @@ stop:
     {
         char line[512];
         pp_stats_summary(&rn.stats, NULL, rn.stats.end_us, line, sizeof(line));
-        pp_log_notice("finished: %s", line);
+        pp_log_with(&(pp_log_fields){.event = PP_EV_STOP}, LOG_NOTICE, "finished: %s", line);
         if (rn.stats.invalid_utf8)
             pp_log_warn("%llu invalid UTF-8 byte(s) in the source were replaced by U+FFFD",
                         (unsigned long long)rn.stats.invalid_utf8);

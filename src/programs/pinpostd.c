@@ -252,6 +252,20 @@ static void protect_secrets(void)
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
+/* A daemon that ends in failure says so last, as the journal's "fatal" event (an
+ * operator's alert can match its MESSAGE_ID); --check prints its own verdict. */
+static int exit_logged(const options *o, int status)
+{
+    if (status && !o->check)
+        pp_log_with(&(pp_log_fields){.event = PP_EV_FATAL}, LOG_ERR, "exiting with status %d: %s",
+                    status,
+                    status == PP_EXIT_CONFIG
+                        ? "configuration error (see above); restarting cannot help until it is "
+                          "fixed"
+                        : "posts were lost or a server failed for good (see above)");
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     /* Before anything opens a file or socket, which would take a closed fd 0-2. */
@@ -272,7 +286,10 @@ int main(int argc, char **argv)
 
     pp_config *c = build_config(&o);
     if (!c)
-        return PP_EXIT_CONFIG;
+        return exit_logged(&o, PP_EXIT_CONFIG);
+    /* The journal's PINPOSTD_INSTANCE: the name the daemon starts with (a reload that
+     * renames the instance changes the reports, not this field). */
+    pp_log_set_instance(c->service.instance);
     if (mysql_library_init(0, NULL, NULL)) {
         pp_log_err("cannot initialise the MySQL client library");
         pp_config_destroy(c);
@@ -316,5 +333,5 @@ int main(int argc, char **argv)
         status = PP_EXIT_RUNTIME;
     }
     mysql_library_end();
-    return status;
+    return exit_logged(&o, status);
 }

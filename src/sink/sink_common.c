@@ -181,9 +181,16 @@ void pp_inflight_done(pp_sink *s, const pp_inflight *r, pp_outcome o, const char
         char what[80] = "failed";
         if (o == PP_UNKNOWN)
             snprintf(what, sizeof(what), "not acknowledged whole, %s may hold it", where);
-        /* One line per post would flood the log during an outage. */
-        pp_log_limited(&s->fail_log, LOG_WARNING, "%s: post %" PRId64 " (seq %" PRIu64 ") %s: %s",
-                       s->name, r->key, r->seq, what, res.error);
+        /* One line per post would flood the log during an outage. The journal entry
+         * names the post and the topics (or streams) of its messages not delivered. */
+        pp_log_fields f = {
+            .event = PP_EV_POST_FAILED, .has_post_key = 1, .post_key = r->key, .seq = r->seq};
+        for (int t = 0, i = 0; t < PP_NTABLES && i < 3; t++)
+            if (!r->delivered[t] && s->dest[t])
+                f.topic[i++] = s->dest[t];
+        pp_log_limited_with(&f, &s->fail_log, LOG_WARNING,
+                            "%s: post %" PRId64 " (seq %" PRIu64 ") %s: %s", s->name, r->key,
+                            r->seq, what, res.error);
     }
     if (s->done)
         s->done(s->opaque, &res);

@@ -397,6 +397,33 @@ static pp_src_status mysql_connect_source(pp_source *s, char *e, size_t n)
     return PP_SRC_OK;
 }
 
+/* The server's estimate of the rows of the post table (information_schema: InnoDB's
+ * statistics, no scan), for the progress of a first read of its keys; 0 if unknown. */
+static uint64_t estimate_rows(mysql_source *m, const char *table)
+{
+    uint64_t rows = 0;
+    size_t len = strlen(table);
+    char *esc = pp_xmalloc(2 * len + 1);
+    pp_buf sql = {0};
+    mysql_real_escape_string(m->db, esc, table, (unsigned long)len);
+    pp_buf_printf(&sql,
+                  "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE "
+                  "TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '%s'",
+                  esc);
+    free(esc);
+    if (mysql_real_query(m->db, sql.data, sql.len) == 0) {
+        MYSQL_RES *res = mysql_store_result(m->db);
+        MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
+        int64_t v;
+        if (row && row[0] && pp_parse_int64(row[0], &v) == 0 && v > 0)
+            rows = (uint64_t)v;
+        if (res)
+            mysql_free_result(res);
+    }
+    pp_buf_free(&sql);
+    return rows;
+}
+
 static pp_src_status mysql_load_keys(pp_source *s, pp_keyspace *ks, char *e, size_t n)
 {
     mysql_source *m = (mysql_source *)s;
@@ -405,6 +432,11 @@ static pp_src_status mysql_load_keys(pp_source *s, pp_keyspace *ks, char *e, siz
     int rc = mysql_connect_source(s, e, n);
     if (rc != PP_SRC_OK)
         return rc;
+
+    /* A first read of a big table takes a while (about 2 s per million rows): the
+     * listener hears how far it got. */
+    uint64_t expected = s->progress.fn && !pp_keyspace_count(ks) ? estimate_rows(m, tc->table) : 0;
+    uint64_t seen = 0;
 
     pp_buf_puts(&sql, "SELECT ");
     pp_mysql_quote_ident(&sql, tc->key);
@@ -431,6 +463,8 @@ static pp_src_status mysql_load_keys(pp_source *s, pp_keyspace *ks, char *e, siz
     MYSQL_ROW row;
     while ((row = mysql_fetch_row(res))) {
         int64_t key;
+        if ((++seen & 0xffff) == 0)
+            pp_source_progress(s, "reading the post keys", seen, expected);
         if (!row[0])
             continue;
         if (pp_parse_int64(row[0], &key)) {

@@ -2,7 +2,10 @@
 user sees. (More cases, with the database, belong here as they are added.)"""
 
 import os
+import pathlib
+import shutil
 import subprocess
+import tempfile
 
 import pytest
 
@@ -66,14 +69,44 @@ def test_oversized_config(tmp_path):
     assert p.returncode == 78 and "more than a configuration file can be" in p.stderr
 
 
-def test_readable_secrets_are_warned_about_but_accepted(tmp_path):
-    write(tmp_path / "c.yaml", "RDS_HOST: 127.0.0.1\nRDS_PORT: 1\nRDS_USER: u\nRDS_PASSWORD: "
-          + SECRET + "\nRDS_DATABASE: d\n", 0o644)
-    cfg = write(tmp_path / "pinpostd.yaml", "source:\n  credentials: c.yaml\n", 0o644)
+@pytest.fixture
+def open_dir():
+    """A directory everybody can enter (/tmp is; pytest's tmp_path is under a 0700 one)."""
+    d = tempfile.mkdtemp(prefix="pinpostd-open-")
+    os.chmod(d, 0o755)
+    yield pathlib.Path(d)
+    shutil.rmtree(d)
+
+
+def secret_check(d, mode, dir_mode=0o755, gid=None):
+    write(d / "c.yaml", "RDS_HOST: 127.0.0.1\nRDS_PORT: 1\nRDS_USER: u\nRDS_PASSWORD: "
+          + SECRET + "\nRDS_DATABASE: d\n", mode)
+    if gid is not None:
+        os.chown(d / "c.yaml", 0, gid)
+    cfg = write(d / "pinpostd.yaml", "source:\n  credentials: c.yaml\n", 0o644)
+    os.chmod(d, dir_mode)
     p = run("-c", str(cfg), "--check", "--dry-run")
-    assert "readable by group or others (mode 0644)" in p.stderr
     assert p.returncode == 1  # nothing listens on port 1: unreachable, not misconfigured
     assert SECRET not in p.stdout + p.stderr
+    return p.stderr
+
+
+def test_readable_secrets_are_warned_about_but_accepted(open_dir):
+    assert "readable by group or others (mode 0644)" in secret_check(open_dir, 0o644)
+
+
+def test_secrets_readable_by_a_group_that_reaches_them_are_warned_about(open_dir):
+    # Group 100 ("users" on Debian) can enter the directory and read the file.
+    assert "(mode 0640)" in secret_check(open_dir, 0o640, dir_mode=0o750, gid=100)
+
+
+@pytest.mark.parametrize("mode,dir_mode,gid", [
+    (0o644, 0o700, 0),    # nobody else can enter the directory
+    (0o440, 0o550, 0),    # systemd's credentials: group root, a directory closed to others
+    (0o640, 0o701, 100),  # the group cannot enter the directory; others can, the file denies them
+])
+def test_secrets_nobody_else_can_reach_are_not_warned_about(open_dir, mode, dir_mode, gid):
+    assert "readable by group or others" not in secret_check(open_dir, mode, dir_mode, gid)
 
 
 def test_secrets_never_in_any_output_at_any_verbosity(tmp_path):

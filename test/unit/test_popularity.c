@@ -586,7 +586,7 @@ static const pp_source_ops tens_ops = {tens_connect, tens_load_keys, tens_fetch,
 static void sample_keys(uint64_t seed, double s_exp, size_t reload_every, size_t n, int64_t *out)
 {
     char err[256];
-    pp_source a = {&tens_ops}, b = {&tens_ops};
+    pp_source a = {.ops = &tens_ops}, b = {.ops = &tens_ops};
     pp_sampler *s = pp_sampler_new(&a, seed, 64, 10);
     if (s_exp >= 0)
         pp_sampler_set_popularity(s, s_exp);

@@ -175,7 +175,7 @@ static void sampler__never_whole__one_round_trip_per_call(void **state)
 {
     (void)state;
     char err[256];
-    orphan_source src = {{&orphan_ops}, 3, 0};
+    orphan_source src = {{.ops = &orphan_ops}, 3, 0};
     pp_sampler *s = pp_sampler_new(&src.base, 1, 16, 10);
     for (int i = 1; i <= 50; i++) {
         const pp_post *p = NULL;
