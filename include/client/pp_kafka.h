@@ -99,4 +99,19 @@ void pp_kafka_destroy(pp_kafka *state);
 /* True for a property that only a producer uses (acks, linger.ms, transactional.id...). */
 int pp_kafka_producer_only(const char *key);
 
+/* True for a librdkafka log line (facility, text) that reports a transient error
+ * librdkafka retries by itself, such as a starting broker's "Coordinator load in
+ * progress" when acquiring the idempotent producer id: the log callback shows those at
+ * info, not at librdkafka's warning. */
+int pp_kafka_log_transient(const char *facility, const char *line);
+
+/* The first librdkafka version with SASL re-authentication (KIP-368), as
+ * rd_kafka_version() encodes it: older ones reconnect when a broker ends the session. */
+#define PP_KAFKA_REAUTH_VERSION 0x020200ff
+
+/* The warning pinpostd logs once, when a producer with MSK IAM is made on a librdkafka
+ * older than PP_KAFKA_REAUTH_VERSION (version: rd_kafka_version()); 0 when there is
+ * nothing to say. Written to buf (at most n bytes). */
+int pp_kafka_reauth_warning(int version, char *buf, size_t n);
+
 #endif

@@ -48,6 +48,9 @@ typedef enum pp_log_event {
 /* The 32 hex digits of ev's MESSAGE_ID; NULL for PP_EV_NONE or out of range. */
 const char *pp_log_event_id(pp_log_event ev);
 
+/* A post's messages: one topic or stream per table. */
+#define PP_LOG_MAX_TOPICS 3
+
 /* What a message is about, for the journal's fields (plain text output ignores them).
  * Zero-initialise; unset members add no field. */
 typedef struct pp_log_fields {
@@ -55,7 +58,7 @@ typedef struct pp_log_fields {
     int has_post_key;   /* PINPOSTD_POST_KEY=post_key */
     int64_t post_key;
     uint64_t seq;         /* PINPOSTD_SEQ, when not 0 (sequence numbers start at 1) */
-    const char *topic[3]; /* PINPOSTD_TOPIC, once for each non-NULL entry */
+    const char *topic[PP_LOG_MAX_TOPICS]; /* PINPOSTD_TOPIC, once for each non-NULL one */
 } pp_log_fields;
 
 /* Log one message from file:line in func (the journal's CODE_* fields); f may be NULL.

@@ -104,7 +104,16 @@ struct pp_source {
     pp_progress progress; /* zero: nobody listens */
 };
 
-/* Report to whoever listens on s (pp_source.progress). */
+/* Who hears of s's progress (the daemon: STATUS, start timeout); fn NULL: nobody. */
+static inline void pp_source_set_progress(pp_source *s,
+                                          void (*fn)(void *opaque, const char *what,
+                                                     uint64_t done, uint64_t expected),
+                                          void *opaque)
+{
+    s->progress = (pp_progress){fn, opaque};
+}
+
+/* Report to whoever listens on s (pp_source_set_progress). */
 static inline void pp_source_progress(pp_source *s, const char *what, uint64_t done,
                                       uint64_t expected)
 {

@@ -96,16 +96,43 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
         k->on_error(rk, err, reason, k->app);
 }
 
+/* The coordinator errors a broker answers while it is still loading its state (every
+ * start of a broker or of a new coordinator): librdkafka retries them by itself. */
+static const char *const transient_coordinator[] = {
+    "Coordinator load in progress",
+    "Coordinator not available",
+    "Not coordinator",
+};
+
+int pp_kafka_log_transient(const char *fac, const char *buf)
+{
+    /* librdkafka: "Failed to acquire idempotence PID from broker B: Broker: Coordinator
+     * load in progress: retrying" (GETPID, a warning). Only lines that say they retry; a
+     * fatal PID error is reported through the error callback and keeps its level. */
+    if (!fac || !buf || strcmp(fac, "GETPID") != 0)
+        return 0;
+    size_t len = strlen(buf), tail = strlen(": retrying");
+    if (len < tail || strcmp(buf + len - tail, ": retrying") != 0)
+        return 0;
+    for (size_t i = 0; i < sizeof(transient_coordinator) / sizeof(transient_coordinator[0]); i++)
+        if (strstr(buf, transient_coordinator[i]))
+            return 1;
+    return 0;
+}
+
 /* librdkafka's own lines; pp_log escapes them (broker names and error strings come from
  * outside). A caller that reports error events itself (on_error: the sink, once and with
  * context) gets librdkafka's line for each failed attempt as a warning, not an error of
- * the program; otherwise librdkafka's lines keep their level.
+ * the program; otherwise librdkafka's lines keep their level. The self-retrying coordinator
+ * errors of a starting broker (pp_kafka_log_transient) are info, whoever the caller.
  * @locality: any librdkafka thread; pp_log only writes one line to stderr. */
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     const pp_kafka *k = rk ? rd_kafka_opaque(rk) : NULL;
     if (level > LOG_DEBUG)
         level = LOG_DEBUG;
+    if (level < LOG_INFO && pp_kafka_log_transient(fac, buf))
+        level = LOG_INFO;
     if (k && k->on_error && level < LOG_WARNING)
         level = LOG_WARNING;
     if (pp_log_enabled(level))
@@ -252,6 +279,35 @@ fail:
     return NULL;
 }
 
+int pp_kafka_reauth_warning(int version, char *buf, size_t n)
+{
+    if (version >= PP_KAFKA_REAUTH_VERSION)
+        return 0;
+    snprintf(buf, n,
+             "MSK IAM with librdkafka %d.%d.%d, which predates SASL re-authentication "
+             "(KIP-368, librdkafka 2.2.0): the broker closes each connection when the IAM "
+             "token it was opened with expires (within %d minutes) and the producer "
+             "reconnects, so expect a 'Disconnected (after N ms in state UP)' warning and a "
+             "brief latency blip each time; posts in flight are retried, not lost. To avoid "
+             "it, build pinpostd against librdkafka 2.2.0 or newer (Debian 13's package is "
+             "2.8.0), which re-authenticates on the live connection",
+             (version >> 24) & 0xff, (version >> 16) & 0xff, (version >> 8) & 0xff,
+             MSK_TOKEN_LIFETIME_S / 60);
+    return 1;
+}
+
+/* Once per process: pinpostd makes a new producer after a reload or a lost sink, and the
+ * operator needs the warning once. Called from the main thread only. */
+static void warn_old_library_once(void)
+{
+    static int warned;
+    char msg[768];
+    if (warned || !pp_kafka_reauth_warning(rd_kafka_version(), msg, sizeof(msg)))
+        return;
+    warned = 1;
+    pp_log_warn("%s", msg);
+}
+
 rd_kafka_t *pp_kafka_handle_new(pp_kafka *k, rd_kafka_conf_t *conf, char *e, size_t n)
 {
     char err[512];
@@ -263,6 +319,8 @@ rd_kafka_t *pp_kafka_handle_new(pp_kafka *k, rd_kafka_conf_t *conf, char *e, siz
         pp_errf(e, n, "creating the Kafka %s: %s", producer ? "producer" : "consumer", err);
         return NULL;
     }
+    if (k->aws && producer)
+        warn_old_library_once();
     if (k->aws) {
         rd_kafka_error_t *bg = rd_kafka_sasl_background_callbacks_enable(rk);
         if (bg) {

@@ -298,10 +298,11 @@ static int get_path(load_ctx *x, const yaml_node_t *n, const char *key, char **d
 }
 
 /* Whether the read permission a file grants to its group or to others reaches anyone:
- * each directory above it must let that class through (search permission). A group of
- * root (gid 0) is root's own. So systemd's credentials (LoadCredential=: mode 0440, group
- * root, in a directory closed to others) are not exposed, while a 0644 file under /etc
- * is. Unresolvable paths count as exposed. */
+ * each directory above it must let them through (search permission: members of the
+ * file's group as the directory's group when it is the same, as others otherwise). A
+ * group of root (gid 0) is root's own. So systemd's credentials (LoadCredential=: mode
+ * 0440, group root, in a directory closed to others) are not exposed, while a 0644 file
+ * under /etc is. Unresolvable paths count as exposed. */
 static int readable_by_others(const char *path, const struct stat *st)
 {
     int grp = (st->st_mode & S_IRGRP) && st->st_gid != 0;
@@ -318,7 +319,8 @@ static int readable_by_others(const char *path, const struct stat *st)
         slash[slash == real] = '\0'; /* "/etc/x" -> "/etc"; "/etc" -> "/" */
         if (stat(real, &dir) != 0)
             break;
-        if (!(dir.st_mode & S_IXGRP))
+        /* The file's group passes as the directory's group, or else as others. */
+        if (!(dir.st_mode & (dir.st_gid == st->st_gid ? S_IXGRP : S_IXOTH)))
             grp = 0;
         if (!(dir.st_mode & S_IXOTH))
             oth = 0;

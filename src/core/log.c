@@ -12,12 +12,15 @@
 #include <sys/uio.h>
 #include <time.h>
 
+/* The CODE_* fields are the caller's (pp_log_at), not this file's. */
+#define SD_JOURNAL_SUPPRESS_LOCATION
 #include <systemd/sd-journal.h>
 
 static int threshold = LOG_INFO;
 static int journal; /* stderr_is_journal() */
 static const char *program = "pinpostd";
-static char instance[256] = "default";
+/* Escaped (pp_log_escape) at most 255 bytes of the name. */
+static char instance[4 * 255 + 1] = "default";
 
 /* Made once with `systemd-id128 new`; never change one: operators' queries and alerts
  * name them. Listed in pinpostd(8). */
@@ -42,7 +45,9 @@ const char *pp_log_event_id(pp_log_event ev)
 
 void pp_log_set_instance(const char *name)
 {
-    snprintf(instance, sizeof(instance), "%s", name && *name ? name : "default");
+    if (!name || !*name)
+        name = "default";
+    pp_log_escape(name, strnlen(name, 255), instance, sizeof(instance));
 }
 
 /* The journal's native socket: libsystemd sends entries there, and drops them silently
@@ -210,8 +215,8 @@ static int journal_send(const site *at, int priority, const char *msg)
 {
     enum { NFIELDS = 13 };
     struct iovec v[NFIELDS];
-    char prio[16], ident[64], file[256], line[32], func[128], inst[300], id[48], key[48], seq[48],
-        topic[3][300];
+    char prio[16], ident[64], file[256], line[32], func[128], inst[sizeof(instance) + 32],
+        id[48], key[48], seq[48], topic[PP_LOG_MAX_TOPICS][4 * 255 + 32];
     int n = 0;
     v[n].iov_base = (void *)msg; /* "MESSAGE=" prefixed by the caller */
     v[n++].iov_len = strlen(msg);
@@ -230,12 +235,13 @@ static int journal_send(const site *at, int priority, const char *msg)
             field(&v[n++], key, sizeof(key), "PINPOSTD_POST_KEY=%" PRId64, f->post_key);
         if (f->seq)
             field(&v[n++], seq, sizeof(seq), "PINPOSTD_SEQ=%" PRIu64, f->seq);
-        for (int t = 0; t < 3; t++)
+        for (int t = 0; t < PP_LOG_MAX_TOPICS; t++)
             if (f->topic[t]) {
-                /* Topic names come from the configuration: escaped like the message. */
-                char esc[4 * 200 + 1];
+                /* Topic and stream names come from the configuration (at most 249 bytes
+                 * of [a-zA-Z0-9._-]): escaped all the same, like the message. */
+                char esc[4 * 255 + 1];
                 const char *name = f->topic[t];
-                pp_log_escape(name, strnlen(name, 200), esc, sizeof(esc));
+                pp_log_escape(name, strnlen(name, 255), esc, sizeof(esc));
                 field(&v[n++], topic[t], sizeof(topic[t]), "PINPOSTD_TOPIC=%s", esc);
             }
     }

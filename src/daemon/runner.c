@@ -114,7 +114,8 @@ static void on_post_done(void *opaque, const pp_post_result *r)
             snprintf(where[t], sizeof(where[t]), "%s -", pp_table_names[t]);
     }
     pp_log_fields f = {.has_post_key = 1, .post_key = r->key, .seq = r->seq};
-    for (int t = 0; t < PP_NTABLES && t < 3; t++)
+    _Static_assert(PP_NTABLES <= PP_LOG_MAX_TOPICS, "a journal entry names each topic");
+    for (int t = 0; t < PP_NTABLES; t++)
         f.topic[t] = rn->sink->dest[t];
     pp_log_with(&f, LOG_INFO,
                 "post %lld seq %llu delivered: category %s, country %s; %s %s %s; %.1f ms",
@@ -377,7 +378,7 @@ static void on_progress(void *opaque, const char *what, uint64_t done, uint64_t 
 static pp_source *source_open(runner *rn, const pp_config *c)
 {
     pp_source *src = pp_source_open(c, rn->o->demo);
-    src->progress = (pp_progress){on_progress, rn};
+    pp_source_set_progress(src, on_progress, rn);
     return src;
 }
 

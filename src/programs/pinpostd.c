@@ -257,12 +257,12 @@ static void protect_secrets(void)
 static int exit_logged(const options *o, int status)
 {
     if (status && !o->check)
-        pp_log_with(&(pp_log_fields){.event = PP_EV_FATAL}, LOG_ERR, "exiting with status %d: %s",
+        pp_log_with(&(pp_log_fields){.event = PP_EV_FATAL}, LOG_ERR, "exiting with status %d%s",
                     status,
                     status == PP_EXIT_CONFIG
-                        ? "configuration error (see above); restarting cannot help until it is "
+                        ? ": a configuration error (above); restarting cannot help until it is "
                           "fixed"
-                        : "posts were lost or a server failed for good (see above)");
+                        : " (the reason is above)");
     return status;
 }
 
@@ -293,7 +293,7 @@ int main(int argc, char **argv)
     if (mysql_library_init(0, NULL, NULL)) {
         pp_log_err("cannot initialise the MySQL client library");
         pp_config_destroy(c);
-        return PP_EXIT_RUNTIME;
+        return exit_logged(&o, PP_EXIT_RUNTIME);
     }
     uint64_t seed = c->emulation.has_seed ? c->emulation.seed : pp_rng_os_seed();
 

@@ -185,7 +185,8 @@ void pp_inflight_done(pp_sink *s, const pp_inflight *r, pp_outcome o, const char
          * names the post and the topics (or streams) of its messages not delivered. */
         pp_log_fields f = {
             .event = PP_EV_POST_FAILED, .has_post_key = 1, .post_key = r->key, .seq = r->seq};
-        for (int t = 0, i = 0; t < PP_NTABLES && i < 3; t++)
+        _Static_assert(PP_NTABLES <= PP_LOG_MAX_TOPICS, "a journal entry names each topic");
+        for (int t = 0, i = 0; t < PP_NTABLES; t++)
             if (!r->delivered[t] && s->dest[t])
                 f.topic[i++] = s->dest[t];
         pp_log_limited_with(&f, &s->fail_log, LOG_WARNING,

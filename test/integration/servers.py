@@ -202,8 +202,15 @@ class Kafka(_Server):
     SASL_USER = "alice"
     SASL_PASSWORD = "alice-secret"
 
-    def __init__(self, libs):
+    def __init__(self, libs, reauth_ms=None, jmx=False):
+        """reauth_ms: connections.max.reauth.ms of the OAUTHBEARER (MSK IAM stand-in)
+        mechanism on both SASL listeners (KIP-368: the broker tells the client the session
+        lifetime, the lesser of this and the token's, and closes a connection that goes on
+        without re-authenticating); None leaves it off, as Kafka's default. jmx: serve the
+        broker's JMX on a loopback port (self.jmx_port) for socket_metrics()."""
         self.libs = libs
+        self.reauth_ms = reauth_ms
+        self.jmx_port = free_port() if jmx else None
         self.dir = tempfile.mkdtemp(prefix="pinpostd-kafka-")
         self.port = free_port()
         self.sasl_port = free_port()
@@ -259,6 +266,9 @@ class Kafka(_Server):
             props[f"listener.name.{listener}.scram-sha-256.sasl.jaas.config"] = scram
             props[f"listener.name.{listener}.scram-sha-512.sasl.jaas.config"] = scram
             props[f"listener.name.{listener}.plain.sasl.jaas.config"] = plain
+            if reauth_ms is not None:
+                props[f"listener.name.{listener}.oauthbearer.connections.max.reauth.ms"] = \
+                    str(reauth_ms)
         self.config = os.path.join(self.dir, "server.properties")
         with open(self.config, "w") as f:
             f.writelines(f"{k}={v}\n" for k, v in props.items())
@@ -306,9 +316,53 @@ class Kafka(_Server):
                 f"-Dlog4j.configuration=file:{os.path.join(self.dir, 'log4j.properties')}",
                 "-cp", os.path.join(self.libs, "*") + os.pathsep + self.validator_dir, main, *args]
 
+    def _jmx_flags(self):
+        if not self.jmx_port:
+            return []
+        return ["-Dcom.sun.management.jmxremote",
+                f"-Dcom.sun.management.jmxremote.port={self.jmx_port}",
+                f"-Dcom.sun.management.jmxremote.rmi.port={self.jmx_port}",
+                "-Dcom.sun.management.jmxremote.host=127.0.0.1",
+                "-Djava.rmi.server.hostname=127.0.0.1",
+                "-Dcom.sun.management.jmxremote.local.only=true",
+                "-Dcom.sun.management.jmxremote.authenticate=false",
+                "-Dcom.sun.management.jmxremote.ssl=false"]
+
+    def socket_metrics(self, listener="SASL_SSL"):
+        """The broker's socket-server metrics of one listener, summed over its network
+        processors, read over JMX (needs jmx=True): {"connection-creation-total": n,
+        "successful-reauthentication-total": n, "expired-connections-killed-count": n,
+        ...}: each attribute of kafka.server:type=socket-server-metrics for it."""
+        assert self.jmx_port, "Kafka(jmx=True) serves JMX"
+        url = f"service:jmx:rmi:///jndi/rmi://127.0.0.1:{self.jmx_port}/jmxrmi"
+        name = f"kafka.server:type=socket-server-metrics,listener={listener},networkProcessor=*"
+        p = subprocess.run(
+            ["java", "-Xmx128m", "-cp", os.path.join(self.libs, "*"),
+             "org.apache.kafka.tools.JmxTool", "--jmx-url", url, "--object-name", name,
+             "--one-time", "true", "--report-format", "properties"],
+            capture_output=True, text=True, timeout=120)
+        if p.returncode != 0:
+            raise RuntimeError(f"JmxTool: exit {p.returncode}: {p.stderr[-2000:]}")
+        out = {}
+        for line in p.stdout.splitlines():
+            # kafka.server:type=socket-server-metrics,listener=L,networkProcessor=N:ATTR=V
+            key, sep, value = line.rpartition("=")
+            if not sep or "socket-server-metrics" not in key:
+                continue
+            attr = key.rsplit(":", 1)[-1]
+            try:
+                v = float(value)
+            except ValueError:
+                continue
+            if v == v:  # not NaN (an average with no samples yet)
+                out[attr] = out.get(attr, 0) + v
+        return out
+
     def start(self):
         from confluent_kafka.admin import AdminClient
-        self.proc = subprocess.Popen(self._java("kafka.Kafka", self.config),
+        cmd = self._java("kafka.Kafka", self.config)
+        cmd[1:1] = self._jmx_flags()
+        self.proc = subprocess.Popen(cmd,
                                      stdout=open(os.path.join(self.dir, "stdout.log"), "ab"),
                                      stderr=subprocess.STDOUT)
 

@@ -78,12 +78,12 @@ def open_dir():
     shutil.rmtree(d)
 
 
-def secret_check(d, mode, dir_mode=0o755, gid=None):
+def secret_check(d, mode, dir_mode=0o755, gid=0, dir_gid=0):
     write(d / "c.yaml", "RDS_HOST: 127.0.0.1\nRDS_PORT: 1\nRDS_USER: u\nRDS_PASSWORD: "
           + SECRET + "\nRDS_DATABASE: d\n", mode)
-    if gid is not None:
-        os.chown(d / "c.yaml", 0, gid)
+    os.chown(d / "c.yaml", 0, gid)
     cfg = write(d / "pinpostd.yaml", "source:\n  credentials: c.yaml\n", 0o644)
+    os.chown(d, 0, dir_gid)
     os.chmod(d, dir_mode)
     p = run("-c", str(cfg), "--check", "--dry-run")
     assert p.returncode == 1  # nothing listens on port 1: unreachable, not misconfigured
@@ -91,22 +91,28 @@ def secret_check(d, mode, dir_mode=0o755, gid=None):
     return p.stderr
 
 
-def test_readable_secrets_are_warned_about_but_accepted(open_dir):
-    assert "readable by group or others (mode 0644)" in secret_check(open_dir, 0o644)
-
-
-def test_secrets_readable_by_a_group_that_reaches_them_are_warned_about(open_dir):
-    # Group 100 ("users" on Debian) can enter the directory and read the file.
-    assert "(mode 0640)" in secret_check(open_dir, 0o640, dir_mode=0o750, gid=100)
-
-
-@pytest.mark.parametrize("mode,dir_mode,gid", [
-    (0o644, 0o700, 0),    # nobody else can enter the directory
-    (0o440, 0o550, 0),    # systemd's credentials: group root, a directory closed to others
-    (0o640, 0o701, 100),  # the group cannot enter the directory; others can, the file denies them
+# Group 100 is "users" on Debian: not root's, anybody may be in it.
+@pytest.mark.parametrize("mode,dir_mode,gid,dir_gid", [
+    (0o644, 0o755, 0, 0),      # everybody can enter and read
+    (0o640, 0o750, 100, 100),  # the file's group enters as the directory's group
+    (0o640, 0o701, 100, 0),    # the file's group enters as others
 ])
-def test_secrets_nobody_else_can_reach_are_not_warned_about(open_dir, mode, dir_mode, gid):
-    assert "readable by group or others" not in secret_check(open_dir, mode, dir_mode, gid)
+def test_secrets_others_can_reach_are_warned_about_but_accepted(open_dir, mode, dir_mode, gid,
+                                                                 dir_gid):
+    assert f"readable by group or others (mode {mode:04o})" in secret_check(
+        open_dir, mode, dir_mode, gid, dir_gid)
+
+
+@pytest.mark.parametrize("mode,dir_mode,gid,dir_gid", [
+    (0o644, 0o700, 0, 0),      # nobody else can enter the directory
+    (0o440, 0o550, 0, 0),      # systemd's credentials: group root, a directory closed to others
+    (0o640, 0o750, 100, 0),    # the file's group is not the directory's, and others stay out
+    (0o640, 0o701, 0, 0),      # others may enter, but the file denies them; its group is root's
+])
+def test_secrets_nobody_else_can_reach_are_not_warned_about(open_dir, mode, dir_mode, gid,
+                                                            dir_gid):
+    assert "readable by group or others" not in secret_check(open_dir, mode, dir_mode, gid,
+                                                             dir_gid)
 
 
 def test_secrets_never_in_any_output_at_any_verbosity(tmp_path):

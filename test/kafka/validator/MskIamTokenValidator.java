@@ -1,7 +1,11 @@
 // A loopback stand-in for Amazon MSK's IAM authentication, for the test broker only:
 // accepts an OAUTHBEARER token when it is an MSK IAM token in form (a base64url SigV4
 // presigned kafka-cluster:Connect URL) and still fresh, and appends the access key id it
-// was signed with to the file named by the JAAS option logFile. It cannot check the
+// was signed with to the file named by the JAAS option logFile ("ACCEPT <key id>" or
+// "REJECT <key id> <why>", one line per authentication or re-authentication). The
+// session it grants lasts until the token expires, as on MSK: with
+// connections.max.reauth.ms set, the broker ends it then unless the client
+// re-authenticates. It cannot check the
 // signature itself: that needs the secret key, which only AWS holds.
 package pinpostd.test;
 
@@ -103,7 +107,10 @@ public class MskIamTokenValidator implements AuthenticateCallbackHandler {
             public String value() { return value; }
             public Set<String> scope() { return Set.of(); }
             public long lifetimeMs() { return lifetime; }
-            public String principalName() { return akid; }
+            // MSK's principal is the IAM identity, which rotated temporary keys keep: a
+            // principal made of the access key would change at each refresh, and the broker
+            // refuses a re-authentication (KIP-368) that changes the principal.
+            public String principalName() { return "msk-iam"; }
             public Long startTimeMs() { return null; }
         });
     }
