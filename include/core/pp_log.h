@@ -57,7 +57,7 @@ typedef struct pp_log_fields {
     pp_log_event event; /* MESSAGE_ID */
     int has_post_key;   /* PINPOSTD_POST_KEY=post_key */
     int64_t post_key;
-    uint64_t seq;         /* PINPOSTD_SEQ, when not 0 (sequence numbers start at 1) */
+    uint64_t seq; /* PINPOSTD_SEQ, when not 0 (sequence numbers start at 1) */
     const char *topic[PP_LOG_MAX_TOPICS]; /* PINPOSTD_TOPIC, once for each non-NULL one */
 } pp_log_fields;
 

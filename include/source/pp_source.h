@@ -106,8 +106,8 @@ struct pp_source {
 
 /* Who hears of s's progress (the daemon: STATUS, start timeout); fn NULL: nobody. */
 static inline void pp_source_set_progress(pp_source *s,
-                                          void (*fn)(void *opaque, const char *what,
-                                                     uint64_t done, uint64_t expected),
+                                          void (*fn)(void *opaque, const char *what, uint64_t done,
+                                                     uint64_t expected),
                                           void *opaque)
 {
     s->progress = (pp_progress){fn, opaque};

@@ -215,8 +215,8 @@ static int journal_send(const site *at, int priority, const char *msg)
 {
     enum { NFIELDS = 13 };
     struct iovec v[NFIELDS];
-    char prio[16], ident[64], file[256], line[32], func[128], inst[sizeof(instance) + 32],
-        id[48], key[48], seq[48], topic[PP_LOG_MAX_TOPICS][4 * 255 + 32];
+    char prio[16], ident[64], file[256], line[32], func[128], inst[sizeof(instance) + 32], id[48],
+        key[48], seq[48], topic[PP_LOG_MAX_TOPICS][4 * 255 + 32];
     int n = 0;
     v[n].iov_base = (void *)msg; /* "MESSAGE=" prefixed by the caller */
     v[n++].iov_len = strlen(msg);
