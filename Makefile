@@ -168,6 +168,8 @@ test: deps all
 	$(MAKE) test-unit
 	$(MAKE) test-fuzz-replay
 	$(MAKE) test-integration
+	$(MAKE) test-system
+	$(MAKE) test-trixie
 
 # Secrets are still erased in the optimised objects (the compiler may drop a memset).
 test-wipe: all
@@ -263,6 +265,19 @@ soak: deps all
 # through `make install`; lintian's verdict is printed and a warning fails.
 deb:
 	./scripts/build-deb $(BUILD)
+
+# ---- system tier (systemd as PID 1) ----
+
+# The .deb installed with apt-get in a bookworm container running systemd
+# (localhost/pp-sys-image:<hash of the base, test/system/Containerfile and the .deb>), the
+# shipped units driven with systemctl against the harness's MariaDB and Kafka on loopback
+# (test/system/). SKIPPED loudly (a failure with CI=true) when podman cannot run here.
+# PINPOSTD_DEB=FILE tests another package.
+.PHONY: test-system
+test-system: deb kafka-jars venv
+	PINPOSTD_BUILD=$(abspath $(BUILD)) KAFKA_LIBS=$(abspath $(KAFKA_LIBS)) \
+	    $(VENV)/bin/python -m pytest -v -p no:cacheprovider --durations=0 \
+	    $(or $(PYTEST_ARGS),test/system)
 
 # ---- install ----
 

@@ -24,6 +24,13 @@ void pp_log_set_program(const char *name);
  * bytes kept). Call before any thread logs: the field is read without a lock. */
 void pp_log_set_instance(const char *instance);
 
+/* Before the process exits: journald attributes an entry to its unit (_SYSTEMD_UNIT, what
+ * `journalctl -u` matches) by looking the sender up in /proc when it reads the entry, so a
+ * process that exits right after its last entries (a configuration error, the stop) can
+ * leave them unattributed. With entries going to the journal, this waits a moment (at
+ * most 300 ms) for journald to read them; otherwise it returns at once. */
+void pp_log_close(void);
+
 /* True when messages of this priority are emitted; check before costly formatting. */
 int pp_log_enabled(int priority);
 

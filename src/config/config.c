@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 #include <yaml.h>
 
@@ -297,16 +298,44 @@ static int get_path(load_ctx *x, const yaml_node_t *n, const char *key, char **d
     return 0;
 }
 
-/* Whether the read permission a file grants to its group or to others reaches anyone:
- * each directory above it must let them through (search permission: members of the
- * file's group as the directory's group when it is the same, as others otherwise). A
- * group of root (gid 0) is root's own. So systemd's credentials (LoadCredential=: mode
- * 0440, group root, in a directory closed to others) are not exposed, while a 0644 file
- * under /etc is. Unresolvable paths count as exposed. */
+/* Whether a POSIX access ACL (the system.posix_acl_access attribute: a 32-bit version,
+ * then entries of a 16-bit tag, 16-bit permissions and a 32-bit id, little-endian) grants
+ * perm (4 read, 1 search) to a named user other than root and self, or to a named group
+ * other than root's, within its mask. systemd's credentials carry an ACL entry for the
+ * service's own user: that one is not "others". */
+static int acl_grants_others(const char *path, unsigned perm, uid_t self)
+{
+    unsigned char a[4 + 8 * 64];
+    ssize_t n = getxattr(path, "system.posix_acl_access", a, sizeof(a));
+    if (n < 0)
+        return errno == ERANGE; /* more entries than we read: assume the worst */
+    unsigned mask = 7, named = 0;
+    for (ssize_t i = 4; i + 8 <= n; i += 8) {
+        unsigned tag = a[i] | (unsigned)a[i + 1] << 8, bits = a[i + 2] | (unsigned)a[i + 3] << 8;
+        uint32_t id = a[i + 4] | (uint32_t)a[i + 5] << 8 | (uint32_t)a[i + 6] << 16 |
+                      (uint32_t)a[i + 7] << 24;
+        if (tag == 0x10) /* ACL_MASK */
+            mask = bits;
+        else if ((tag == 0x02 && id != 0 && id != (uint32_t)self) || /* ACL_USER */
+                 (tag == 0x08 && id != 0))                           /* ACL_GROUP */
+            named |= bits;
+    }
+    return (named & mask & perm) != 0;
+}
+
+/* Whether anyone but root and this process's user can read the file: its group (unless
+ * root's) or others by its mode, or a named user or group of its ACL, and every directory
+ * above it lets them through (search permission: the file's group as the directory's group
+ * when it is the same, as others otherwise; a directory's ACL may let named users in). A
+ * directory owned by another user counts as open: its owner can open it. So systemd's
+ * credentials (LoadCredential=: mode 0440, group root, an ACL for the service's user, in a
+ * directory closed to others) are not exposed, while a 0644 file under /etc is.
+ * Unresolvable paths count as exposed. */
 static int readable_by_others(const char *path, const struct stat *st)
 {
+    uid_t self = geteuid();
     int grp = (st->st_mode & S_IRGRP) && st->st_gid != 0;
-    int oth = (st->st_mode & S_IROTH) != 0;
+    int oth = (st->st_mode & S_IROTH) || acl_grants_others(path, 4, self);
     char *real = (grp || oth) ? realpath(path, NULL) : NULL;
     if (!real)
         return grp || oth;
@@ -319,10 +348,11 @@ static int readable_by_others(const char *path, const struct stat *st)
         slash[slash == real] = '\0'; /* "/etc/x" -> "/etc"; "/etc" -> "/" */
         if (stat(real, &dir) != 0)
             break;
-        /* The file's group passes as the directory's group, or else as others. */
-        if (!(dir.st_mode & (dir.st_gid == st->st_gid ? S_IXGRP : S_IXOTH)))
+        int foreign = dir.st_uid != 0 && dir.st_uid != self && dir.st_uid != st->st_uid;
+        int named = acl_grants_others(real, 1, self);
+        if (!foreign && !named && !(dir.st_mode & (dir.st_gid == st->st_gid ? S_IXGRP : S_IXOTH)))
             grp = 0;
-        if (!(dir.st_mode & S_IXOTH))
+        if (!foreign && !named && !(dir.st_mode & S_IXOTH))
             oth = 0;
         if (slash == real || !(grp || oth))
             break;

@@ -47,7 +47,11 @@ void pp_log_set_instance(const char *name)
 {
     if (!name || !*name)
         name = "default";
-    pp_log_escape(name, strnlen(name, 255), instance, sizeof(instance));
+    size_t len = strnlen(name, 256);
+    if (len > 255) /* cut at 255 bytes, not inside a UTF-8 sequence */
+        for (len = 255; len > 0 && ((unsigned char)name[len] & 0xc0) == 0x80; len--)
+            ;
+    pp_log_escape(name, len, instance, sizeof(instance));
 }
 
 /* The journal's native socket: libsystemd sends entries there, and drops them silently
@@ -144,6 +148,12 @@ size_t pp_log_escape(const char *in, size_t len, char *out, size_t out_size)
     }
     out[o] = '\0';
     return o;
+}
+
+void pp_log_close(void)
+{
+    if (journal == 2)
+        pp_sleep_us(300000);
 }
 
 int pp_log_enabled(int priority)

@@ -327,16 +327,19 @@ static void periodic(runner *rn, int64_t now)
         stage_text(rn, now, rn->status_sampled, rn->status_us, stage, sizeof(stage));
         rn->status_sampled = rn->stats.posts_sampled;
         rn->status_us = now;
-        pp_notify_status(
-            "delivered %llu, failed %llu, unknown %llu, unmatched %llu, "
-            "in flight %llu, %.1f posts/s; mysql %s, %s %s%s",
-            (unsigned long long)rn->stats.posts_delivered,
-            (unsigned long long)rn->stats.posts_failed, (unsigned long long)rn->stats.posts_unknown,
-            (unsigned long long)rn->stats.posts_unmatched,
-            (unsigned long long)pp_stats_in_flight(&rn->stats),
-            dt > 0 ? (double)(rn->stats.posts_delivered - rn->prev.posts_delivered) / dt : 0.0,
-            rn->source_up ? "up" : "DOWN", sink_name(rn), pp_sink_healthy(rn->sink) ? "up" : "DOWN",
-            stage);
+        /* Until READY the status says what the start waits for (wait_ready). */
+        if (rn->stats.ready_us)
+            pp_notify_status(
+                "delivered %llu, failed %llu, unknown %llu, unmatched %llu, "
+                "in flight %llu, %.1f posts/s; mysql %s, %s %s%s",
+                (unsigned long long)rn->stats.posts_delivered,
+                (unsigned long long)rn->stats.posts_failed,
+                (unsigned long long)rn->stats.posts_unknown,
+                (unsigned long long)rn->stats.posts_unmatched,
+                (unsigned long long)pp_stats_in_flight(&rn->stats),
+                dt > 0 ? (double)(rn->stats.posts_delivered - rn->prev.posts_delivered) / dt : 0.0,
+                rn->source_up ? "up" : "DOWN", sink_name(rn),
+                pp_sink_healthy(rn->sink) ? "up" : "DOWN", stage);
         rn->next_status_us = now + STATUS_INTERVAL_US;
         write_metrics(rn, now);
     }

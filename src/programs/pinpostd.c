@@ -253,7 +253,9 @@ static void protect_secrets(void)
 }
 
 /* A daemon that ends in failure says so last, as the journal's "fatal" event (an
- * operator's alert can match its MESSAGE_ID); --check prints its own verdict. */
+ * operator's alert can match its MESSAGE_ID); --check prints its own verdict. Every exit
+ * after the configuration was read goes through here, so the journal gets the last
+ * entries with their unit (pp_log_close). */
 static int exit_logged(const options *o, int status)
 {
     if (status && !o->check)
@@ -263,6 +265,7 @@ static int exit_logged(const options *o, int status)
                         ? ": a configuration error (above); restarting cannot help until it is "
                           "fixed"
                         : " (the reason is above)");
+    pp_log_close();
     return status;
 }
 

@@ -4,6 +4,7 @@ user sees. (More cases, with the database, belong here as they are added.)"""
 import os
 import pathlib
 import shutil
+import struct
 import subprocess
 import tempfile
 
@@ -101,6 +102,45 @@ def test_secrets_others_can_reach_are_warned_about_but_accepted(open_dir, mode, 
                                                                  dir_gid):
     assert f"readable by group or others (mode {mode:04o})" in secret_check(
         open_dir, mode, dir_mode, gid, dir_gid)
+
+
+def set_acl(path, user_obj, named_uid, named_perm, group_obj, other):
+    """A POSIX access ACL with one named user (the xattr's binary form: setfacl may be
+    absent): version 2, then (tag, perm, id) entries in tag order."""
+    undefined = 0xffffffff
+    entries = [(0x01, user_obj, undefined), (0x02, named_perm, named_uid),
+               (0x04, group_obj, undefined), (0x10, named_perm | group_obj, undefined),
+               (0x20, other, undefined)]
+    os.setxattr(path, "system.posix_acl_access",
+                struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *e) for e in entries))
+
+
+def test_secrets_readable_through_an_acl_are_warned_about(open_dir):
+    # Mode 0600, but an ACL lets nobody (65534) read it.
+    write(open_dir / "c.yaml", "RDS_HOST: 127.0.0.1\nRDS_PORT: 1\nRDS_USER: u\nRDS_PASSWORD: "
+          + SECRET + "\nRDS_DATABASE: d\n", 0o600)
+    set_acl(open_dir / "c.yaml", 6, 65534, 4, 0, 0)
+    cfg = write(open_dir / "pinpostd.yaml", "source:\n  credentials: c.yaml\n", 0o644)
+    p = run("-c", str(cfg), "--check", "--dry-run")
+    assert "readable by group or others" in p.stderr and SECRET not in p.stderr
+
+
+def test_secrets_behind_a_directory_acl_or_owner_are_warned_about(open_dir):
+    # 0604 in a 0700 directory whose ACL lets nobody in; then in one nobody owns.
+    inner = open_dir / "inner"
+    inner.mkdir()
+    write(inner / "c.yaml", "RDS_HOST: 127.0.0.1\nRDS_PORT: 1\nRDS_USER: u\nRDS_PASSWORD: "
+          + SECRET + "\nRDS_DATABASE: d\n", 0o604)
+    cfg = write(inner / "pinpostd.yaml", "source:\n  credentials: c.yaml\n", 0o644)
+    os.chmod(inner, 0o700)
+    assert "readable by group or others" not in run("-c", str(cfg), "--check",
+                                                     "--dry-run").stderr
+    set_acl(inner, 7, 65534, 1, 0, 0)
+    assert "readable by group or others" in run("-c", str(cfg), "--check", "--dry-run").stderr
+    os.removexattr(inner, "system.posix_acl_access")
+    os.chmod(inner, 0o700)
+    os.chown(inner, 65534, 65534)
+    assert "readable by group or others" in run("-c", str(cfg), "--check", "--dry-run").stderr
 
 
 @pytest.mark.parametrize("mode,dir_mode,gid,dir_gid", [
