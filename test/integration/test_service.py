@@ -15,6 +15,7 @@ import time
 import pytest
 
 from conftest import PINPOSTD, verify
+from message_ids import man_page_message_ids
 from notify_socket import NotifySocket
 from servers import free_port
 
@@ -310,13 +311,6 @@ def test_journal_stream_gets_priority_prefixes(tmp_path):
                        env={k: v for k, v in os.environ.items() if k != "JOURNAL_STREAM"},
                        timeout=60)
     assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} pinpostd notice: ", p.stderr)
-
-
-def man_page_message_ids():
-    """The MESSAGE_IDs pinpostd(8) promises operators, by event name."""
-    text = open(os.path.join(REPO, "docs/man/man8/pinpostd.8")).read()
-    table = text[text.index(".TS"):text.index(".TE")]
-    return {name: mid for name, mid in re.findall(r"^([a-z ]+)\t([0-9a-f]{32})$", table, re.M)}
 
 
 def parse_journal_datagram(data):

@@ -29,6 +29,7 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "test", "integration"))
+from message_ids import man_page_message_ids  # noqa: E402
 from servers import Kafka, MariaDB, free_port  # noqa: E402
 
 CONTAINER = os.path.join(ROOT, "scripts", "container")
@@ -38,20 +39,10 @@ CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 SUITE = "bookworm"
 PREFIX = "pp-sys"
 
-# MESSAGE_IDs of pinpostd's journal records (docs: the lead's interface).
-MID = {
-    "start": "55e96d20ecb84a54a6de63e3c4bc0bf6",
-    "ready": "64826b701ef5451699c49d21c1ce10d8",
-    "reload_ok": "88fb27f2560a49e4be75453bd97692d3",
-    "reload_failed": "c56933dd93ca47de8315390039e77e04",
-    "source_down": "9f84fc46c57b48f5b1d146de8627c506",
-    "source_up": "78a035f8d17549d8ae41661a3d3f30b2",
-    "sink_down": "c6d7f95c75c140698d81abb1d19e0638",
-    "sink_up": "da54f5cd26f54fda9f00c00d79f0cb8f",
-    "post_failed": "06c6ebb3f1e84a04a4ef1a1bc1c6e52f",
-    "stop": "e264d30e99734dfda7bd54bb04c8e7f3",
-    "fatal": "3eda8f0d9d25414897060df79348ec36",
-}
+# MESSAGE_IDs of pinpostd's journal records, as pinpostd(8) lists them ("reload ok" as
+# "reload_ok"; "exit with an error" as "fatal").
+MID = {name.replace(" ", "_"): mid for name, mid in man_page_message_ids().items()}
+MID["fatal"] = MID.pop("exit_with_an_error")
 
 # Lines that must never reach the journal at notice or above.
 BROKER_CHATTER = ("Failed to acquire idempotence PID", "Coordinator load in progress")
