@@ -7,7 +7,7 @@ BUILD ?= build
 CC ?= gcc
 PKG_CONFIG ?= pkg-config
 
-PKGS := rdkafka libmariadb yaml-0.1 libcjson libcrypto libcurl libsystemd
+PKGS := rdkafka libmariadb yaml-0.1 libcjson libcrypto libcurl libsystemd libmicrohttpd
 OPT ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
@@ -278,6 +278,20 @@ test-system: deb kafka-jars venv
 	PINPOSTD_BUILD=$(abspath $(BUILD)) KAFKA_LIBS=$(abspath $(KAFKA_LIBS)) \
 	    $(VENV)/bin/python -m pytest -v -p no:cacheprovider --durations=0 \
 	    $(or $(PYTEST_ARGS),test/system)
+
+# ---- container image ----
+
+# localhost/pinpostd:<version> and :latest from the Containerfile (docs/containers.md),
+# built by podman from localhost/pinpostd-base:bookworm (bootstrapped from Debian's
+# packages by scripts/container: no registry needed). IMAGE=NAME for another name.
+# The integration tier builds and tests it (test/integration/test_image.py).
+IMAGE ?= localhost/pinpostd
+PP_VERSION := $(shell sed -n 's/^\#define PP_VERSION "\(.*\)"/\1/p' include/core/pp_version.h)
+.PHONY: image
+image:
+	./scripts/container image $(IMAGE):$(PP_VERSION) $(IMAGE):latest
+	@./scripts/container podman image inspect --format \
+	    '{{index .RepoTags 0}}: {{.Size}} bytes, user {{.Config.User}}' $(IMAGE):$(PP_VERSION)
 
 # ---- install ----
 

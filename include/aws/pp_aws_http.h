@@ -1,5 +1,5 @@
-/* pp_aws_http: the one HTTP client of the AWS calls (credentials, STS, Kinesis), over
- * libcurl. A request is sent blocking (pp_aws_http_call) or by the caller's curl multi
+/* pp_aws_http: the one HTTP client of the AWS calls (credentials, STS, Kinesis) and of
+ * `pinpostd health`, over libcurl. A request is sent blocking (pp_aws_http_call) or by the caller's curl multi
  * handle (pp_aws_http_easy, then pp_aws_http_status); either way the answer is collected
  * into a pp_buf, at most PP_AWS_HTTP_MAX_ANSWER bytes, with the same options (http and
  * https only, no signals, connecting bounded). Header lists may carry secrets (tokens,
@@ -29,6 +29,9 @@ typedef struct pp_aws_http_req {
     const void *body; /* NULL: none (a PUT then sends an empty body); must outlive the transfer */
     size_t body_len;
     long timeout_ms; /* the whole transfer; connecting gets at most 10 s of it */
+    /* Never through a proxy, whatever http_proxy and the like say (pinpostd health asking
+     * its own endpoint on this machine). */
+    int direct;
 } pp_aws_http_req;
 
 /* Initialise libcurl once per process; idempotent and thread-safe. The functions below call

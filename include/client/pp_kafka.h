@@ -56,6 +56,9 @@ typedef struct pp_kafka_opts {
      * errors, once and with context); without it they keep librdkafka's level.
      * @locality: the thread calling rd_kafka_poll (or consumer_poll, flush). */
     void (*on_error)(rd_kafka_t *rk, int err, const char *reason, void *app);
+    /* > 0: librdkafka's statistics (statistics.interval.ms, unless kafka.settings sets it)
+     * are kept, the latest for pp_kafka_stats. 0: none asked for. */
+    int stats_interval_ms;
 } pp_kafka_opts;
 
 /* The state the client's callbacks share: the role, the MSK IAM signer and the caller's
@@ -92,6 +95,11 @@ void *pp_kafka_app(void *opaque);
  * gets librdkafka's words for the last one. Error events are served by the caller's
  * rd_kafka_poll, so call it first. */
 int pp_kafka_auth_failed(const pp_kafka *state, char *reason, size_t reason_size);
+
+/* librdkafka's latest statistics JSON (with pp_kafka_opts.stats_interval_ms), or NULL when
+ * none has come yet. Valid until the next rd_kafka_poll of the handle (which may replace it)
+ * or pp_kafka_destroy. @locality: the thread calling rd_kafka_poll. */
+const char *pp_kafka_stats(const pp_kafka *state);
 
 /* Free the state; after rd_kafka_destroy of the handle made from it. NULL is fine. */
 void pp_kafka_destroy(pp_kafka *state);

@@ -128,6 +128,8 @@ typedef struct pp_config {
         double drain_timeout_s;
         char *report;       /* path or "-" */
         char *metrics_file; /* Prometheus textfile, rewritten every few seconds */
+        /* HOST:PORT or [V6]:PORT of the HTTP /metrics and /healthz endpoint; NULL: off */
+        char *metrics_listen;
     } service;
 } pp_config;
 
@@ -165,6 +167,30 @@ int pp_config_parse_warmup(const char *text, double *secs, uint64_t *posts, char
 
 /* --shard "I/N": index I from 0 to N-1 out of N (1 to 10000). Returns 0, or -1 with err. */
 int pp_config_parse_shard(const char *text, int *index, int *shards, char *err, size_t n);
+
+/* Whether name can be service.instance: no quotes, backslashes or control characters
+ * (it goes into message headers, JSON reports and metric labels). */
+int pp_config_instance_ok(const char *name);
+
+/* Whether the files written at exit (service.report, service.metrics_file) can be: each a
+ * file in a directory this process may write, or a device or pipe it may write. Checked at
+ * start and on reload, so that a long run does not end in a report it cannot write.
+ * Returns 0, or -1 with errstr naming the key, the path and why. */
+int pp_config_check_outputs(const pp_config *c, char *errstr, size_t errstr_size);
+
+/* Split "HOST:PORT" or "[V6]:PORT" (service.metrics_listen): host (without brackets) into
+ * host/hostn and the port into *port, each when not NULL. Returns 0, or -1 with err saying
+ * what is wrong. */
+int pp_config_parse_listen(const char *text, char *host, size_t hostn, int *port, char *err,
+                           size_t n);
+
+/* Apply the PINPOSTD_* environment variables (PINPOSTD_BOOTSTRAP_SERVERS, PINPOSTD_DB_HOST,
+ * _DB_PORT, _DB_USER, _DB_DATABASE, _DB_PASSWORD_FILE, PINPOSTD_TOPIC_PREFIX, _INSTANCE,
+ * _SHARDS, _METRICS_LISTEN, _METRICS_FILE, _REPORT) over the keys they name, checked as the
+ * file's values are; after the file, before the command line. A set but empty variable is
+ * an error; a PINPOSTD_ name close to one of these is warned about. Returns 0, or -1 with
+ * errstr naming the variable. */
+int pp_config_apply_env(pp_config *c, char *errstr, size_t errstr_size);
 
 /* Make c instance `index` of `shards` started with one configuration: the instance name
  * (and a configured kafka.transactional_id) becomes "<name>-<index>", the count this shard's share of the configured total (the

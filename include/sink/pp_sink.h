@@ -75,6 +75,9 @@ typedef struct pp_sink_stats {
     const char *name;                 /* "kafka", "kinesis", "dry-run" */
     const char *const *dest;          /* PP_NTABLES names: the topics, or the streams */
     const pp_sink_counters *counters; /* live: they change as deliveries are served */
+    /* The client library's own latest statistics (librdkafka's JSON, when the configuration
+     * asks for them: service.metrics_listen), or NULL; valid until the sink's next poll. */
+    const char *client_stats;
 } pp_sink_stats;
 
 /* --check: the state of one thing a sink depends on. */

@@ -112,6 +112,8 @@ CURL *pp_aws_http_easy(const pp_aws_http_req *r, pp_buf *resp, char *err, size_t
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (r->direct)
+        curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
     /* A body (empty for a PUT without one: IMDSv2's token request) makes curl send a POST
      * of exactly these bytes; CUSTOMREQUEST names the method when it is another. */
     int has_body = r->body || !strcmp(r->method, "PUT");

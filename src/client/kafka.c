@@ -21,6 +21,7 @@ struct pp_kafka {
     /* Amazon MSK IAM: OAUTHBEARER tokens signed from the AWS credential chain */
     pp_aws_chain *aws;
     char region[64];
+    char *stats; /* librdkafka's latest statistics JSON (owned), or NULL */
 };
 
 /* How long a signed MSK IAM token is valid; librdkafka refreshes it at 80% of that. */
@@ -94,6 +95,27 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     }
     if (k->on_error)
         k->on_error(rk, err, reason, k->app);
+}
+
+/* Keep the latest statistics: a copy, so that librdkafka frees its own at once.
+ * @locality: the thread calling rd_kafka_poll. */
+static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    pp_kafka *k = opaque;
+    (void)rk;
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return 0; /* the previous statistics stay; the next ones may fit */
+    memcpy(copy, json, len);
+    copy[len] = '\0';
+    free(k->stats);
+    k->stats = copy;
+    return 0;
+}
+
+const char *pp_kafka_stats(const pp_kafka *k)
+{
+    return k ? k->stats : NULL;
 }
 
 /* The coordinator errors a broker answers while it is still loading its state (every
@@ -266,6 +288,15 @@ rd_kafka_conf_t *pp_kafka_conf_new(const pp_config *c, const pp_kafka_opts *o, p
         /* Served by the background thread once the handle exists (pp_kafka_handle_new). */
         rd_kafka_conf_enable_sasl_queue(conf, 1);
     }
+    if (o->stats_interval_ms > 0) {
+        char ms[16];
+        snprintf(ms, sizeof(ms), "%d", o->stats_interval_ms);
+        /* The operator's own kafka.settings value wins. */
+        if (!pp_config_get_kafka(c, "statistics.interval.ms") &&
+            pp_kafka_conf_set(conf, "statistics.interval.ms", ms, "service.metrics_listen", e, n))
+            goto fail;
+        rd_kafka_conf_set_stats_cb(conf, on_stats);
+    }
     rd_kafka_conf_set_log_cb(conf, on_log);
     rd_kafka_conf_set_error_cb(conf, on_error);
     if (o->on_delivery)
@@ -338,5 +369,6 @@ void pp_kafka_destroy(pp_kafka *k)
     if (!k)
         return;
     pp_aws_chain_destroy(k->aws);
+    free(k->stats);
     free(k);
 }

@@ -1,6 +1,7 @@
 /* config: defaults, the YAML file, seed-format credentials and client.properties. */
 #include "pp_config.h"
 #include "pp_kprops.h"
+#include "pp_json.h"
 #include "pp_log.h"
 #include "pp_buf.h"
 #include "pp_properties.h"
@@ -105,6 +106,7 @@ void pp_config_destroy(pp_config *c)
     free(c->service.instance);
     free(c->service.report);
     free(c->service.metrics_file);
+    free(c->service.metrics_listen);
     free(c);
 }
 
@@ -141,20 +143,31 @@ typedef struct load_ctx {
     yaml_document_t *doc;
     char *errstr;
     size_t errstr_size;
+    int from_env; /* file names an environment variable: no line numbers */
 } load_ctx;
+
+/* Where a node came from, for errors and the origin of Kafka settings: file:line, or the
+ * environment variable's name. */
+static void origin_of(const load_ctx *x, const yaml_node_t *node, char *buf, size_t n)
+{
+    if (x->from_env)
+        snprintf(buf, n, "%s", x->file);
+    else
+        snprintf(buf, n, "%s:%lu", x->file, node ? (unsigned long)node->start_mark.line + 1 : 0ul);
+}
 
 static int fail(load_ctx *x, const yaml_node_t *node, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static int fail(load_ctx *x, const yaml_node_t *node, const char *fmt, ...)
 {
-    char msg[768];
+    char msg[768], where[PATH_MAX + 32];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    pp_errf(x->errstr, x->errstr_size, "%s:%lu: %s", x->file,
-            node ? (unsigned long)node->start_mark.line + 1 : 0ul, msg);
+    origin_of(x, node, where, sizeof(where));
+    pp_errf(x->errstr, x->errstr_size, "%s: %s", where, msg);
     return -1;
 }
 
@@ -269,10 +282,13 @@ static char *expand_env(const char *s, char *err, size_t n)
         else if (dflt)
             pp_buf_append(&out, dflt, dlen);
         else {
-            pp_errf(err, n,
-                    "${%s} is not set (systemd's LoadCredential= sets "
-                    "CREDENTIALS_DIRECTORY); write ${%s:-DIR} for a fallback",
-                    name, name);
+            pp_errf(err, n, "${%s} is not set%s; write ${%s:-VALUE} for a fallback", name,
+                    strcmp(name, "CREDENTIALS_DIRECTORY") == 0
+                        ? " (systemd's LoadCredential= sets it)"
+                    : strcmp(name, "JOB_COMPLETION_INDEX") == 0
+                        ? " (a Kubernetes Indexed Job sets it, a Deployment does not)"
+                        : "",
+                    name);
             pp_buf_free(&out);
             return NULL;
         }
@@ -324,7 +340,7 @@ static int acl_grants_others(const char *path, unsigned perm, uid_t self)
 }
 
 /* Whether anyone but root and this process's user can read the file: its group (unless
- * root's) or others by its mode, or a named user or group of its ACL, and every directory
+ * root's, or ours on a file root owns) or others by its mode, or a named user or group of its ACL, and every directory
  * above it lets them through (search permission: the file's group as the directory's group
  * when it is the same, as others otherwise; a directory's ACL may let named users in). A
  * directory owned by another user counts as open: its owner can open it. So systemd's
@@ -334,7 +350,11 @@ static int acl_grants_others(const char *path, unsigned perm, uid_t self)
 static int readable_by_others(const char *path, const struct stat *st)
 {
     uid_t self = geteuid();
-    int grp = (st->st_mode & S_IRGRP) && st->st_gid != 0;
+    /* A group other than root's counts as others, except the one root gave this process's
+     * group on purpose: a file root owns with our effective group (Kubernetes' Secret
+     * volumes with fsGroup: root, group fsGroup, mode 0440; /etc/ssl/private's way). */
+    int grp =
+        (st->st_mode & S_IRGRP) && st->st_gid != 0 && !(st->st_uid == 0 && st->st_gid == getegid());
     int oth = (st->st_mode & S_IROTH) || acl_grants_others(path, 4, self);
     char *real = (grp || oth) ? realpath(path, NULL) : NULL;
     if (!real)
@@ -611,7 +631,10 @@ enum kind {
     K_POPULARITY,
     K_TIMESTAMPS,
     K_LIVE_COLUMNS,
-    K_WARMUP
+    K_WARMUP,
+    K_LISTEN,
+    K_INSTANCE,
+    K_NAME /* a string without control characters */
 };
 
 /* Numeric keys carry their limits here, the one place they live: the command line's
@@ -639,13 +662,13 @@ typedef struct key_def {
     }
 static const key_def keys[] = {
     KEY("source.credentials", K_CREDS, 0),
-    KEY("source.host", K_STR, OFF(source.host)),
+    KEY("source.host", K_NAME, OFF(source.host)),
     NUM("source.port", K_INT, OFF(source.port), 1, 65535, NULL, ""),
     KEY("source.socket", K_PATH, OFF(source.socket)),
-    KEY("source.user", K_STR, OFF(source.user)),
+    KEY("source.user", K_NAME, OFF(source.user)),
     KEY("source.password", K_PASSWORD_INLINE, 0),
     KEY("source.password_file", K_PASSWORD_FILE, 0),
-    KEY("source.database", K_STR, OFF(source.database)),
+    KEY("source.database", K_NAME, OFF(source.database)),
     KEY("source.tls", K_TLS_MODE, 0),
     KEY("source.tls_ca", K_PATH, OFF(source.tls_ca)),
     NUM("source.connect_timeout", K_INT, OFF(source.connect_timeout_s), 1, 3600, NULL, " seconds"),
@@ -711,7 +734,7 @@ static const key_def keys[] = {
     KEY("emulation.timestamp_columns", K_LIVE_COLUMNS, 0),
     KEY("emulation.warmup", K_WARMUP, 0),
     {"emulation.max_backlog", K_DURATION, OFF(emulation.max_backlog_s), 0, 1e12, NULL, NULL},
-    KEY("service.instance", K_STR, OFF(service.instance)),
+    KEY("service.instance", K_INSTANCE, OFF(service.instance)),
     NUM("service.shards", K_INT, OFF(service.shards), 1, 10000, NULL, " instances"),
     NUM("service.summary_interval", K_DOUBLE, OFF(service.summary_interval_s), 0, 86400, NULL,
         " seconds"),
@@ -719,6 +742,7 @@ static const key_def keys[] = {
         " seconds"),
     KEY("service.report", K_REPORT, 0),
     KEY("service.metrics_file", K_PATH, OFF(service.metrics_file)),
+    KEY("service.metrics_listen", K_LISTEN, OFF(service.metrics_listen)),
 };
 
 /* The row of a numeric key, or NULL. */
@@ -1109,10 +1133,32 @@ static int apply_key(load_ctx *x, const key_def *d, yaml_node_t *vn)
         char origin[PATH_MAX + 32];
         if (want_scalar(x, vn, k, &s))
             return -1;
-        snprintf(origin, sizeof(origin), "%s:%lu", x->file, (unsigned long)vn->start_mark.line + 1);
+        origin_of(x, vn, origin, sizeof(origin));
         pp_config_set_kafka(c, "bootstrap.servers", s, origin);
         return 0;
     }
+    case K_NAME:
+        if (want_scalar(x, vn, k, &s))
+            return -1;
+        for (const char *p = s; *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                return fail(x, vn, "%s: '%s' holds a control character", k,
+                            pp_quote_arg(s, 0, q, sizeof(q)));
+        return get_str(x, vn, k, (char **)field);
+    case K_INSTANCE:
+        if (get_str(x, vn, k, (char **)field))
+            return -1;
+        if (!pp_config_instance_ok(*(char **)field))
+            return fail(x, vn, "%s: '%s' may not contain quotes, backslashes or control characters",
+                        k, pp_quote_arg(*(char **)field, 0, q, sizeof(q)));
+        return 0;
+    case K_LISTEN:
+        if (want_scalar(x, vn, k, &s))
+            return -1;
+        if (pp_config_parse_listen(s, NULL, 0, NULL, why, sizeof(why)))
+            return fail(x, vn, "%s: %s", k, why);
+        set_str((char **)field, s);
+        return 0;
     case K_SETTINGS:
         if (vn->type != YAML_MAPPING_NODE)
             return fail(x, vn, "%s: expected a mapping of librdkafka properties", k);
@@ -1126,8 +1172,7 @@ static int apply_key(load_ctx *x, const key_def *d, yaml_node_t *vn)
                 return -1;
             if (want_scalar(x, svn, sk, &sv))
                 return -1;
-            snprintf(origin, sizeof(origin), "%s:%lu", x->file,
-                     (unsigned long)svn->start_mark.line + 1);
+            origin_of(x, svn, origin, sizeof(origin));
             pp_config_set_kafka(c, sk, sv, origin);
         }
         return 0;
@@ -1231,6 +1276,78 @@ bad:
                    "'%s' is not I/N, this instance's index I from 0 to N-1 out of N instances "
                    "(N at most 10000), for example 0/3",
                    pp_quote_arg(text, 0, q, sizeof(q))),
+           -1;
+}
+
+int pp_config_instance_ok(const char *name)
+{
+    for (size_t i = 0; name[i]; i++) {
+        unsigned char ch = (unsigned char)name[i];
+        if (ch < 0x20 || ch == '"' || ch == '\\')
+            return 0;
+    }
+    return 1;
+}
+
+int pp_config_parse_listen(const char *text, char *host, size_t hostn, int *port, char *err,
+                           size_t n)
+{
+    char q[80];
+    const char *h = text, *colon, *why = NULL;
+    size_t hlen;
+    int64_t p;
+    if (*text == '[') { /* [v6]:port */
+        const char *close = strchr(text, ']');
+        if (!close || close[1] != ':') {
+            why = "an IPv6 address is written [ADDR]:PORT";
+            goto bad;
+        }
+        h = text + 1;
+        hlen = (size_t)(close - h);
+        colon = close + 1;
+        if (hlen == 0 || strspn(h, "0123456789abcdefABCDEF:.") < hlen) {
+            why = "not an IPv6 address between the brackets";
+            goto bad;
+        }
+    } else {
+        colon = strrchr(text, ':');
+        if (!colon) {
+            why = "no :PORT";
+            goto bad;
+        }
+        hlen = (size_t)(colon - text);
+        if (memchr(text, ':', hlen)) {
+            why = "an IPv6 address is written [ADDR]:PORT";
+            goto bad;
+        }
+        if (hlen == 0 || hlen > 253 ||
+            strspn(text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") <
+                hlen) {
+            why = "the host is not an address or a name";
+            goto bad;
+        }
+    }
+    if (!colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+        pp_parse_int64(colon + 1, &p) || p < 1 || p > 65535) {
+        why = "the port is not a number from 1 to 65535";
+        goto bad;
+    }
+    if (host) {
+        if (hlen >= hostn) {
+            why = "the host is too long";
+            goto bad;
+        }
+        memcpy(host, h, hlen);
+        host[hlen] = '\0';
+    }
+    if (port)
+        *port = (int)p;
+    return 0;
+bad:
+    return pp_errf(err, n,
+                   "'%s' is not HOST:PORT (%s); for example 127.0.0.1:9464, 0.0.0.0:9464 for "
+                   "every interface, or [::1]:9464",
+                   pp_quote_arg(text, 0, q, sizeof(q)), why),
            -1;
 }
 
@@ -1444,6 +1561,199 @@ int pp_config_load_file(pp_config *c, const char *path, char *errstr, size_t err
     return rc;
 }
 
+/* The environment variables that set a key, for containers and Kubernetes where a mounted
+ * file is more work than an env: entry. */
+static const struct {
+    const char *name, *key;
+} env_keys[] = {
+    {"PINPOSTD_BOOTSTRAP_SERVERS", "kafka.bootstrap_servers"},
+    {"PINPOSTD_DB_HOST", "source.host"},
+    {"PINPOSTD_DB_PORT", "source.port"},
+    {"PINPOSTD_DB_USER", "source.user"},
+    {"PINPOSTD_DB_DATABASE", "source.database"},
+    {"PINPOSTD_DB_PASSWORD_FILE", "source.password_file"},
+    {"PINPOSTD_TOPIC_PREFIX", "kafka.topic_prefix"},
+    {"PINPOSTD_INSTANCE", "service.instance"},
+    {"PINPOSTD_SHARDS", "service.shards"},
+    {"PINPOSTD_METRICS_LISTEN", "service.metrics_listen"},
+    {"PINPOSTD_METRICS_FILE", "service.metrics_file"},
+    {"PINPOSTD_REPORT", "service.report"},
+};
+
+/* Warn about a PINPOSTD_ variable that looks like a misspelt one of env_keys, or is in one
+ * of their groups (PINPOSTD_DB_, _KAFKA_, _METRICS_): it would otherwise be ignored without
+ * a word. Other names far from every one (the test harness's PINPOSTD_BIN) are not ours to
+ * judge. */
+static void warn_misspelt_env(void)
+{
+    extern char **environ;
+    for (char **e = environ; e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        char name[128], q[160];
+        size_t len = eq ? (size_t)(eq - *e) : strlen(*e);
+        if (strncmp(*e, "PINPOSTD_", 9) != 0 || len >= sizeof(name))
+            continue;
+        memcpy(name, *e, len);
+        name[len] = '\0';
+        const char *near = NULL;
+        size_t i;
+        for (i = 0; i < sizeof(env_keys) / sizeof(env_keys[0]); i++) {
+            if (!strcmp(name, env_keys[i].name))
+                break;
+            if (!near && distance(name, env_keys[i].name) <= 2)
+                near = env_keys[i].name;
+        }
+        /* Unknown names in our sections (PINPOSTD_DB_NAME, PINPOSTD_KAFKA_...) are
+         * mistakes too, with or without a near one. */
+        int ours = !strncmp(name, "PINPOSTD_DB_", 12) || !strncmp(name, "PINPOSTD_KAFKA_", 15) ||
+                   !strncmp(name, "PINPOSTD_METRICS_", 17);
+        if (i == sizeof(env_keys) / sizeof(env_keys[0]) && (near || ours))
+            pp_log_warn("environment variable %s is not one pinpostd reads%s%s%s",
+                        pp_quote_arg(name, 0, q, sizeof(q)), near ? "; did you mean " : "",
+                        near ? near : "", near ? "?" : " (pinpostd.yaml(5) lists them)");
+    }
+}
+
+int pp_config_apply_env(pp_config *c, char *errstr, size_t errstr_size)
+{
+    warn_misspelt_env();
+    /* The name a user of MariaDB's images guesses first: never read, so never silently. */
+    if (getenv("PINPOSTD_DB_PASSWORD"))
+        return pp_errf(errstr, errstr_size,
+                       "environment variable PINPOSTD_DB_PASSWORD is not read (an environment "
+                       "shows in inspect and /proc): put the password in a file, name it in "
+                       "PINPOSTD_DB_PASSWORD_FILE and unset PINPOSTD_DB_PASSWORD"),
+               -1;
+    for (size_t i = 0; i < sizeof(env_keys) / sizeof(env_keys[0]); i++) {
+        const char *v = getenv(env_keys[i].name);
+        if (!v)
+            continue;
+        if (!*v)
+            return pp_errf(errstr, errstr_size,
+                           "environment variable %s (%s) is set but empty: give it a value "
+                           "or unset it",
+                           env_keys[i].name, env_keys[i].key),
+                   -1;
+        if (!pp_json_utf8_valid(v, strlen(v)))
+            return pp_errf(errstr, errstr_size,
+                           "environment variable %s (%s) is not valid UTF-8: set it again "
+                           "in UTF-8",
+                           env_keys[i].name, env_keys[i].key),
+                   -1;
+        if (!strncmp(v, "tcp://", 6) || !strncmp(v, "udp://", 6))
+            return pp_errf(errstr, errstr_size,
+                           "environment variable %s is '%.80s', a Kubernetes service link (a "
+                           "Service named like the variable's prefix sets it): set "
+                           "enableServiceLinks: false in the pod spec, or rename the Service",
+                           env_keys[i].name, v),
+                   -1;
+        struct stat st;
+        if (!strcmp(env_keys[i].key, "source.password_file") && !strstr(v, "${") &&
+            stat(v, &st) != 0 && (errno == ENOENT || errno == ENOTDIR || errno == ENAMETOOLONG))
+            return pp_errf(errstr, errstr_size,
+                           "environment variable %s names no file (its value is not shown: it "
+                           "may be the password itself); give the path of a file holding the "
+                           "password",
+                           env_keys[i].name),
+                   -1;
+        const key_def *def = NULL;
+        for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]) && !def; k++)
+            if (!strcmp(keys[k].path, env_keys[i].key))
+                def = &keys[k];
+        if (!def)
+            return pp_errf(errstr, errstr_size, "%s: no key %s", env_keys[i].name, env_keys[i].key),
+                   -1;
+        /* The value goes through the file's own path: one YAML scalar in a document of
+         * its own, applied by the key's row, relative paths from the working directory. */
+        yaml_document_t doc;
+        yaml_tag_directive_t none = {0};
+        char where[160];
+        int id = 0;
+        if (yaml_document_initialize(&doc, NULL, &none, &none, 1, 1))
+            id = yaml_document_add_scalar(&doc, NULL, (yaml_char_t *)v, (int)strlen(v),
+                                          YAML_PLAIN_SCALAR_STYLE);
+        if (!id) {
+            fprintf(stderr, "pinpostd: out of memory reading %s\n", env_keys[i].name);
+            abort();
+        }
+        snprintf(where, sizeof(where), "environment variable %s", env_keys[i].name);
+        load_ctx x = {.c = c,
+                      .file = where,
+                      .dir = pp_xstrdup("."),
+                      .doc = &doc,
+                      .errstr = errstr,
+                      .errstr_size = errstr_size,
+                      .from_env = 1};
+        int rc = apply_key(&x, def, yaml_document_get_node(&doc, id));
+        free(x.dir);
+        yaml_document_delete(&doc);
+        if (rc)
+            return -1;
+        /* A host or port from the environment means TCP, whatever socket the file named. */
+        if (!strcmp(def->path, "source.host") || !strcmp(def->path, "source.port")) {
+            free(c->source.socket);
+            c->source.socket = NULL;
+        }
+    }
+    return 0;
+}
+
+/* Whether path (the value of key) can be written at exit: a file to create or replace in a
+ * directory this process may write (what pp_file_write does: a temporary beside it, then a
+ * rename), or an existing device or pipe it may write. Anything the writer judges better
+ * (a dangling link, /dev/stdout over a closed descriptor) is left to it. */
+static int check_output(const char *path, const char *key, char *errstr, size_t errstr_size)
+{
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return pp_errf(errstr, errstr_size, "%s %s: is a directory; give a file name", key,
+                           path),
+                   -1;
+        if (!S_ISREG(st.st_mode)) { /* a device or a pipe, written in place */
+            if (access(path, W_OK) != 0)
+                return pp_errf(errstr, errstr_size, "%s %s: cannot write to it: %s", key, path,
+                               strerror(errno)),
+                       -1;
+            return 0;
+        }
+    } else if (errno == EACCES || errno == ENOTDIR || errno == ELOOP) {
+        return pp_errf(errstr, errstr_size, "%s %s: cannot look it up: %s (user %u)", key, path,
+                       strerror(errno), (unsigned)geteuid()),
+               -1;
+    } else if (errno != ENOENT || lstat(path, &st) == 0) {
+        return 0; /* a dangling link: the writer says what it finds */
+    }
+    char *dir = pp_dirname(path);
+    const char *why = NULL;
+    if (stat(dir, &st) != 0)
+        why = strerror(errno);
+    else if (!S_ISDIR(st.st_mode))
+        why = "not a directory";
+    else if (access(dir, W_OK | X_OK) != 0)
+        why = strerror(errno);
+    if (why)
+        pp_errf(errstr, errstr_size,
+                "%s %s: cannot create a file in the directory %s: %s (user %u); point it into "
+                "a directory this user may write (in a container, a volume)",
+                key, path, dir, why, (unsigned)geteuid());
+    free(dir);
+    return why ? -1 : 0;
+}
+
+int pp_config_check_outputs(const pp_config *c, char *errstr, size_t errstr_size)
+{
+    if (c->service.report && strcmp(c->service.report, "-") != 0 &&
+        check_output(c->service.report, "service.report (--report, PINPOSTD_REPORT)", errstr,
+                     errstr_size))
+        return -1;
+    if (c->service.metrics_file &&
+        check_output(c->service.metrics_file, "service.metrics_file (PINPOSTD_METRICS_FILE)",
+                     errstr, errstr_size))
+        return -1;
+    return 0;
+}
+
 /* Topic and stream names: 1 to max characters of [a-zA-Z0-9._-]. Takes name (freed). */
 static int check_name(char *name, size_t max, const char *what, const char *kind, const char *key,
                       int t, char *errstr, size_t errstr_size)
@@ -1531,14 +1841,11 @@ int pp_config_validate(const pp_config *c, char *errstr, size_t errstr_size)
         if (check_name(pp_config_topic(c, t), 249, "topic", "Kafka topic", "kafka.topics", t,
                        errstr, errstr_size))
             return -1;
-    for (size_t i = 0; c->service.instance[i]; i++) {
-        unsigned char ch = (unsigned char)c->service.instance[i];
-        if (ch < 0x20 || ch == '"' || ch == '\\')
-            return pp_errf(errstr, errstr_size,
-                           "service.instance may not contain quotes, backslashes or control "
-                           "characters"),
-                   -1;
-    }
+    if (!pp_config_instance_ok(c->service.instance))
+        return pp_errf(errstr, errstr_size,
+                       "service.instance may not contain quotes, backslashes or control "
+                       "characters"),
+               -1;
     return 0;
 }
 
@@ -1683,9 +1990,10 @@ void pp_config_print(const pp_config *c, FILE *out)
     }
     fprintf(out,
             "service:\n  instance: %s\n  shard: %d/%d\n  summary_interval: %gs\n"
-            "  drain_timeout: %gs\n  report: %s\n  metrics_file: %s\n",
+            "  drain_timeout: %gs\n  report: %s\n  metrics_file: %s\n  metrics_listen: %s\n",
             c->service.instance, c->service.shard_index, c->service.shards,
             c->service.summary_interval_s, c->service.drain_timeout_s,
             c->service.report ? c->service.report : "(none)",
-            c->service.metrics_file ? c->service.metrics_file : "(none)");
+            c->service.metrics_file ? c->service.metrics_file : "(none)",
+            c->service.metrics_listen ? c->service.metrics_listen : "(off)");
 }

@@ -74,6 +74,13 @@ void pp_cli_usage(FILE *out)
         "\n"
         "pinpostd msk-token --region R [--at 2015-08-30T12:36:00Z] [-c FILE]\n"
         "                         print an MSK IAM token and its expiry (ms since the epoch)\n"
+        "pinpostd health [-c FILE] [--url URL] [--timeout SECS]\n"
+        "                         ask the running daemon's /healthz (service.metrics_listen):\n"
+        "                         exit 0 healthy, 1 not (the reason on stderr)\n"
+        "\n"
+        "Environment: PINPOSTD_BOOTSTRAP_SERVERS, PINPOSTD_DB_HOST, _DB_PORT, _DB_USER,\n"
+        "_DB_DATABASE, _DB_PASSWORD_FILE, PINPOSTD_TOPIC_PREFIX, _INSTANCE, _SHARDS,\n"
+        "_METRICS_LISTEN, _METRICS_FILE, _REPORT override the file's keys (pinpostd(8)).\n"
         "\n"
         "Exit status: 0 all posts delivered, 1 posts failed or runtime error, 64 usage,\n"
         "78 configuration error. See pinpostd(8).\n");

@@ -2,6 +2,7 @@
 #include "pp_exit.h"
 #include "pp_runner.h"
 #include "pp_file.h"
+#include "pp_httpd.h"
 #include "pp_labels.h"
 #include "pp_loadstats.h"
 #include "pp_log.h"
@@ -41,6 +42,8 @@
  * for longer still times out. */
 #define PROGRESS_INTERVAL_US 1000000
 #define PROGRESS_EXTEND_US 30000000
+/* The HTTP endpoint gets fresh metrics at most this often (health changes at once). */
+#define PUBLISH_INTERVAL_US 1000000
 
 typedef struct runner {
     const pp_runner_opts *o;
@@ -70,6 +73,13 @@ typedef struct runner {
     pp_sampler_stats unmatched_mark; /* sampler counters at the last warning (or window) */
     int64_t unmatched_mark_us, unmatched_warned_us;
     int64_t reload_retry_us; /* a postponed reload is tried again then; 0 = none */
+    /* The HTTP endpoint (service.metrics_listen), or NULL: fed by publish(). */
+    pp_httpd *httpd;
+    int64_t next_publish_us;
+    int pub_healthy;      /* the health last published */
+    char pub_reason[256]; /* and its reason */
+    char start_why[256];  /* what the start waits for, until READY */
+    int stopping;         /* posting is over: flushing, reporting */
 } runner;
 
 /* Which sinks the configuration feeds: 0 Kafka, 1 Kinesis, 2 both. */
@@ -222,21 +232,93 @@ static void refresh_counts(runner *rn)
     pp_stats_update_sinks(&rn->stats, rn->sink, &rn->retired);
 }
 
+/* What the metrics renderer takes besides the counters (the textfile's and /metrics'). */
+static void metrics_inputs(runner *rn, int64_t now, pp_metrics_health *h, pp_metrics_load *ml)
+{
+    static const char *const labels[] = {"kafka", "kinesis", "kafka+kinesis"};
+    *h = (pp_metrics_health){rn->source_up, pp_sink_healthy(rn->sink), labels[sink_kind(rn->c)]};
+    const pp_stage_stats *st = rn->stats.ready_us ? pp_loadstats_current(rn->loadstats) : NULL;
+    *ml = (pp_metrics_load){.stage = st,
+                            .target_rate = st ? pp_pacer_rate_at(&rn->pacer, now) : NAN,
+                            .totals = pp_loadstats_totals(rn->loadstats),
+                            .dropped = pp_loadstats_dropped(rn->loadstats)};
+}
+
 static void write_metrics(runner *rn, int64_t now)
 {
     if (!rn->c->service.metrics_file)
         return;
-    static const char *const labels[] = {"kafka", "kinesis", "kafka+kinesis"};
-    pp_metrics_health h = {rn->source_up, pp_sink_healthy(rn->sink), labels[sink_kind(rn->c)]};
-    const pp_stage_stats *st = rn->stats.ready_us ? pp_loadstats_current(rn->loadstats) : NULL;
-    pp_metrics_load ml = {.stage = st,
-                          .target_rate = st ? pp_pacer_rate_at(&rn->pacer, now) : NAN,
-                          .totals = pp_loadstats_totals(rn->loadstats),
-                          .dropped = pp_loadstats_dropped(rn->loadstats)};
+    pp_metrics_health h;
+    pp_metrics_load ml;
+    metrics_inputs(rn, now, &h, &ml);
     char err[1024];
     if (pp_metrics_write(rn->c->service.metrics_file, rn->c->service.instance, &rn->stats, &h, &ml,
                          err, sizeof(err)) != 0)
         pp_log_warn("cannot write metrics (service.metrics_file): %s", err);
+}
+
+/* /healthz: 1 when ready and both ends are up; else 0 and why. */
+static int health(runner *rn, char *why, size_t n)
+{
+    why[0] = '\0';
+    if (rn->stopping || *rn->o->stop)
+        snprintf(why, n, "stopping");
+    else if (!rn->stats.ready_us)
+        snprintf(why, n, "starting: %.200s", rn->start_why[0] ? rn->start_why : "connecting");
+    else if (!rn->source_up)
+        snprintf(why, n, "the source is unreachable");
+    else if (!pp_sink_healthy(rn->sink))
+        snprintf(why, n, "%s unreachable", sink_name(rn));
+    else
+        return 1;
+    /* The reason may quote a server's error text: one line, escaped. */
+    char raw[256];
+    snprintf(raw, sizeof(raw), "%s", why);
+    pp_log_escape(raw, strlen(raw), why, n);
+    return 0;
+}
+
+/* Feed the HTTP endpoint: its metrics and health once a second, and at once when the health
+ * changes (rendered here, as the textfile is, with librdkafka's latest statistics copied for
+ * the server's thread to render). Only a pointer swap under the server's lock: a
+ * scrape never holds the loop up. */
+static void publish(runner *rn, int64_t now)
+{
+    char why[256];
+    if (!rn->httpd)
+        return;
+    int healthy = health(rn, why, sizeof(why));
+    /* A change of health comes with fresh metrics, so that /metrics agrees with /healthz. */
+    int due = now >= rn->next_publish_us || healthy != rn->pub_healthy ||
+              strcmp(why, rn->pub_reason) != 0;
+    if (!due)
+        return;
+    pp_httpd_snapshot snap = {.healthy = healthy, .reason = why};
+    {
+        pp_metrics_health h;
+        pp_metrics_load ml;
+        pp_sink_stats st[PP_STATS_SINKS];
+        size_t nst = pp_sink_stats_get(rn->sink, st, PP_STATS_SINKS);
+        refresh_counts(rn);
+        metrics_inputs(rn, now, &h, &ml);
+        FILE *f = open_memstream(&snap.text, &snap.len);
+        int bad = !f || pp_metrics_render(f, rn->c->service.instance, &rn->stats, &h, &ml);
+        if (f && fclose(f) != 0)
+            bad = 1;
+        if (bad) { /* out of memory: the server keeps the previous metrics */
+            free(snap.text);
+            snap.text = NULL;
+        } else {
+            snap.instance = pp_xstrdup(rn->c->service.instance);
+            for (size_t i = 0; i < nst && !snap.kafka_stats; i++)
+                if (st[i].client_stats)
+                    snap.kafka_stats = pp_xstrdup(st[i].client_stats);
+        }
+        rn->next_publish_us = now + PUBLISH_INTERVAL_US;
+    }
+    pp_httpd_publish(rn->httpd, &snap);
+    rn->pub_healthy = healthy;
+    snprintf(rn->pub_reason, sizeof(rn->pub_reason), "%s", why);
 }
 
 /* Say so when most sampled keys lack a row, naming the tables that lack them: a wrong
@@ -315,6 +397,7 @@ static void watch_sink(runner *rn)
 static void periodic(runner *rn, int64_t now)
 {
     watchdog(rn, now);
+    publish(rn, now);
     if (rn->stats.ready_us)
         watch_sink(rn);
     if (rn->stats.ready_us)
@@ -430,6 +513,7 @@ static int drain(runner *rn, double timeout_s, int give_up)
     int64_t deadline = pp_now_us() + (int64_t)(timeout_s * 1e6);
     for (;;) {
         watchdog(rn, pp_now_us());
+        publish(rn, pp_now_us());
         if (pp_sink_flush(rn->sink, 200) == PP_SINK_DRAINED)
             return 0;
         if (*rn->o->stop >= 2) {
@@ -450,6 +534,56 @@ static int drain(runner *rn, double timeout_s, int give_up)
             return -1;
         }
     }
+}
+
+/* Say where the endpoint answers. */
+static void log_endpoint(const char *listen)
+{
+    char url[320], err[256];
+    if (pp_httpd_local_url(listen, "", url, sizeof(url), err, sizeof(err)) == 0)
+        pp_log_notice("metrics endpoint on %s: %s/metrics and %s/healthz", listen, url, url);
+}
+
+/* Reload: serve the endpoint of c (started, moved or stopped) if its address changed. The
+ * new listener starts before the old one stops, unless the old one holds its port; when the
+ * new one cannot start the old one goes on and the reload fails. Returns 0, or -1 after
+ * logging why. */
+static int switch_endpoint(runner *rn, const pp_config *c)
+{
+    const char *was = rn->c->service.metrics_listen, *now = c->service.metrics_listen;
+    char err[1024];
+    /* Unchanged, and serving (a listener lost in a failed switch is tried again). */
+    if ((was == now || (was && now && !strcmp(was, now))) && (rn->httpd || !now))
+        return 0;
+    rn->next_publish_us = 0; /* whichever server answers gets a snapshot at once */
+    if (!now) {
+        pp_httpd_stop(rn->httpd);
+        rn->httpd = NULL;
+        pp_log_notice("metrics endpoint off (service.metrics_listen removed)");
+        return 0;
+    }
+    pp_httpd *h = NULL;
+    pp_httpd_err he = pp_httpd_start(now, &h, err, sizeof(err));
+    if (he == PP_HTTPD_UNAVAILABLE && rn->httpd) {
+        /* Perhaps in use by the old listener itself (the same port, another host): the old
+         * one makes way, and comes back should the new one still fail. */
+        pp_httpd_stop(rn->httpd);
+        rn->httpd = NULL;
+        he = pp_httpd_start(now, &h, err, sizeof(err));
+        if (he != PP_HTTPD_OK) {
+            char again[1024];
+            if (pp_httpd_start(was, &rn->httpd, again, sizeof(again)) != PP_HTTPD_OK)
+                pp_log_err("the metrics endpoint is off until a reload or a restart: %s", again);
+        }
+    }
+    if (he != PP_HTTPD_OK) {
+        pp_log_err("reload: %s", err);
+        return -1;
+    }
+    pp_httpd_stop(rn->httpd);
+    rn->httpd = h;
+    log_endpoint(now);
+    return 0;
 }
 
 /* Whether a and b rewrite the same columns with the emission time (or none). */
@@ -527,6 +661,8 @@ static int reload(runner *rn, int running)
             goto keep;
         }
     }
+    if (switch_endpoint(rn, c) != 0)
+        goto keep;
     /* Its messages still count in the report and the metrics. */
     pp_stats_retire_sinks(&rn->retired, rn->sink);
     pp_sink_destroy(rn->sink);
@@ -538,6 +674,7 @@ static int reload(runner *rn, int running)
     pp_config_destroy(rn->c);
     rn->c = c;
     apply_emulation(rn, pp_now_us());
+    rn->next_publish_us = 0; /* the endpoint shows the new configuration at once */
     destinations(rn->sink, dest, sizeof(dest));
     pp_log_with(&(pp_log_fields){.event = PP_EV_RELOAD_OK}, LOG_NOTICE,
                 "configuration reloaded%s%s; %s", c->path ? " from " : "", c->path ? c->path : "",
@@ -587,7 +724,9 @@ static int wait_ready(runner *rn)
             if (!sink_ready) {
                 pp_log_warn("%s not ready, retrying in %.1f s: %s", sink_name(rn),
                             (double)backoff / 1e6, err);
-                pp_notify_status("waiting for %s: %s", sink_name(rn), err);
+                snprintf(rn->start_why, sizeof(rn->start_why), "waiting for %s: %.200s",
+                         sink_name(rn), err);
+                pp_notify_status("%s", rn->start_why);
             }
         }
         if (sink_ready) {
@@ -611,7 +750,8 @@ static int wait_ready(runner *rn)
                 return 0;
             }
             pp_log_warn("source unavailable, retrying in %.1f s: %s", (double)backoff / 1e6, err);
-            pp_notify_status("waiting for MySQL: %s", err);
+            snprintf(rn->start_why, sizeof(rn->start_why), "waiting for MySQL: %.200s", err);
+            pp_notify_status("%s", rn->start_why);
         }
         wait_until(rn, pp_now_us() + backoff);
         backoff = backoff_next(backoff);
@@ -813,6 +953,18 @@ int pp_runner_run(pp_config *c, const pp_runner_opts *o)
                 c->service.instance, (unsigned long long)o->seed, desc, dest,
                 o->dry_run ? " (dry run)" : "");
     pp_notify_status("starting: connecting to %s and the source", sink_name(&rn));
+    if (c->service.metrics_listen) {
+        pp_httpd_err he = pp_httpd_start(c->service.metrics_listen, &rn.httpd, err, sizeof(err));
+        if (he != PP_HTTPD_OK) {
+            /* A bad address is the configuration's fault; a port in use may be free after a
+             * restart. */
+            pp_log_err("%s%s", he == PP_HTTPD_BAD_ADDRESS ? "configuration error: " : "", err);
+            status = he == PP_HTTPD_BAD_ADDRESS ? PP_EXIT_CONFIG : PP_EXIT_RUNTIME;
+            goto out;
+        }
+        log_endpoint(c->service.metrics_listen);
+        publish(&rn, pp_now_us());
+    }
 
     apply_emulation(&rn, pp_now_us()); /* the duration also bounds the wait below */
     status = wait_ready(&rn);
@@ -840,6 +992,8 @@ int pp_runner_run(pp_config *c, const pp_runner_opts *o)
     status = loop(&rn);
 
 stop:
+    rn.stopping = 1;
+    publish(&rn, pp_now_us()); /* /healthz: 503 "stopping" */
     pp_notify("STOPPING=1");
     if (*o->stop)
         pp_log_notice("stop requested: no new posts; delivering the %llu in flight",
@@ -866,6 +1020,7 @@ stop:
         write_metrics(&rn, pp_now_us());
     }
 out:
+    pp_httpd_stop(rn.httpd);
     pp_sampler_destroy(rn.sampler);
     pp_sink_destroy(rn.sink);
     pp_source_destroy(rn.src);

@@ -1,11 +1,13 @@
 /* pinpostd's main: the command line, the configuration, signal handlers, then --check, the
- * msk-token command or a run (the loop itself is the runner's, src/daemon/runner.c). */
+ * msk-token or health command, or a run (the loop itself is the runner's, src/daemon/runner.c). */
 #include "pp_secret.h"
 #include "pp_exit.h"
 #include "pp_check.h"
 #include "pp_cli.h"
 #include "pp_config.h"
+#include "pp_aws_http.h"
 #include "pp_file.h"
+#include "pp_httpd.h"
 #include "pp_log.h"
 #include "pp_msk.h"
 #include "pp_rng.h"
@@ -114,6 +116,8 @@ static pp_config *build_config(const options *o)
         path = DEFAULT_CONFIG;
     if (path && pp_config_load_file(c, path, err, sizeof(err)) != 0)
         goto fail;
+    if (pp_config_apply_env(c, err, sizeof(err)) != 0)
+        goto fail;
     if (o->has_count)
         c->emulation.count = o->count;
     if (o->has_duration)
@@ -154,7 +158,8 @@ static pp_config *build_config(const options *o)
         free(c->service.report);
         c->service.report = pp_xstrdup(o->report);
     }
-    if (apply_shard(c, o, err, sizeof(err)) || pp_config_validate(c, err, sizeof(err)) != 0)
+    if (apply_shard(c, o, err, sizeof(err)) || pp_config_validate(c, err, sizeof(err)) != 0 ||
+        pp_config_check_outputs(c, err, sizeof(err)) != 0)
         goto fail;
     return c;
 fail:
@@ -243,6 +248,104 @@ static int msk_token_command(int argc, char **argv)
     return status;
 }
 
+/* pinpostd health [-c FILE] [--url URL] [--timeout S]: GET /healthz of the running daemon's
+ * endpoint (service.metrics_listen of the file and the environment, a wildcard address asked
+ * on loopback), for a container's HEALTHCHECK or a probe. Exit 0 on 200, 1 otherwise (the
+ * reason on stderr), 64 on a usage error. */
+static int health_command(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
+                                             {"url", required_argument, NULL, 'u'},
+                                             {"timeout", required_argument, NULL, 't'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    const char *config = NULL, *url_arg = NULL;
+    double timeout_s = 5;
+    char err[1024], url[512], q[48];
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "c:u:t:h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'c': config = optarg; break;
+        case 'u': url_arg = optarg; break;
+        case 't': {
+            char *end;
+            timeout_s = strtod(optarg, &end);
+            if (end == optarg || *end || !(timeout_s >= 0.1 && timeout_s <= 3600)) {
+                fprintf(stderr,
+                        "pinpostd health: --timeout: '%s' is not a number of seconds from 0.1 "
+                        "to 3600\n",
+                        pp_quote_arg(optarg, 0, q, sizeof(q)));
+                return PP_EXIT_USAGE;
+            }
+            break;
+        }
+        case 'h':
+            printf("Usage: pinpostd health [-c FILE] [--url URL] [--timeout SECONDS]\n"
+                   "Ask the running daemon's /healthz (service.metrics_listen of FILE, default\n"
+                   "%s when it exists, and of PINPOSTD_METRICS_LISTEN; 0.0.0.0 and :: are\n"
+                   "asked on loopback). Exit 0 when it answers 200, 1 otherwise.\n",
+                   DEFAULT_CONFIG);
+            return 0;
+        default: fprintf(stderr, "Try 'pinpostd health --help'.\n"); return PP_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "pinpostd health: unexpected argument '%s'\n",
+                pp_quote_arg(argv[optind], 0, q, sizeof(q)));
+        return PP_EXIT_USAGE;
+    }
+    if (url_arg) {
+        if ((size_t)snprintf(url, sizeof(url), "%s", url_arg) >= sizeof(url)) {
+            fprintf(stderr, "pinpostd health: --url is too long\n");
+            return PP_EXIT_USAGE;
+        }
+    } else {
+        pp_config *c = pp_config_new_defaults();
+        const char *path = config                              ? config
+                           : access(DEFAULT_CONFIG, F_OK) == 0 ? DEFAULT_CONFIG
+                                                               : NULL;
+        int bad = (path && pp_config_load_file(c, path, err, sizeof(err)) != 0) ||
+                  pp_config_apply_env(c, err, sizeof(err)) != 0;
+        if (!bad && !c->service.metrics_listen) {
+            snprintf(err, sizeof(err),
+                     "the endpoint is off: service.metrics_listen is not set (in %s, or "
+                     "PINPOSTD_METRICS_LISTEN); set it, or pass --url",
+                     path ? path : "no configuration file");
+            bad = 1;
+        }
+        if (!bad && pp_httpd_local_url(c->service.metrics_listen, "/healthz", url, sizeof(url), err,
+                                       sizeof(err)) != 0)
+            bad = 1;
+        pp_config_destroy(c);
+        if (bad) {
+            pp_log_err("health: %s", err);
+            return PP_EXIT_RUNTIME;
+        }
+    }
+    pp_buf body = {0};
+    long status = pp_aws_http_call(
+        &(pp_aws_http_req){
+            .method = "GET", .url = url, .timeout_ms = (long)(timeout_s * 1000), .direct = 1},
+        &body, err, sizeof(err));
+    /* The answer is one short line; anything else is shown escaped, and cut. */
+    char shown[256];
+    size_t len = body.len;
+    while (len && (body.data[len - 1] == '\n' || body.data[len - 1] == '\r'))
+        len--;
+    pp_log_escape(body.data ? body.data : "", len > 200 ? 200 : len, shown, sizeof(shown));
+    pp_buf_free(&body);
+    if (status == 200) {
+        printf("%s: %s\n", url, shown);
+        return 0;
+    }
+    if (status < 0)
+        pp_log_err("health: %s", err);
+    else
+        pp_log_err("health: %s answered %ld: %s", url, status, shown);
+    return PP_EXIT_RUNTIME;
+}
+
 /* Secrets (passwords, AWS keys) live in this process's memory: no core dumps of it, and
  * no ptrace by other processes of the same user. */
 static void protect_secrets(void)
@@ -282,6 +385,10 @@ int main(int argc, char **argv)
     if (argc > 1 && !strcmp(argv[1], "msk-token")) {
         pp_log_init(0);
         return msk_token_command(argc - 1, argv + 1);
+    }
+    if (argc > 1 && !strcmp(argv[1], "health")) {
+        pp_log_init(0);
+        return health_command(argc - 1, argv + 1);
     }
     if (parse_args(argc, argv, &o, &status) != 0)
         return status;

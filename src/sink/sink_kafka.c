@@ -820,6 +820,18 @@ static void kafka_check(pp_sink *s, int timeout_ms, pp_check_list *out)
     rd_kafka_metadata_destroy(md);
 }
 
+static size_t kafka_stats(pp_sink *s, pp_sink_stats *out, size_t max)
+{
+    kafka_sink *k = (kafka_sink *)s;
+    if (!max)
+        return 0;
+    out[0] = (pp_sink_stats){.name = s->name,
+                             .dest = (const char *const *)s->dest,
+                             .counters = &s->counters,
+                             .client_stats = pp_kafka_stats(k->client)};
+    return 1;
+}
+
 static void kafka_destroy(pp_sink *s)
 {
     kafka_sink *k = (kafka_sink *)s;
@@ -851,6 +863,7 @@ static const pp_sink_ops kafka_ops = {
     .abandon = kafka_abandon,
     .healthy = kafka_healthy,
     .check = kafka_check,
+    .stats = kafka_stats,
     .destroy = kafka_destroy,
 };
 
@@ -876,7 +889,9 @@ pp_sink *pp_sink_kafka_new(const pp_config *c, int demo, pp_post_done_cb done, v
                         .demo = demo,
                         .app = k,
                         .on_delivery = on_delivery,
-                        .on_error = on_error};
+                        .on_error = on_error,
+                        /* librdkafka's health for the HTTP endpoint's /metrics */
+                        .stats_interval_ms = c->service.metrics_listen ? 1000 : 0};
     rd_kafka_conf_t *conf = pp_kafka_conf_new(c, &ko, &k->client, e, n);
     if (!conf)
         goto fail;

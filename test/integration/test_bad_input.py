@@ -3,6 +3,7 @@ user sees. (More cases, with the database, belong here as they are added.)"""
 
 import os
 import pathlib
+import re
 import shutil
 import struct
 import subprocess
@@ -153,6 +154,48 @@ def test_secrets_nobody_else_can_reach_are_not_warned_about(open_dir, mode, dir_
                                                             dir_gid):
     assert "readable by group or others" not in secret_check(open_dir, mode, dir_mode, gid,
                                                              dir_gid)
+
+
+def kubelet_secret(root, gid, mode=0o400):
+    """A Secret volume as the kubelet lays it out: a timestamped directory, a ..data symlink
+    to it, each key a symlink through ..data; with fsGroup, root:fsGroup and defaultMode
+    | 0440 (what Kubernetes' SetVolumeOwnership does to a read-only volume)."""
+    vol = root / "secrets"
+    ts = vol / "..2026_11_22_00_00_00.000000001"
+    ts.mkdir(parents=True)
+    (ts / "db-password").write_text(SECRET + "\n")
+    (vol / "..data").symlink_to(ts.name)
+    (vol / "db-password").symlink_to("..data/db-password")
+    for d in (vol, ts):
+        os.chown(d, 0, gid)
+        os.chmod(d, 0o2755)
+    os.chown(ts / "db-password", 0, gid)
+    os.chmod(ts / "db-password", mode | 0o440)
+    return vol / "db-password"
+
+
+@pytest.mark.parametrize("gid,warned", [
+    (10001, False),  # fsGroup is the process's group: root gave it to us, nobody else
+    (10002, True),   # another group of root's file: its members can read the password
+])
+def test_kubernetes_secret_volumes_with_fs_group(open_dir, gid, warned):
+    """pinpostd as the image's user (10001) reading the password from a Secret volume."""
+    pw = kubelet_secret(open_dir, gid)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PINPOSTD_")}
+    env.update(PINPOSTD_DB_PASSWORD_FILE=str(pw), PINPOSTD_BOOTSTRAP_SERVERS="127.0.0.1:1")
+    # The tier's sanitizer log directory is not 10001's to write: one of its own, checked here.
+    logs = open_dir / "sanitizer-logs"
+    logs.mkdir()
+    os.chown(logs, 10001, 10001)
+    for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
+        if var in env:
+            env[var] = re.sub(r"log_path=[^:]*/", f"log_path={logs}/", env[var])
+    p = subprocess.run([PINPOSTD, "--check", "--demo"], capture_output=True, text=True,
+                       timeout=60, user=10001, group=10001, extra_groups=[gid], env=env,
+                       cwd=open_dir)
+    assert ("readable by group or others" in p.stderr) == warned, p.stderr
+    assert "cannot open" not in p.stderr and SECRET not in p.stdout + p.stderr
+    assert not os.listdir(logs), [(logs / f).read_text()[-3000:] for f in os.listdir(logs)]
 
 
 def test_secrets_never_in_any_output_at_any_verbosity(tmp_path):

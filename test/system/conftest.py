@@ -48,15 +48,12 @@ MID["fatal"] = MID.pop("exit_with_an_error")
 BROKER_CHATTER = ("Failed to acquire idempotence PID", "Coordinator load in progress")
 CRED_WARNING = "readable by group or others"
 
-_skip_reason = None
+# podman through scripts/container, and the skip-or-fail rule, shared with the image tests
+# of the integration tier (test/integration/containers.py).
+from containers import container_ok_fixture, podman  # noqa: E402,F401
 
-
-def podman(*args, check=True, timeout=300, input=None):
-    p = subprocess.run([CONTAINER, "podman", *args], capture_output=True, text=True,
-                       timeout=timeout, input=input)
-    if check and p.returncode != 0:
-        raise RuntimeError(f"podman {' '.join(args)}: exit {p.returncode}\n{p.stderr[-3000:]}")
-    return p
+container_ok = container_ok_fixture("SYSTEM TIER",
+                                    "pinpostd's units were NOT tested under systemd")
 
 
 def wait_for(what, probe, timeout, interval=0.3, until=None):
@@ -71,31 +68,6 @@ def wait_for(what, probe, timeout, interval=0.3, until=None):
         if time.monotonic() >= deadline:
             pytest.fail(f"{what}: not within {timeout} s (last: {last!r})")
         time.sleep(interval)
-
-
-# ---- skip or fail ----
-
-def pytest_terminal_summary(terminalreporter):
-    if _skip_reason:
-        terminalreporter.write_line("")
-        terminalreporter.write_line("=" * 78, red=True, bold=True)
-        terminalreporter.write_line(f"SYSTEM TIER SKIPPED: {_skip_reason}", red=True, bold=True)
-        terminalreporter.write_line("(pinpostd's units were NOT tested under systemd; with CI=true "
-                                    "this fails)", red=True, bold=True)
-        terminalreporter.write_line("=" * 78, red=True, bold=True)
-
-
-@pytest.fixture(scope="session")
-def container_ok():
-    global _skip_reason
-    p = subprocess.run([CONTAINER, "check"], capture_output=True, text=True, timeout=120)
-    if p.returncode != 0:
-        reason = (p.stdout.strip() or p.stderr.strip() or "scripts/container check failed")
-        if CI:
-            pytest.fail(f"SYSTEM TIER CANNOT RUN and CI=true: {reason}", pytrace=False)
-        _skip_reason = reason
-        pytest.skip(f"SYSTEM TIER SKIPPED: {reason}")
-    return True
 
 
 # ---- servers ----

@@ -305,6 +305,61 @@ static void load__utf8_bom__accepted(void **state)
 
 /* Every numeric key at its edge values: the boundaries are accepted, one step past them,
  * NaN, infinities, hex, spaces and junk are refused with a reason. */
+/* service.metrics_listen: HOST:PORT and [V6]:PORT, and what is not. */
+static void listen__parse__forms_and_edges(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text, *host;
+        int port; /* 0: must be refused */
+    } cases[] = {
+        {"127.0.0.1:9464", "127.0.0.1", 9464},
+        {"0.0.0.0:1", "0.0.0.0", 1},
+        {"localhost:65535", "localhost", 65535},
+        {"[::1]:9464", "::1", 9464},
+        {"[::]:80", "::", 80},
+        {"[::ffff:127.0.0.1]:80", "::ffff:127.0.0.1", 80},
+        {"127.0.0.1:0", NULL, 0},
+        {"127.0.0.1:65536", NULL, 0},
+        {"127.0.0.1:-1", NULL, 0},
+        {"127.0.0.1:+80", NULL, 0},
+        {"127.0.0.1: 80", NULL, 0},
+        {"127.0.0.1:80 ", NULL, 0},
+        {"127.0.0.1:9223372036854775808", NULL, 0},
+        {"127.0.0.1:1e3", NULL, 0},
+        {"127.0.0.1:", NULL, 0},
+        {"127.0.0.1", NULL, 0},
+        {":80", NULL, 0},
+        {"::1:80", NULL, 0},
+        {"[::1]80", NULL, 0},
+        {"[]:80", NULL, 0},
+        {"[::1:80", NULL, 0},
+        {"[zz]:80", NULL, 0},
+        {"a b:80", NULL, 0},
+        {"a\nb:80", NULL, 0},
+        {"h\x1b:80", NULL, 0},
+        {"", NULL, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char host[256] = "", err[512] = "";
+        int port = -1;
+        int rc = pp_config_parse_listen(cases[i].text, host, sizeof(host), &port, err, sizeof(err));
+        if (cases[i].port) {
+            assert_int_equal(rc, 0);
+            assert_string_equal(host, cases[i].host);
+            assert_int_equal(port, cases[i].port);
+        } else {
+            assert_int_equal(rc, -1);
+            assert_non_null(strstr(err, "is not HOST:PORT"));
+            assert_null(strchr(err, '\x1b'));
+        }
+    }
+    char host[4], err[256];
+    assert_int_equal(
+        pp_config_parse_listen("abcdef:80", host, sizeof(host), NULL, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "too long"));
+}
+
 static void numbers__edge_values__limits_of_the_key_table(void **state)
 {
     (void)state;
@@ -445,6 +500,7 @@ int main(void)
         cmocka_unit_test(validate__dot_topics_and_empty_bootstrap__error),
         cmocka_unit_test(load__utf8_bom__accepted),
         cmocka_unit_test(numbers__edge_values__limits_of_the_key_table),
+        cmocka_unit_test(listen__parse__forms_and_edges),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,449 @@
+/* httpd: /metrics and /healthz over libmicrohttpd, fed by snapshots from the posting loop. */
+#include "pp_httpd.h"
+#include "pp_config.h"
+#include "pp_log.h"
+#include "pp_metrics.h"
+#include "pp_util.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* A scrape rebuilds the body of /metrics (process and librdkafka metrics included) at most
+ * this often when the loop has published nothing new. */
+#define REBUILD_US 1000000
+#define LISTEN_BACKLOG 64
+
+#define CONTENT_TYPE_METRICS "text/plain; version=0.0.4; charset=utf-8"
+#define CONTENT_TYPE_TEXT "text/plain; charset=utf-8"
+
+/* What the loop published; freed when the last reference goes (the server's current one,
+ * and a scrape building a body from it). The count is guarded by the server's mutex. */
+typedef struct snap {
+    int refs;
+    char *text;
+    size_t len;
+    char *instance;
+    char *kafka_stats;
+    uint64_t gen;
+} snap;
+
+struct pp_httpd {
+    struct MHD_Daemon *d;
+    char *listen;
+    /* Answers that never change, made once, queued any number of times. */
+    struct MHD_Response *not_found, *not_allowed, *no_metrics;
+    pthread_mutex_t mu;
+    /* Guarded by mu: the loop's side. */
+    snap *cur;
+    uint64_t gen;
+    int published; /* anything at all (health included) */
+    int healthy;
+    char reason[256];
+    int64_t published_us;
+    /* The HTTP thread's alone: the body of the last snapshot scraped. */
+    struct MHD_Response *metrics;
+    uint64_t metrics_gen;
+    int64_t metrics_us;
+};
+
+static void snap_free(snap *s)
+{
+    if (!s)
+        return;
+    free(s->text);
+    free(s->instance);
+    free(s->kafka_stats);
+    free(s);
+}
+
+void pp_httpd_publish(pp_httpd *h, pp_httpd_snapshot *in)
+{
+    snap *s = NULL, *old = NULL;
+    if (!h) {
+        free(in->text);
+        free(in->instance);
+        free(in->kafka_stats);
+        return;
+    }
+    if (in->text) {
+        s = pp_xcalloc(1, sizeof(*s));
+        *s = (snap){.refs = 1,
+                    .text = in->text,
+                    .len = in->len,
+                    .instance = in->instance ? in->instance : pp_xstrdup(""),
+                    .kafka_stats = in->kafka_stats};
+    } else {
+        free(in->instance);
+        free(in->kafka_stats);
+    }
+    in->text = in->instance = in->kafka_stats = NULL;
+    int64_t now = pp_now_us();
+    pthread_mutex_lock(&h->mu);
+    if (s) {
+        s->gen = ++h->gen;
+        old = h->cur;
+        h->cur = s;
+    }
+    h->published = 1;
+    h->healthy = in->healthy;
+    snprintf(h->reason, sizeof(h->reason), "%s", in->healthy || !in->reason ? "" : in->reason);
+    h->published_us = now;
+    int last = old && --old->refs == 0;
+    pthread_mutex_unlock(&h->mu);
+    if (last) /* else a scrape still holds it, and frees it */
+        snap_free(old);
+}
+
+/* Queue r (the connection takes its own reference) with status. */
+static enum MHD_Result answer(struct MHD_Connection *conn, unsigned status, struct MHD_Response *r)
+{
+    if (!r)
+        return MHD_NO; /* out of memory: the connection is closed */
+    return MHD_queue_response(conn, status, r);
+}
+
+/* A response made from text of len bytes (copied), or NULL. */
+static struct MHD_Response *text_response(const char *text, size_t len, const char *type)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY);
+    if (r) {
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    }
+    return r;
+}
+
+static enum MHD_Result healthz(pp_httpd *h, struct MHD_Connection *conn)
+{
+    char body[320];
+    unsigned status = MHD_HTTP_SERVICE_UNAVAILABLE;
+    int64_t now = pp_now_us();
+    pthread_mutex_lock(&h->mu);
+    if (!h->published)
+        snprintf(body, sizeof(body), "starting\n");
+    else if (!h->healthy)
+        snprintf(body, sizeof(body), "%s\n", h->reason[0] ? h->reason : "not ready");
+    else if (now - h->published_us > (int64_t)PP_HTTPD_STALE_S * 1000000)
+        snprintf(body, sizeof(body), "the posting loop has reported nothing for %lld s\n",
+                 (long long)((now - h->published_us) / 1000000));
+    else {
+        snprintf(body, sizeof(body), "ok\n");
+        status = MHD_HTTP_OK;
+    }
+    pthread_mutex_unlock(&h->mu);
+    struct MHD_Response *r = text_response(body, strlen(body), CONTENT_TYPE_TEXT);
+    enum MHD_Result rc = answer(conn, status, r);
+    if (r)
+        MHD_destroy_response(r);
+    return rc;
+}
+
+/* Liveness, for an orchestrator's restart decision: the posting loop is alive unless it
+ * published before and then nothing for PP_HTTPD_STALE_S (a wedged loop, what systemd's
+ * watchdog catches). Unreachable ends and the start are not reasons to restart: /healthz
+ * says those. */
+static enum MHD_Result livez(pp_httpd *h, struct MHD_Connection *conn)
+{
+    char body[160];
+    unsigned status = MHD_HTTP_OK;
+    int64_t now = pp_now_us();
+    pthread_mutex_lock(&h->mu);
+    if (h->published && now - h->published_us > (int64_t)PP_HTTPD_STALE_S * 1000000) {
+        snprintf(body, sizeof(body), "the posting loop has reported nothing for %lld s\n",
+                 (long long)((now - h->published_us) / 1000000));
+        status = MHD_HTTP_SERVICE_UNAVAILABLE;
+    } else
+        snprintf(body, sizeof(body), "alive\n");
+    pthread_mutex_unlock(&h->mu);
+    struct MHD_Response *r = text_response(body, strlen(body), CONTENT_TYPE_TEXT);
+    enum MHD_Result rc = answer(conn, status, r);
+    if (r)
+        MHD_destroy_response(r);
+    return rc;
+}
+
+/* The body of /metrics for snapshot s: the loop's text, then the process and librdkafka
+ * metrics, rendered now. NULL when out of memory. */
+static struct MHD_Response *build_metrics(const snap *s)
+{
+    char *body = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&body, &len);
+    if (!f)
+        return NULL;
+    fwrite(s->text, 1, s->len, f);
+    pp_metrics_render_process(f);
+    pp_metrics_render_kafka(f, s->instance, s->kafka_stats);
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad) {
+        free(body);
+        return NULL;
+    }
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(body);
+        return NULL;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE_METRICS);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    return r;
+}
+
+static enum MHD_Result metrics(pp_httpd *h, struct MHD_Connection *conn)
+{
+    int64_t now = pp_now_us();
+    pthread_mutex_lock(&h->mu);
+    snap *s = h->cur;
+    if (s && (s->gen != h->metrics_gen || !h->metrics || now - h->metrics_us >= REBUILD_US))
+        s->refs++;
+    else
+        s = NULL; /* nothing yet, or the cached body is current */
+    int none = !h->cur;
+    pthread_mutex_unlock(&h->mu);
+    if (none)
+        return answer(conn, MHD_HTTP_SERVICE_UNAVAILABLE, h->no_metrics);
+    if (s) {
+        struct MHD_Response *r = build_metrics(s);
+        if (r) {
+            if (h->metrics)
+                MHD_destroy_response(h->metrics); /* queued answers keep theirs */
+            h->metrics = r;
+            h->metrics_gen = s->gen;
+            h->metrics_us = now;
+        }
+        pthread_mutex_lock(&h->mu);
+        int last = --s->refs == 0;
+        pthread_mutex_unlock(&h->mu);
+        if (last)
+            snap_free(s);
+    }
+    return answer(conn, MHD_HTTP_OK, h->metrics);
+}
+
+/* @locality: libmicrohttpd's internal thread. */
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
+{
+    static int seen;
+    pp_httpd *h = cls;
+    (void)version;
+    (void)upload;
+    /* Another method is answered as soon as its headers are in, its body never read (the
+     * connection is closed after the answer). */
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+        return answer(conn, MHD_HTTP_METHOD_NOT_ALLOWED, h->not_allowed);
+    /* GET and HEAD are answered on the second call, once the request is whole, so that the
+     * connection may be kept alive; a body, which they should not have, is discarded. */
+    if (!*con_cls) {
+        *con_cls = &seen;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (!strcmp(url, "/metrics"))
+        return metrics(h, conn);
+    if (!strcmp(url, "/healthz"))
+        return healthz(h, conn);
+    if (!strcmp(url, "/livez"))
+        return livez(h, conn);
+    return answer(conn, MHD_HTTP_NOT_FOUND, h->not_found);
+}
+
+/* libmicrohttpd's own complaints (a client that broke off, a request too large): at debug
+ * level, since any client can cause them. @locality: libmicrohttpd's thread. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char line[512];
+    (void)cls;
+    if (!pp_log_enabled(LOG_DEBUG))
+        return;
+    vsnprintf(line, sizeof(line), fmt, ap);
+    size_t len = strlen(line);
+    while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+        line[--len] = '\0';
+    pp_log_debug("metrics endpoint: %s", line);
+}
+
+/* Bind and listen on host:port; returns the socket or -1 with err and *why. */
+static int open_listener(const char *addr, const char *host, int port, pp_httpd_err *why, char *e,
+                         size_t n)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *ai = NULL;
+    char ports[16];
+    snprintf(ports, sizeof(ports), "%d", port);
+    int g = getaddrinfo(host, ports, &hints, &ai);
+    if (g != 0) {
+        *why = g == EAI_AGAIN || g == EAI_MEMORY || g == EAI_SYSTEM ? PP_HTTPD_UNAVAILABLE
+                                                                    : PP_HTTPD_BAD_ADDRESS;
+        pp_errf(e, n, "service.metrics_listen %s: cannot resolve '%s': %s", addr, host,
+                g == EAI_SYSTEM ? strerror(errno) : gai_strerror(g));
+        return -1;
+    }
+    int fd = -1, err = 0;
+    for (struct addrinfo *a = ai; a; a = a->ai_next) {
+        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+        if (fd < 0) {
+            err = errno;
+            continue;
+        }
+        int one = 1;
+        /* A restarted daemon may bind while the last one's connections are in TIME_WAIT;
+         * another process still listening there is refused all the same. */
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, LISTEN_BACKLOG) == 0)
+            break;
+        err = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(ai);
+    if (fd >= 0)
+        return fd;
+    switch (err) {
+    case EADDRINUSE:
+        *why = PP_HTTPD_UNAVAILABLE;
+        pp_errf(e, n,
+                "service.metrics_listen %s: cannot listen: the port is in use (another process, "
+                "or another pinpostd, listens there): stop it or choose another port",
+                addr);
+        break;
+    case EADDRNOTAVAIL:
+        *why = PP_HTTPD_BAD_ADDRESS;
+        pp_errf(e, n,
+                "service.metrics_listen %s: cannot listen: %s is not an address of this "
+                "machine: use one of its addresses, 127.0.0.1, or 0.0.0.0 for all",
+                addr, host);
+        break;
+    case EACCES:
+        *why = PP_HTTPD_BAD_ADDRESS;
+        pp_errf(e, n,
+                "service.metrics_listen %s: cannot listen: permission denied (ports below "
+                "1024 need CAP_NET_BIND_SERVICE): choose a port from 1024 up",
+                addr);
+        break;
+    default:
+        *why = err == EAFNOSUPPORT ? PP_HTTPD_BAD_ADDRESS : PP_HTTPD_UNAVAILABLE;
+        pp_errf(e, n, "service.metrics_listen %s: cannot listen: %s", addr, strerror(err));
+    }
+    return -1;
+}
+
+static struct MHD_Response *fixed(const char *text, const char *allow)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
+    if (r) {
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE_TEXT);
+        if (allow)
+            MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+    }
+    return r;
+}
+
+pp_httpd_err pp_httpd_start(const char *listen, pp_httpd **out, char *e, size_t n)
+{
+    char host[256];
+    int port = 0, fd;
+    pp_httpd_err why = PP_HTTPD_UNAVAILABLE;
+    *out = NULL;
+    if (pp_config_parse_listen(listen, host, sizeof(host), &port, e, n) != 0)
+        return PP_HTTPD_BAD_ADDRESS;
+    fd = open_listener(listen, host, port, &why, e, n);
+    if (fd < 0)
+        return why;
+    pp_httpd *h = pp_xcalloc(1, sizeof(*h));
+    pthread_mutex_init(&h->mu, NULL);
+    h->listen = pp_xstrdup(listen);
+    h->not_found = fixed("not found: try /metrics, /healthz or /livez\n", NULL);
+    h->not_allowed = fixed("method not allowed: GET or HEAD\n", "GET, HEAD");
+    h->no_metrics = fixed("no metrics yet: starting\n", NULL);
+    if (!h->not_found || !h->not_allowed || !h->no_metrics) {
+        close(fd);
+        pp_errf(e, n, "service.metrics_listen %s: out of memory", listen);
+        goto fail;
+    }
+    /* The server's thread inherits this mask: signals stay with the main thread, whose
+     * handlers set the flags the loop acts on. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    h->d = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+                            on_request, h, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)PP_HTTPD_TIMEOUT_S,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned int)PP_HTTPD_MAX_CONNECTIONS,
+                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)PP_HTTPD_MAX_PER_IP,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)PP_HTTPD_MEMORY,
+                            MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, (void *)NULL, MHD_OPTION_END);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!h->d) {
+        close(fd);
+        pp_errf(e, n, "service.metrics_listen %s: cannot start the HTTP server (libmicrohttpd)",
+                listen);
+        goto fail;
+    }
+    *out = h;
+    return PP_HTTPD_OK;
+fail:
+    pp_httpd_stop(h);
+    return PP_HTTPD_UNAVAILABLE;
+}
+
+const char *pp_httpd_listen(const pp_httpd *h)
+{
+    return h ? h->listen : NULL;
+}
+
+void pp_httpd_stop(pp_httpd *h)
+{
+    if (!h)
+        return;
+    if (h->d)
+        MHD_stop_daemon(h->d); /* joins its thread and closes the listening socket */
+    if (h->metrics)
+        MHD_destroy_response(h->metrics);
+    if (h->not_found)
+        MHD_destroy_response(h->not_found);
+    if (h->not_allowed)
+        MHD_destroy_response(h->not_allowed);
+    if (h->no_metrics)
+        MHD_destroy_response(h->no_metrics);
+    snap_free(h->cur); /* the server's thread, and with it every scrape, has ended */
+    pthread_mutex_destroy(&h->mu);
+    free(h->listen);
+    free(h);
+}
+
+int pp_httpd_local_url(const char *listen, const char *path, char *url, size_t un, char *e,
+                       size_t n)
+{
+    char host[256];
+    int port = 0;
+    if (pp_config_parse_listen(listen, host, sizeof(host), &port, e, n) != 0)
+        return -1;
+    const char *h = host;
+    if (!host[0] || !strcmp(host, "0.0.0.0"))
+        h = "127.0.0.1";
+    else if (!strcmp(host, "::") || !strcmp(host, "0:0:0:0:0:0:0:0"))
+        h = "::1";
+    int v6 = strchr(h, ':') != NULL;
+    if ((size_t)snprintf(url, un, "http://%s%s%s:%d%s", v6 ? "[" : "", h, v6 ? "]" : "", port,
+                         path) >= un)
+        return pp_errf(e, n, "service.metrics_listen %s: too long for a URL", listen), -1;
+    return 0;
+}
