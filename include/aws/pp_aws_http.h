@@ -1,6 +1,6 @@
 /* pp_aws_http: the one HTTP client of the AWS calls (credentials, STS, Kinesis) and of
- * `pinpostd health`, over libcurl. A request is sent blocking (pp_aws_http_call) or by the caller's curl multi
- * handle (pp_aws_http_easy, then pp_aws_http_status); either way the answer is collected
+ * `pinpostd health`, over libcurl. A request is sent blocking (pp_aws_http_call) or by the
+ * caller's curl multi handle (pp_aws_http_easy, then pp_aws_http_status); either way the answer is collected
  * into a pp_buf, at most PP_AWS_HTTP_MAX_ANSWER bytes, with the same options (http and
  * https only, no signals, connecting bounded). Header lists may carry secrets (tokens,
  * signatures): free them with pp_aws_http_headers_free, which erases them first. */

@@ -25,8 +25,11 @@
 #include <stdint.h>
 
 #define PP_HTTPD_TIMEOUT_S 10
-#define PP_HTTPD_MAX_CONNECTIONS 128
-#define PP_HTTPD_MAX_PER_IP 16
+/* 64 addresses dribbling requests together are needed to hold every connection (a scraper
+ * and the kubelet's probes use one or two each); 256 leaves most of a container's 1024
+ * descriptors to the brokers and the database. */
+#define PP_HTTPD_MAX_CONNECTIONS 256
+#define PP_HTTPD_MAX_PER_IP 4
 #define PP_HTTPD_MEMORY (32 * 1024)
 /* /healthz and /livez say 503 when the loop has published nothing for this long (a wedged
  * loop). */

@@ -340,9 +340,10 @@ static int acl_grants_others(const char *path, unsigned perm, uid_t self)
 }
 
 /* Whether anyone but root and this process's user can read the file: its group (unless
- * root's, or ours on a file root owns) or others by its mode, or a named user or group of its ACL, and every directory
- * above it lets them through (search permission: the file's group as the directory's group
- * when it is the same, as others otherwise; a directory's ACL may let named users in). A
+ * root's, or ours on a file root owns) or others by its mode, or a named user or group of
+ * its ACL, and every directory above it lets them through (search permission: the file's
+ * group as the directory's group when it is the same, as others otherwise; a directory's
+ * ACL may let named users in). A
  * directory owned by another user counts as open: its owner can open it. So systemd's
  * credentials (LoadCredential=: mode 0440, group root, an ACL for the service's user, in a
  * directory closed to others) are not exposed, while a 0644 file under /etc is.
@@ -1283,7 +1284,7 @@ int pp_config_instance_ok(const char *name)
 {
     for (size_t i = 0; name[i]; i++) {
         unsigned char ch = (unsigned char)name[i];
-        if (ch < 0x20 || ch == '"' || ch == '\\')
+        if (ch < 0x20 || ch == 0x7f || ch == '"' || ch == '\\')
             return 0;
     }
     return 1;

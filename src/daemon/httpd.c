@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* A scrape rebuilds the body of /metrics (process and librdkafka metrics included) at most
@@ -49,6 +50,9 @@ struct pp_httpd {
     int healthy;
     char reason[256];
     int64_t published_us;
+    /* libmicrohttpd's last complaint while pp_httpd_start ran, for the error that says why
+     * it could not start (written on the starting thread only). */
+    char start_err[256];
     /* The HTTP thread's alone: the body of the last snapshot scraped. */
     struct MHD_Response *metrics;
     uint64_t metrics_gen;
@@ -262,19 +266,34 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return answer(conn, MHD_HTTP_NOT_FOUND, h->not_found);
 }
 
-/* libmicrohttpd's own complaints (a client that broke off, a request too large): at debug
- * level, since any client can cause them. @locality: libmicrohttpd's thread. */
+/* libmicrohttpd's own complaints: while starting, kept for the error (why it could not
+ * start); afterwards (a client that broke off, a request too large) at debug level, since
+ * any client can cause them. @locality: the starting thread, then libmicrohttpd's. */
+static _Thread_local pp_httpd *starting; /* set on the thread in pp_httpd_start */
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
+    pp_httpd *h = cls;
     char line[512];
-    (void)cls;
-    if (!pp_log_enabled(LOG_DEBUG))
+    if (starting != h && !pp_log_enabled(LOG_DEBUG))
         return;
     vsnprintf(line, sizeof(line), fmt, ap);
     size_t len = strlen(line);
     while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
         line[--len] = '\0';
-    pp_log_debug("metrics endpoint: %s", line);
+    if (starting == h)
+        pp_log_escape(line, len, h->start_err, sizeof(h->start_err));
+    else
+        pp_log_debug("metrics endpoint: %s", line);
+}
+
+/* Whether fd is still the socket whose identity is *st (libmicrohttpd closes the listening
+ * socket itself on some of its failures, and the number may be another's by now). */
+static int same_socket(int fd, const struct stat *st)
+{
+    struct stat now;
+    return fstat(fd, &now) == 0 && S_ISSOCK(now.st_mode) && now.st_dev == st->st_dev &&
+           now.st_ino == st->st_ino;
 }
 
 /* Bind and listen on host:port; returns the socket or -1 with err and *why. */
@@ -381,20 +400,29 @@ pp_httpd_err pp_httpd_start(const char *listen, pp_httpd **out, char *e, size_t 
     /* The server's thread inherits this mask: signals stay with the main thread, whose
      * handlers set the flags the loop acts on. */
     sigset_t all, old;
+    struct stat self;
+    fstat(fd, &self);
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
-    h->d = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-                            on_request, h, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)PP_HTTPD_TIMEOUT_S,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned int)PP_HTTPD_MAX_CONNECTIONS,
-                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)PP_HTTPD_MAX_PER_IP,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)PP_HTTPD_MEMORY,
-                            MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, (void *)NULL, MHD_OPTION_END);
+    starting = h;
+    /* The logger first: libmicrohttpd reports option errors through the logger set so far
+     * (before it, on stderr, unescaped). */
+    h->d = MHD_start_daemon(
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, h,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, (void *)h, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)PP_HTTPD_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)PP_HTTPD_MAX_CONNECTIONS,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)PP_HTTPD_MAX_PER_IP,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)PP_HTTPD_MEMORY, MHD_OPTION_END);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    starting = NULL;
     if (!h->d) {
-        close(fd);
-        pp_errf(e, n, "service.metrics_listen %s: cannot start the HTTP server (libmicrohttpd)",
-                listen);
+        if (same_socket(fd, &self))
+            close(fd);
+        pp_errf(e, n,
+                "service.metrics_listen %s: cannot start the HTTP server (libmicrohttpd): %s; "
+                "a thread or file descriptor limit (ulimit -u, -n) may be too low",
+                listen, h->start_err[0] ? h->start_err : "no reason given");
         goto fail;
     }
     *out = h;

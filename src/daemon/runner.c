@@ -321,6 +321,17 @@ static void publish(runner *rn, int64_t now)
     snprintf(rn->pub_reason, sizeof(rn->pub_reason), "%s", why);
 }
 
+/* The endpoint's health alone (no new metrics), from inside a source call: the loop is
+ * busy, not wedged, so /livez stays 200 through a long key read. */
+static void publish_health(runner *rn)
+{
+    char why[256];
+    if (!rn->httpd)
+        return;
+    pp_httpd_snapshot snap = {.healthy = health(rn, why, sizeof(why)), .reason = why};
+    pp_httpd_publish(rn->httpd, &snap);
+}
+
 /* Say so when most sampled keys lack a row, naming the tables that lack them: a wrong
  * table or key column, or tables loaded from different data sets, look like this. */
 static void warn_unmatched(runner *rn, int64_t now)
@@ -458,6 +469,7 @@ static void on_progress(void *opaque, const char *what, uint64_t done, uint64_t 
     if (!rn->stats.ready_us)
         pp_notify_extend_timeout(PROGRESS_EXTEND_US);
     watchdog(rn, now);
+    publish_health(rn);
 }
 
 /* The source of configuration c, reporting its progress to rn. */
@@ -544,23 +556,25 @@ static void log_endpoint(const char *listen)
         pp_log_notice("metrics endpoint on %s: %s/metrics and %s/healthz", listen, url, url);
 }
 
-/* Reload: serve the endpoint of c (started, moved or stopped) if its address changed. The
- * new listener starts before the old one stops, unless the old one holds its port; when the
- * new one cannot start the old one goes on and the reload fails. Returns 0, or -1 after
- * logging why. */
-static int switch_endpoint(runner *rn, const pp_config *c)
+/* Reload: serve the endpoint of c (started, moved or stopped) if its address differs from
+ * the one served. The new listener starts before the old one stops, unless the old one holds
+ * its port. An address that cannot be used does not fail the reload (the endpoint observes,
+ * it does not decide what is sent): the old listener goes on, or none, with a warning, and
+ * the next reload tries again. */
+static void switch_endpoint(runner *rn, const pp_config *c)
 {
-    const char *was = rn->c->service.metrics_listen, *now = c->service.metrics_listen;
-    char err[1024];
-    /* Unchanged, and serving (a listener lost in a failed switch is tried again). */
-    if ((was == now || (was && now && !strcmp(was, now))) && (rn->httpd || !now))
-        return 0;
+    const char *now = c->service.metrics_listen;
+    char was[320] = "", err[1024];
+    if (rn->httpd)
+        snprintf(was, sizeof(was), "%s", pp_httpd_listen(rn->httpd));
+    if (now ? !strcmp(was, now) : !rn->httpd)
+        return;              /* unchanged (a listener lost in a failed switch is tried again) */
     rn->next_publish_us = 0; /* whichever server answers gets a snapshot at once */
     if (!now) {
         pp_httpd_stop(rn->httpd);
         rn->httpd = NULL;
         pp_log_notice("metrics endpoint off (service.metrics_listen removed)");
-        return 0;
+        return;
     }
     pp_httpd *h = NULL;
     pp_httpd_err he = pp_httpd_start(now, &h, err, sizeof(err));
@@ -573,17 +587,18 @@ static int switch_endpoint(runner *rn, const pp_config *c)
         if (he != PP_HTTPD_OK) {
             char again[1024];
             if (pp_httpd_start(was, &rn->httpd, again, sizeof(again)) != PP_HTTPD_OK)
-                pp_log_err("the metrics endpoint is off until a reload or a restart: %s", again);
+                pp_log_err("reload: %s", again);
         }
     }
     if (he != PP_HTTPD_OK) {
-        pp_log_err("reload: %s", err);
-        return -1;
+        pp_log_warn("reload: %s; the metrics endpoint stays %s%s, the rest of the new "
+                    "configuration applies (reload again once the address can be used)",
+                    err, rn->httpd ? "on " : "off", rn->httpd ? was : "");
+        return;
     }
     pp_httpd_stop(rn->httpd);
     rn->httpd = h;
     log_endpoint(now);
-    return 0;
 }
 
 /* Whether a and b rewrite the same columns with the emission time (or none). */
@@ -661,8 +676,7 @@ static int reload(runner *rn, int running)
             goto keep;
         }
     }
-    if (switch_endpoint(rn, c) != 0)
-        goto keep;
+    switch_endpoint(rn, c);
     /* Its messages still count in the report and the metrics. */
     pp_stats_retire_sinks(&rn->retired, rn->sink);
     pp_sink_destroy(rn->sink);

@@ -51,6 +51,24 @@ def pytest_sessionfinish(session, exitstatus):
         print(f"\nSANITIZERS: no ASan/UBSan/LSan report from {BIN}")
 
 
+def sanitizer_logs_as(env, directory, uid, gid):
+    """For a program under test run as another user: its sanitizer reports go to directory
+    (made here, owned by uid:gid), since the tier's SANITIZER_LOGS is not that user's to
+    write. Rewrites env's ASAN_OPTIONS/UBSAN_OPTIONS in place; returns a function that
+    asserts no report arrived (call it after the run)."""
+    os.makedirs(directory, exist_ok=True)
+    os.chown(directory, uid, gid)
+    for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
+        if var in env:
+            env[var] = re.sub(r"log_path=[^:]*/", f"log_path={directory}/", env[var])
+
+    def check():
+        reports = os.listdir(directory)
+        assert not reports, [open(os.path.join(directory, r), errors="replace").read()[-3000:]
+                             for r in reports]
+    return check
+
+
 @pytest.fixture(scope="session")
 def mariadb():
     db = MariaDB()

@@ -5,14 +5,13 @@ file, then the environment, then the command line."""
 import json
 import os
 import pathlib
-import re
 import shutil
 import subprocess
 import tempfile
 
 import pytest
 
-from conftest import PINPOSTD, MariaDB, verify
+from conftest import PINPOSTD, MariaDB, sanitizer_logs_as, verify
 
 
 def base_env(env, **extra):
@@ -204,12 +203,7 @@ def test_an_output_this_user_cannot_write_is_refused_at_start(env, var):
         shutil.copy(e["PINPOSTD_DB_PASSWORD_FILE"], pw)
         os.chown(pw, 10001, 10001)
         e["PINPOSTD_DB_PASSWORD_FILE"] = str(pw)
-        logs = root / "sanitizer-logs"
-        logs.mkdir()
-        os.chown(logs, 10001, 10001)
-        for v in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
-            if v in e:
-                e[v] = re.sub(r"log_path=[^:]*/", f"log_path={logs}/", e[v])
+        no_reports = sanitizer_logs_as(e, root / "sanitizer-logs", 10001, 10001)
         (root / "c.yaml").write_text("")
         os.chmod(root / "c.yaml", 0o644)
         p = subprocess.run([PINPOSTD, "-c", str(root / "c.yaml"), "--count", "3"],
@@ -219,6 +213,6 @@ def test_an_output_this_user_cannot_write_is_refused_at_start(env, var):
         assert f"cannot create a file in the directory {d}: Permission denied (user 10001)" \
             in p.stderr, p.stderr[-3000:]
         assert "posts delivered" not in p.stderr
-        assert not os.listdir(logs)
+        no_reports()
     finally:
         shutil.rmtree(root)

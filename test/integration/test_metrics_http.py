@@ -420,7 +420,11 @@ def test_slowloris_stops_neither_the_scraper_nor_the_loop(env):
     proc, report, log = start(env, port, "--rate", "200", "--seed", "11")
     try:
         base = rate_between(port, 5)
-        with Slowloris(port, "127.0.0.2", 200) as attack:
+        # 20 addresses, each trying for 10 connections: 4 each are held.
+        attackers = [Slowloris(port, f"127.0.0.{2 + i}", 10) for i in range(20)]
+        for a in attackers:
+            a.__enter__()
+        try:
             time.sleep(3)
             # The scraper from another address is served, quickly, all along.
             worst = 0
@@ -436,12 +440,18 @@ def test_slowloris_stops_neither_the_scraper_nor_the_loop(env):
                 time.sleep(0.2)
             b = value(s, "pinpostd_posts_sampled_total")
             during = (b - a) / (time.monotonic() - t0)
-            held = attack.held()
-        print(f"slowloris: {held} connections held open from 127.0.0.2 (limit 16 per "
-              f"address), {attack.refused} refused, {attack.closed_by_server} closed by the "
-              f"server; {n} scrapes from 127.0.0.1, slowest {worst * 1000:.0f} ms; posts/s "
-              f"before {base:.1f}, during {during:.1f}")
-        assert 0 < held <= 16
+            held = [x.held() for x in attackers]
+            closed = sum(x.closed_by_server for x in attackers)
+            # livez, as a kubelet probe asks it, answers as well.
+            assert get(port, "/livez", timeout=2)[0] == 200
+        finally:
+            for x in attackers:
+                x.__exit__(None, None, None)
+        print(f"slowloris: {sum(held)} connections held open from 20 addresses (limit 4 per "
+              f"address, most held by one {max(held)}), {closed} closed by the server; {n} "
+              f"scrapes from 127.0.0.1, slowest {worst * 1000:.0f} ms; posts/s before "
+              f"{base:.1f}, during {during:.1f}")
+        assert max(held) <= 4 and sum(held) >= 20, held
         assert worst < 2
         assert abs(during - 200) < 30 and abs(base - 200) < 30
         assert healthy(port)
@@ -450,30 +460,43 @@ def test_slowloris_stops_neither_the_scraper_nor_the_loop(env):
     assert rc == 0, log.text()[-3000:]
 
 
-async def _one_request(port, i, results):
+async def _one_request(port, i, results, attempts=None):
+    """One request from 127.0.0.(2 + i % 100); a connection the server closes at accept (over
+    its limits) is tried again, as a scraper would, after a short pause."""
+    for attempt in range(40):
+        status = await _try_request(port, i, results)
+        if status == "HTTP/1.1 200 OK":
+            if attempts is not None:
+                attempts.append(attempt + 1)
+            return
+        await asyncio.sleep(0.05 * (1 + attempt % 5))
+
+
+async def _try_request(port, i, results):
     try:
         r, w = await asyncio.wait_for(asyncio.open_connection(
             "127.0.0.1", port, local_addr=(f"127.0.0.{2 + i % 100}", 0)), 30)
     except (OSError, asyncio.TimeoutError):
         results["connect failed"] = results.get("connect failed", 0) + 1
-        return
+        return None
     try:
         w.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         await w.drain()
         data = await asyncio.wait_for(r.read(), 30)
     except (OSError, asyncio.TimeoutError) as e:
         results[type(e).__name__] = results.get(type(e).__name__, 0) + 1
-        return
+        return None
     finally:
         w.close()
     if not data:
         results["closed"] = results.get("closed", 0) + 1
-        return
+        return None
     head, _, body = data.partition(b"\r\n\r\n")
     status = head.split(b"\r\n")[0].decode()
     results[status] = results.get(status, 0) + 1
     if status == "HTTP/1.1 200 OK":
         parse(body.decode())  # whole and well formed
+    return status
 
 
 def test_1000_concurrent_requests(env):
@@ -483,21 +506,25 @@ def test_1000_concurrent_requests(env):
     try:
         a = value(scrape(port), "pinpostd_posts_sampled_total")
         t0 = time.monotonic()
-        results = {}
+        results, attempts = {}, []
 
         async def burst():
-            await asyncio.gather(*(_one_request(port, i, results) for i in range(1000)))
+            await asyncio.gather(*(_one_request(port, i, results, attempts)
+                                   for i in range(1000)))
         t = time.monotonic()
         asyncio.run(burst())
         took = time.monotonic() - t
         time.sleep(max(0, 8 - (time.monotonic() - t0)))
         b = value(scrape(port), "pinpostd_posts_sampled_total")
         rate = (b - a) / (time.monotonic() - t0)
-        print(f"1000 concurrent requests in {took:.1f} s: {results}; posts/s meanwhile "
-              f"{rate:.1f}")
+        print(f"1000 concurrent requests in {took:.1f} s: {results}; served after "
+              f"{sum(attempts) / max(1, len(attempts)):.1f} attempts on average, at most "
+              f"{max(attempts, default=0)}; posts/s meanwhile {rate:.1f}")
         assert proc.poll() is None
-        assert results.get("HTTP/1.1 200 OK", 0) > 0
-        assert set(results) <= {"HTTP/1.1 200 OK", "closed", "ConnectionResetError"}, results
+        # Every one served in the end (the limits close the excess, never the server).
+        assert len(attempts) == 1000 and results["HTTP/1.1 200 OK"] == 1000, results
+        assert set(results) <= {"HTTP/1.1 200 OK", "closed", "ConnectionResetError",
+                                "BrokenPipeError"}, results
         assert abs(rate - 200) < 30
         # Afterwards: served as before.
         assert scrape(port) and healthy(port)
@@ -636,30 +663,46 @@ def test_port_in_use_is_exit_1_and_bad_address_exit_78(env):
         assert f"service.metrics_listen {addr}" in p.stderr and words in p.stderr, p.stderr
 
 
-def test_reload_moves_the_endpoint_and_keeps_it_on_a_bad_address(env):
+def test_reload_moves_the_endpoint_and_keeps_it_on_a_busy_address(env):
     env.load(500)
     a, b = free_port(), free_port()
-    proc, report, log = start(env, a, "--rate", "50")
+
+    def config(port, rate):
+        listen = f"  metrics_listen: 127.0.0.1:{port}\n" if port else ""
+        env.write_config(extra=listen + f"emulation:\n  rate: {rate}\n")
+
+    proc, report, log = start(env, a, extra="emulation:\n  rate: 50\n")
     try:
-        env.write_config(extra=f"  metrics_listen: 127.0.0.1:{b}\n")
+        def target_rate(port):
+            hits = [v for (n, _), v in scrape(port).items() if n == "pinpostd_target_rate"]
+            return hits[0] if hits else None  # none until the first stage runs
+        wait_until("the rate on /metrics", lambda: target_rate(a) == 50, 30, proc=proc)
+        config(b, 50)
         proc.send_signal(signal.SIGHUP)
         wait_until("the endpoint on the new port", lambda: healthy(b), 60, proc=proc)
         with pytest.raises(OSError):
             get(a, "/healthz", timeout=2)
-        # A port in use: the reload fails, the endpoint stays where it was.
+        # A port in use: the endpoint stays where it was, and the rest of the reload (here
+        # a new rate) applies all the same: an observer's port does not veto the data path.
         busy = socket.socket()
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)
+        port = busy.getsockname()[1]
         try:
-            env.write_config(extra=f"  metrics_listen: 127.0.0.1:{busy.getsockname()[1]}\n")
+            config(port, 7)
             proc.send_signal(signal.SIGHUP)
-            assert log.wait_for(r"reload failed", 60), log.text()[-3000:]
-            wait_until("the old endpoint serving", lambda: healthy(b), 10, proc=proc)
-            assert "in use" in log.text()
+            assert log.wait_for(rf"the metrics endpoint stays on 127\.0\.0\.1:{b}", 60), \
+                log.text()[-3000:]
+            wait_until("the new rate on /metrics",
+                       lambda: target_rate(b) == 7, 30, proc=proc)
+            assert "in use" in log.text() and "reload failed" not in log.text()
         finally:
             busy.close()
+        # Free now: the next reload moves the endpoint there.
+        proc.send_signal(signal.SIGHUP)
+        wait_until("the endpoint on the freed port", lambda: healthy(port), 60, proc=proc)
         # Removed: off.
-        env.write_config()
+        config(None, 7)
         proc.send_signal(signal.SIGHUP)
         assert log.wait_for(r"metrics endpoint off", 60), log.text()[-3000:]
         wait_until("the endpoint closed", lambda: not listening_sockets(proc.pid), 30)
@@ -738,7 +781,8 @@ def test_a_wedged_loop_fails_livez_and_healthz_and_recovers(env):
             st, _, body = get(port, "/livez")
             return body if st == 503 else None
         body = wait_until("/livez 503", wedged, 90, proc=proc)
-        assert time.monotonic() - t0 >= 25 and "has reported nothing for" in body, body
+        assert time.monotonic() - t0 >= 25 and "has reported nothing for" in body, \
+            body + log.text()[-2000:]
         status, _, hbody = get(port, "/healthz")
         assert status == 503 and "has reported nothing for" in hbody, hbody
         drained = []
