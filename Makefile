@@ -72,7 +72,7 @@ VENV := $(BUILD)/venv
 KAFKA_LIBS := $(BUILD)/kafka/libs
 
 .PHONY: all deps deps-system deps-test demo test test-unit test-integration install \
-        uninstall clean format format-check kafka-jars venv bench bench-quick bench-latency soak fuzz \
+        uninstall clean format format-check kafka-jars venv bench bench-quick bench-latency bench-pods soak fuzz \
         test-fuzz-replay test-lifecycle test-wipe deb
 
 all: $(BUILD)/pinpostd $(BUILD)/pinpost-gen $(BUILD)/pinpost-verify
@@ -252,6 +252,12 @@ bench-quick: deps all
 bench-latency: deps all
 	PINPOSTD_BUILD=$(abspath $(BUILD)) KAFKA_LIBS=$(abspath $(KAFKA_LIBS)) \
 	    $(VENV)/bin/python bench/latency.py $(LATENCY_ARGS)
+
+# Per-pod figures for deploy/kubernetes' resources and docs/scaling.md (about 4 minutes):
+# PODS_ARGS="--rows 1000000" adds a big table.
+bench-pods: deps all
+	PINPOSTD_BUILD=$(abspath $(BUILD)) KAFKA_LIBS=$(abspath $(KAFKA_LIBS)) \
+	    $(VENV)/bin/python bench/pod_sizing.py $(PODS_ARGS)
 
 # An hour at 500 posts/s, RSS sampled every 10 s: SOAK_ARGS="--seconds N --rate R".
 soak: deps all

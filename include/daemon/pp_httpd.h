@@ -1,7 +1,7 @@
 /* pp_httpd: the HTTP endpoint of service.metrics_listen, over libmicrohttpd: GET or HEAD
  * /metrics (the Prometheus text format 0.0.4) and /healthz (200 "ok" when the daemon is
  * ready and both ends are up, else 503 with the reason), /livez (200 "alive" unless the
- * posting loop published before and then nothing for PP_HTTPD_STALE_S: an orchestrator's
+ * posting loop published before and then nothing for the snapshot's stale_s: an orchestrator's
  * liveness probe, which an unreachable database or broker must not fail); 404 for any other
  * path, 405 for any other method.
  *
@@ -17,7 +17,9 @@
  * Slow and hostile clients: a connection idle for PP_HTTPD_TIMEOUT_S is closed; at most
  * PP_HTTPD_MAX_CONNECTIONS connections, PP_HTTPD_MAX_PER_IP of them from one address (more
  * are closed as they are accepted), PP_HTTPD_MEMORY bytes each (a request line or headers
- * beyond it get 414 or 431). */
+ * beyond it get 414 or 431); when the connections run short, those without a complete
+ * request for PP_HTTPD_REQUEST_S are ended (PP_HTTPD_REQUEST_S). Stopping wakes the server's
+ * thread at once, whatever its connections do. */
 #ifndef PP_HTTPD_H
 #define PP_HTTPD_H
 
@@ -31,8 +33,12 @@
 #define PP_HTTPD_MAX_CONNECTIONS 256
 #define PP_HTTPD_MAX_PER_IP 4
 #define PP_HTTPD_MEMORY (32 * 1024)
+/* Past three quarters of PP_HTTPD_MAX_CONNECTIONS, a connection with no complete request for
+ * this long is ended (checked at each snapshot, about once a second): clients that dribble
+ * their requests cannot hold the endpoint however many addresses they come from. */
+#define PP_HTTPD_REQUEST_S 5
 /* /healthz and /livez say 503 when the loop has published nothing for this long (a wedged
- * loop). */
+ * loop), unless the snapshot says longer (a database call may block the loop longer). */
 #define PP_HTTPD_STALE_S 30
 
 typedef struct pp_httpd pp_httpd;
@@ -65,6 +71,7 @@ typedef struct pp_httpd_snapshot {
     char *kafka_stats;  /* librdkafka's latest statistics JSON, or NULL */
     int healthy;        /* ready, source and sink up */
     const char *reason; /* when not healthy: why (copied, cut at 255 bytes) */
+    int stale_s;        /* silence after which the loop counts as wedged; 0: PP_HTTPD_STALE_S */
 } pp_httpd_snapshot;
 
 /* Hand over a snapshot (taking its pointers). Never blocks on the HTTP thread for longer

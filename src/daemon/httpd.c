@@ -50,6 +50,7 @@ struct pp_httpd {
     int healthy;
     char reason[256];
     int64_t published_us;
+    int stale_s; /* silence after which the loop counts as wedged (the snapshot's) */
     /* libmicrohttpd's last complaint while pp_httpd_start ran, for the error that says why
      * it could not start (written on the starting thread only). */
     char start_err[256];
@@ -57,7 +58,76 @@ struct pp_httpd {
     struct MHD_Response *metrics;
     uint64_t metrics_gen;
     int64_t metrics_us;
+    /* Guarded by mu: every open connection (MHD_OPTION_NOTIFY_CONNECTION); since_us is its
+     * accept or its last answer. A socket is closed by libmicrohttpd only after its CLOSED
+     * notification has unlinked it here, so reap() never shuts down a reused descriptor. */
+    struct conn_rec *conns;
+    size_t nconns;
 };
+
+typedef struct conn_rec {
+    struct conn_rec *prev, *next;
+    int fd;
+    int64_t since_us;
+} conn_rec;
+
+/* @locality: libmicrohttpd's thread. */
+static void on_conn(void *cls, struct MHD_Connection *conn, void **ctx,
+                    enum MHD_ConnectionNotificationCode code)
+{
+    pp_httpd *h = cls;
+    conn_rec *r = *ctx;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        r = pp_xcalloc(1, sizeof(*r));
+        *r = (conn_rec){.fd = ci ? (int)ci->connect_fd : -1, .since_us = pp_now_us()};
+        pthread_mutex_lock(&h->mu);
+        r->next = h->conns;
+        if (h->conns)
+            h->conns->prev = r;
+        h->conns = r;
+        h->nconns++;
+        pthread_mutex_unlock(&h->mu);
+        *ctx = r;
+    } else if (r) {
+        pthread_mutex_lock(&h->mu);
+        if (r->prev)
+            r->prev->next = r->next;
+        else
+            h->conns = r->next;
+        if (r->next)
+            r->next->prev = r->prev;
+        h->nconns--;
+        pthread_mutex_unlock(&h->mu);
+        free(r);
+        *ctx = NULL;
+    }
+}
+
+/* A connection answered: its clock starts again. @locality: libmicrohttpd's thread. */
+static void conn_answered(pp_httpd *h, struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    if (ci && ci->socket_context) {
+        pthread_mutex_lock(&h->mu);
+        ((conn_rec *)ci->socket_context)->since_us = pp_now_us();
+        pthread_mutex_unlock(&h->mu);
+    }
+}
+
+/* Past three quarters of the connection limit, end every connection that has had no
+ * complete request for PP_HTTPD_REQUEST_S: dribbling clients cannot hold the endpoint
+ * however many addresses they come from. @locality: the posting loop (publish). */
+static void reap(pp_httpd *h, int64_t now)
+{
+    if (h->nconns < PP_HTTPD_MAX_CONNECTIONS * 3 / 4)
+        return;
+    for (conn_rec *r = h->conns; r; r = r->next)
+        if (r->fd >= 0 && now - r->since_us > (int64_t)PP_HTTPD_REQUEST_S * 1000000)
+            shutdown(r->fd, SHUT_RDWR);
+}
 
 static void snap_free(snap *s)
 {
@@ -101,6 +171,8 @@ void pp_httpd_publish(pp_httpd *h, pp_httpd_snapshot *in)
     h->healthy = in->healthy;
     snprintf(h->reason, sizeof(h->reason), "%s", in->healthy || !in->reason ? "" : in->reason);
     h->published_us = now;
+    h->stale_s = in->stale_s > 0 ? in->stale_s : PP_HTTPD_STALE_S;
+    reap(h, now);
     int last = old && --old->refs == 0;
     pthread_mutex_unlock(&h->mu);
     if (last) /* else a scrape still holds it, and frees it */
@@ -137,7 +209,7 @@ static enum MHD_Result healthz(pp_httpd *h, struct MHD_Connection *conn)
         snprintf(body, sizeof(body), "starting\n");
     else if (!h->healthy)
         snprintf(body, sizeof(body), "%s\n", h->reason[0] ? h->reason : "not ready");
-    else if (now - h->published_us > (int64_t)PP_HTTPD_STALE_S * 1000000)
+    else if (now - h->published_us > (int64_t)h->stale_s * 1000000)
         snprintf(body, sizeof(body), "the posting loop has reported nothing for %lld s\n",
                  (long long)((now - h->published_us) / 1000000));
     else {
@@ -153,7 +225,7 @@ static enum MHD_Result healthz(pp_httpd *h, struct MHD_Connection *conn)
 }
 
 /* Liveness, for an orchestrator's restart decision: the posting loop is alive unless it
- * published before and then nothing for PP_HTTPD_STALE_S (a wedged loop, what systemd's
+ * published before and then nothing for its stale_s (a wedged loop, what systemd's
  * watchdog catches). Unreachable ends and the start are not reasons to restart: /healthz
  * says those. */
 static enum MHD_Result livez(pp_httpd *h, struct MHD_Connection *conn)
@@ -162,7 +234,7 @@ static enum MHD_Result livez(pp_httpd *h, struct MHD_Connection *conn)
     unsigned status = MHD_HTTP_OK;
     int64_t now = pp_now_us();
     pthread_mutex_lock(&h->mu);
-    if (h->published && now - h->published_us > (int64_t)PP_HTTPD_STALE_S * 1000000) {
+    if (h->published && now - h->published_us > (int64_t)h->stale_s * 1000000) {
         snprintf(body, sizeof(body), "the posting loop has reported nothing for %lld s\n",
                  (long long)((now - h->published_us) / 1000000));
         status = MHD_HTTP_SERVICE_UNAVAILABLE;
@@ -257,6 +329,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_size = 0;
         return MHD_YES;
     }
+    conn_answered(h, conn);
     if (!strcmp(url, "/metrics"))
         return metrics(h, conn);
     if (!strcmp(url, "/healthz"))
@@ -389,6 +462,7 @@ pp_httpd_err pp_httpd_start(const char *listen, pp_httpd **out, char *e, size_t 
     pp_httpd *h = pp_xcalloc(1, sizeof(*h));
     pthread_mutex_init(&h->mu, NULL);
     h->listen = pp_xstrdup(listen);
+    h->stale_s = PP_HTTPD_STALE_S;
     h->not_found = fixed("not found: try /metrics, /healthz or /livez\n", NULL);
     h->not_allowed = fixed("method not allowed: GET or HEAD\n", "GET, HEAD");
     h->no_metrics = fixed("no metrics yet: starting\n", NULL);
@@ -407,13 +481,14 @@ pp_httpd_err pp_httpd_start(const char *listen, pp_httpd **out, char *e, size_t 
     starting = h;
     /* The logger first: libmicrohttpd reports option errors through the logger set so far
      * (before it, on stderr, unescaped). */
-    h->d = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, h,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, (void *)h, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)PP_HTTPD_TIMEOUT_S,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)PP_HTTPD_MAX_CONNECTIONS,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)PP_HTTPD_MAX_PER_IP,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)PP_HTTPD_MEMORY, MHD_OPTION_END);
+    h->d = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0,
+                            NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+                            (void *)h, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)PP_HTTPD_TIMEOUT_S,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned int)PP_HTTPD_MAX_CONNECTIONS,
+                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)PP_HTTPD_MAX_PER_IP,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)PP_HTTPD_MEMORY,
+                            MHD_OPTION_NOTIFY_CONNECTION, on_conn, (void *)h, MHD_OPTION_END);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     starting = NULL;
     if (!h->d) {

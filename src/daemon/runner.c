@@ -3,6 +3,7 @@
 #include "pp_runner.h"
 #include "pp_file.h"
 #include "pp_httpd.h"
+#include "pp_mysql.h"
 #include "pp_labels.h"
 #include "pp_loadstats.h"
 #include "pp_log.h"
@@ -76,10 +77,12 @@ typedef struct runner {
     /* The HTTP endpoint (service.metrics_listen), or NULL: fed by publish(). */
     pp_httpd *httpd;
     int64_t next_publish_us;
-    int pub_healthy;      /* the health last published */
-    char pub_reason[256]; /* and its reason */
-    char start_why[256];  /* what the start waits for, until READY */
-    int stopping;         /* posting is over: flushing, reporting */
+    int pub_healthy;       /* the health last published */
+    char pub_reason[256];  /* and its reason */
+    char start_why[256];   /* what the start waits for, until READY */
+    int stopping;          /* posting is over: flushing, reporting */
+    uint64_t settled_seen; /* posts settled (delivered, failed, unknown, skipped) at the last */
+    int64_t settled_us;    /* change, or while none was in flight: for health() */
 } runner;
 
 /* Which sinks the configuration feeds: 0 Kafka, 1 Kinesis, 2 both. */
@@ -258,9 +261,33 @@ static void write_metrics(runner *rn, int64_t now)
 }
 
 /* /healthz: 1 when ready and both ends are up; else 0 and why. */
+/* How long posts may stay in flight with none settling before the sink counts as not
+ * acknowledging: 10 s, plus what the configuration holds them back for on purpose (a
+ * transaction's interval, Kinesis' linger). */
+static int64_t ack_stall_us(const pp_config *c)
+{
+    double s = 10;
+    if (c->kafka.enabled && c->kafka.exactly_once)
+        s += c->kafka.transaction_interval_s;
+    if (c->kinesis.enabled)
+        s += c->kinesis.linger_s;
+    return (int64_t)(s * 1e6);
+}
+
 static int health(runner *rn, char *why, size_t n)
 {
     why[0] = '\0';
+    /* A frozen broker takes librdkafka socket.timeout.ms to notice: meanwhile posts pile
+     * up in flight and none settles. */
+    int64_t now = pp_now_us();
+    const pp_stats *st = &rn->stats;
+    uint64_t settled =
+                 st->posts_delivered + st->posts_failed + st->posts_unknown + st->posts_skipped,
+             in_flight = pp_stats_in_flight(st);
+    if (settled != rn->settled_seen || !in_flight) {
+        rn->settled_seen = settled;
+        rn->settled_us = now;
+    }
     if (rn->stopping || *rn->o->stop)
         snprintf(why, n, "stopping");
     else if (!rn->stats.ready_us)
@@ -269,6 +296,10 @@ static int health(runner *rn, char *why, size_t n)
         snprintf(why, n, "the source is unreachable");
     else if (!pp_sink_healthy(rn->sink))
         snprintf(why, n, "%s unreachable", sink_name(rn));
+    else if (now - rn->settled_us > ack_stall_us(rn->c))
+        snprintf(why, n, "%s not acknowledging: %llu post(s) in flight, none settled for %lld s",
+                 sink_name(rn), (unsigned long long)in_flight,
+                 (long long)((now - rn->settled_us) / 1000000));
     else
         return 1;
     /* The reason may quote a server's error text: one line, escaped. */
@@ -276,6 +307,15 @@ static int health(runner *rn, char *why, size_t n)
     snprintf(raw, sizeof(raw), "%s", why);
     pp_log_escape(raw, strlen(raw), why, n);
     return 0;
+}
+
+/* How long the loop may be silent before /livez calls it wedged: PP_HTTPD_STALE_S, or 15 s
+ * more than one database call may block it (source.connect_timeout, the read timeout). */
+static int stale_after(const pp_config *c)
+{
+    int longest = c->source.connect_timeout_s > PP_MYSQL_IO_TIMEOUT_S ? c->source.connect_timeout_s
+                                                                      : PP_MYSQL_IO_TIMEOUT_S;
+    return longest + 15 > PP_HTTPD_STALE_S ? longest + 15 : PP_HTTPD_STALE_S;
 }
 
 /* Feed the HTTP endpoint: its metrics and health once a second, and at once when the health
@@ -293,7 +333,7 @@ static void publish(runner *rn, int64_t now)
               strcmp(why, rn->pub_reason) != 0;
     if (!due)
         return;
-    pp_httpd_snapshot snap = {.healthy = healthy, .reason = why};
+    pp_httpd_snapshot snap = {.healthy = healthy, .reason = why, .stale_s = stale_after(rn->c)};
     {
         pp_metrics_health h;
         pp_metrics_load ml;
@@ -328,7 +368,8 @@ static void publish_health(runner *rn)
     char why[256];
     if (!rn->httpd)
         return;
-    pp_httpd_snapshot snap = {.healthy = health(rn, why, sizeof(why)), .reason = why};
+    pp_httpd_snapshot snap = {
+        .healthy = health(rn, why, sizeof(why)), .reason = why, .stale_s = stale_after(rn->c)};
     pp_httpd_publish(rn->httpd, &snap);
 }
 

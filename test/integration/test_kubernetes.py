@@ -232,7 +232,7 @@ def test_probes_and_scrape_settings_use_the_metrics_port():
             assert p["httpGet"]["path"] == path, f"{kind} {probe}"
             assert resolve_port(c, p["httpGet"]["port"]) == port, f"{kind} {probe}"
             assert p["timeoutSeconds"] < p["periodSeconds"], f"{kind} {probe}"
-        # Liveness gives the loop more than /livez's own 30 s of silence; the startup probe
+        # Liveness adds its own failures to /livez's 45 s of silence; the startup probe
         # allows for reading a big table's keys.
         live, start = c["livenessProbe"], c["startupProbe"]
         assert live["periodSeconds"] * live["failureThreshold"] >= 30, kind

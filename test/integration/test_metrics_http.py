@@ -8,6 +8,7 @@ import asyncio
 import http.client
 import os
 import random
+import re
 import resource
 import signal
 import socket
@@ -460,6 +461,96 @@ def test_slowloris_stops_neither_the_scraper_nor_the_loop(env):
     assert rc == 0, log.text()[-3000:]
 
 
+def _header_limit(name):
+    """A limit of include/daemon/pp_httpd.h (the contract these tests hold the server to)."""
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "include", "daemon",
+                           "pp_httpd.h")) as f:
+        return int(re.search(rf"#define {name} (\d+)", f.read()).group(1))
+
+
+def _fill_every_slot(port):
+    """PP_HTTPD_MAX_CONNECTIONS connections, PP_HTTPD_MAX_PER_IP from each of as many
+    addresses (127.0.x.y) as that takes, each holding a request's headers open."""
+    most, per = _header_limit("PP_HTTPD_MAX_CONNECTIONS"), _header_limit("PP_HTTPD_MAX_PER_IP")
+    socks = []
+    for ip in range(most // per):
+        for _ in range(per):
+            s = socket.socket()
+            s.bind((f"127.0.{1 + ip // 250}.{2 + ip % 250}", 0))
+            s.connect(("127.0.0.1", port))
+            s.send(b"GET /metrics HTTP/1.1\r\nHost: a\r\n")
+            socks.append(s)
+    return socks
+
+
+def test_dribblers_from_enough_addresses_to_fill_every_slot_are_reaped(env):
+    """Every connection the server allows, from as many addresses as the per-address limit
+    needs, each sending a header line a second (never idle): past three quarters of the
+    limit the server ends connections without a complete request for PP_HTTPD_REQUEST_S,
+    so a probe from another address is answered again within seconds, and the loop's rate
+    holds all along."""
+    env.load(2000)
+    port = free_port()
+    proc, report, log = start(env, port, "--rate", "200", "--seed", "13")
+    socks = []
+    try:
+        base = rate_between(port, 3)
+        socks = _fill_every_slot(port)
+        t0 = time.monotonic()
+        answered, ended = [], 0
+        while time.monotonic() - t0 < 20:
+            for s in list(socks):
+                try:
+                    s.send(b"X: y\r\n")
+                except OSError:
+                    ended += 1
+                    socks.remove(s)
+                    s.close()
+            try:
+                status = get(port, "/livez", timeout=2, source="127.0.200.1")[0]
+            except OSError:
+                status = None
+            answered.append((round(time.monotonic() - t0, 1), status))
+            time.sleep(1)
+        a = value(scrape(port), "pinpostd_posts_sampled_total")
+        during = rate_between(port, 3)
+        print(f"dribblers: {ended} connections ended by the server; probes "
+              f"{answered}; posts/s before {base:.1f}, after {during:.1f}")
+        assert ended > 0, "the server ended none of the dribbling connections"
+        late = [st for t, st in answered if t > 10]
+        assert late and all(st == 200 for st in late), answered
+        assert a > 0 and abs(during - 200) < 30 and abs(base - 200) < 30
+    finally:
+        for s in socks:
+            s.close()
+        rc = stop(proc, log)
+    assert rc == 0, log.text()[-3000:]
+
+
+def test_a_reload_moving_a_full_endpoint_does_not_hold_the_loop(env):
+    """Stopping a server whose every slot is taken wakes its thread at once (libmicrohttpd's
+    inter-thread channel): the reload that moves the port takes no seconds."""
+    env.load(300)
+    port, port2 = free_port(), free_port()
+    proc, report, log = start(env, port, "--rate", "20")
+    socks = []
+    try:
+        socks = _fill_every_slot(port)
+        time.sleep(1)
+        env.write_config(extra=f"  metrics_listen: 127.0.0.1:{port2}\n")
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGHUP)
+        wait_until("the endpoint moved", lambda: healthy(port2), 30, proc=proc)
+        took = time.monotonic() - t0
+        print(f"reload with every slot taken: the new endpoint healthy after {took:.2f} s")
+        assert took < 3, f"the reload held the loop {took:.1f} s"
+    finally:
+        for s in socks:
+            s.close()
+        rc = stop(proc, log)
+    assert rc == 0, log.text()[-3000:]
+
+
 async def _one_request(port, i, results, attempts=None):
     """One request from 127.0.0.(2 + i % 100); a connection the server closes at accept (over
     its limits) is tried again, as a scraper would, after a short pause."""
@@ -557,8 +648,8 @@ GARBAGE = {
 }
 
 
-def _send_garbage(port, name, payload, out):
-    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+def _send_garbage(port, name, payload, out, source):
+    s = socket.create_connection(("127.0.0.1", port), timeout=30, source_address=(source, 0))
     answer = b""
     try:
         try:
@@ -587,8 +678,11 @@ def test_garbage_requests_get_errors_or_closes(env):
     proc, report, log = start(env, port, "--rate", "100", "--seed", "13")
     try:
         out = {}
-        threads = [threading.Thread(target=_send_garbage, args=(port, n, p, out))
-                   for n, p in GARBAGE.items()]
+        # All at once, each from an address of its own (the per-address limit would close
+        # the fifth from one address at its accept, before it sent anything).
+        threads = [threading.Thread(target=_send_garbage,
+                                    args=(port, n, p, out, f"127.0.3.{2 + i}"))
+                   for i, (n, p) in enumerate(GARBAGE.items())]
         for t in threads:
             t.start()
         for t in threads:
@@ -762,7 +856,8 @@ def test_max_rate_with_and_without_scrapers(env):
 
 def test_a_wedged_loop_fails_livez_and_healthz_and_recovers(env):
     """The posting loop blocked (a dry run writing into a pipe nobody reads) while the HTTP
-    thread lives on: after PP_HTTPD_STALE_S (30 s) both /livez and /healthz say 503 with
+    thread lives on: after 45 s (PP_HTTPD_STALE_S, or 15 s more than a database call may
+    block the loop: the 30 s read timeout here) both /livez and /healthz say 503 with
     how long the loop has been silent; once the pipe is read, both recover."""
     env.load(200)
     port = free_port()
@@ -781,7 +876,7 @@ def test_a_wedged_loop_fails_livez_and_healthz_and_recovers(env):
             st, _, body = get(port, "/livez")
             return body if st == 503 else None
         body = wait_until("/livez 503", wedged, 90, proc=proc)
-        assert time.monotonic() - t0 >= 25 and "has reported nothing for" in body, \
+        assert time.monotonic() - t0 >= 40 and "has reported nothing for" in body, \
             body + log.text()[-2000:]
         status, _, hbody = get(port, "/healthz")
         assert status == 503 and "has reported nothing for" in hbody, hbody
@@ -793,3 +888,32 @@ def test_a_wedged_loop_fails_livez_and_healthz_and_recovers(env):
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(120)
+
+
+def test_healthz_says_a_frozen_broker_is_not_acknowledging(env):
+    """A broker SIGSTOPped accepts connections and answers nothing: librdkafka notices only
+    after socket.timeout.ms, while posts pile up in flight. /healthz says so after 10 s of
+    no post settling (not ready), /livez stays 200 (the loop is fine), and both are back
+    once the broker runs again."""
+    env.load(500)
+    port = free_port()
+    proc, report, log = start(env, port, "--rate", "50", "--seed", "5")
+    pid = env.kafka.proc.pid
+    try:
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            t0 = time.monotonic()
+            def stalled():
+                st, _, b = get(port, "/healthz")
+                return b if st == 503 else None
+            body = wait_until("/healthz 503 with the broker frozen", stalled, 60, proc=proc)
+            took = time.monotonic() - t0
+            assert "Kafka not acknowledging" in body and "in flight" in body, body
+            assert took >= 9, f"unhealthy after {took:.1f} s: posts settle within 10 s"
+            assert get(port, "/livez")[0] == 200
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        wait_until("/healthz 200 with the broker back", lambda: healthy(port), 120, proc=proc)
+    finally:
+        rc = stop(proc, log, timeout=300)
+    assert rc == 0, log.text()[-3000:]
