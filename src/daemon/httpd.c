@@ -199,29 +199,42 @@ static struct MHD_Response *text_response(const char *text, size_t len, const ch
     return r;
 }
 
-static enum MHD_Result healthz(pp_httpd *h, struct MHD_Connection *conn)
+/* Answer status with a short text body (copied). */
+static enum MHD_Result text_answer(struct MHD_Connection *conn, unsigned status, const char *body)
 {
-    char body[320];
-    unsigned status = MHD_HTTP_SERVICE_UNAVAILABLE;
-    int64_t now = pp_now_us();
-    pthread_mutex_lock(&h->mu);
-    if (!h->published)
-        snprintf(body, sizeof(body), "starting\n");
-    else if (!h->healthy)
-        snprintf(body, sizeof(body), "%s\n", h->reason[0] ? h->reason : "not ready");
-    else if (now - h->published_us > (int64_t)h->stale_s * 1000000)
-        snprintf(body, sizeof(body), "the posting loop has reported nothing for %lld s\n",
-                 (long long)((now - h->published_us) / 1000000));
-    else {
-        snprintf(body, sizeof(body), "ok\n");
-        status = MHD_HTTP_OK;
-    }
-    pthread_mutex_unlock(&h->mu);
     struct MHD_Response *r = text_response(body, strlen(body), CONTENT_TYPE_TEXT);
     enum MHD_Result rc = answer(conn, status, r);
     if (r)
         MHD_destroy_response(r);
     return rc;
+}
+
+/* Whether the loop has been silent past its allowance (the wedged loop of /healthz and
+ * /livez), with its "reported nothing" line in body. Under h->mu. */
+static int stale(const pp_httpd *h, int64_t now, char *body, size_t n)
+{
+    if (!h->published || now - h->published_us <= (int64_t)h->stale_s * 1000000)
+        return 0;
+    snprintf(body, n, "the posting loop has reported nothing for %lld s\n",
+             (long long)((now - h->published_us) / 1000000));
+    return 1;
+}
+
+static enum MHD_Result healthz(pp_httpd *h, struct MHD_Connection *conn)
+{
+    char body[320];
+    unsigned status = MHD_HTTP_SERVICE_UNAVAILABLE;
+    pthread_mutex_lock(&h->mu);
+    if (!h->published)
+        snprintf(body, sizeof(body), "starting\n");
+    else if (!h->healthy)
+        snprintf(body, sizeof(body), "%s\n", h->reason[0] ? h->reason : "not ready");
+    else if (!stale(h, pp_now_us(), body, sizeof(body))) {
+        snprintf(body, sizeof(body), "ok\n");
+        status = MHD_HTTP_OK;
+    }
+    pthread_mutex_unlock(&h->mu);
+    return text_answer(conn, status, body);
 }
 
 /* Liveness, for an orchestrator's restart decision: the posting loop is alive unless it
@@ -231,21 +244,14 @@ static enum MHD_Result healthz(pp_httpd *h, struct MHD_Connection *conn)
 static enum MHD_Result livez(pp_httpd *h, struct MHD_Connection *conn)
 {
     char body[160];
-    unsigned status = MHD_HTTP_OK;
-    int64_t now = pp_now_us();
+    unsigned status = MHD_HTTP_SERVICE_UNAVAILABLE;
     pthread_mutex_lock(&h->mu);
-    if (h->published && now - h->published_us > (int64_t)h->stale_s * 1000000) {
-        snprintf(body, sizeof(body), "the posting loop has reported nothing for %lld s\n",
-                 (long long)((now - h->published_us) / 1000000));
-        status = MHD_HTTP_SERVICE_UNAVAILABLE;
-    } else
+    if (!stale(h, pp_now_us(), body, sizeof(body))) {
         snprintf(body, sizeof(body), "alive\n");
+        status = MHD_HTTP_OK;
+    }
     pthread_mutex_unlock(&h->mu);
-    struct MHD_Response *r = text_response(body, strlen(body), CONTENT_TYPE_TEXT);
-    enum MHD_Result rc = answer(conn, status, r);
-    if (r)
-        MHD_destroy_response(r);
-    return rc;
+    return text_answer(conn, status, body);
 }
 
 /* The body of /metrics for snapshot s: the loop's text, then the process and librdkafka

@@ -4,9 +4,12 @@ topics back with an independent consumer."""
 
 import json
 import os
+import pathlib
 import re
+import shutil
 import struct
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -49,6 +52,15 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = 1
     else:
         print(f"\nSANITIZERS: no ASan/UBSan/LSan report from {BIN}")
+
+
+@pytest.fixture
+def open_dir():
+    """A directory everybody can enter (/tmp is; pytest's tmp_path is under a 0700 one)."""
+    d = tempfile.mkdtemp(prefix="pinpostd-open-")
+    os.chmod(d, 0o755)
+    yield pathlib.Path(d)
+    shutil.rmtree(d)
 
 
 def sanitizer_logs_as(env, directory, uid, gid):

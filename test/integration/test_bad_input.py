@@ -2,11 +2,8 @@
 user sees. (More cases, with the database, belong here as they are added.)"""
 
 import os
-import pathlib
-import shutil
 import struct
 import subprocess
-import tempfile
 
 import pytest
 
@@ -68,15 +65,6 @@ def test_oversized_config(tmp_path):
     cfg = write(tmp_path / "big.yaml", "# " + "x" * (2 << 20) + "\n", 0o644)
     p = run("-c", str(cfg))
     assert p.returncode == 78 and "more than a configuration file can be" in p.stderr
-
-
-@pytest.fixture
-def open_dir():
-    """A directory everybody can enter (/tmp is; pytest's tmp_path is under a 0700 one)."""
-    d = tempfile.mkdtemp(prefix="pinpostd-open-")
-    os.chmod(d, 0o755)
-    yield pathlib.Path(d)
-    shutil.rmtree(d)
 
 
 def secret_check(d, mode, dir_mode=0o755, gid=0, dir_gid=0):

@@ -4,10 +4,8 @@ file, then the environment, then the command line."""
 
 import json
 import os
-import pathlib
 import shutil
 import subprocess
-import tempfile
 
 import pytest
 
@@ -188,31 +186,27 @@ def test_a_host_from_the_environment_replaces_the_files_socket(env):
 
 
 @pytest.mark.parametrize("var", ["PINPOSTD_REPORT", "PINPOSTD_METRICS_FILE"])
-def test_an_output_this_user_cannot_write_is_refused_at_start(env, var):
+def test_an_output_this_user_cannot_write_is_refused_at_start(env, var, open_dir):
     """As the image's user (10001) with the report or metrics file in a directory it may
     not write (a read-only root, a volume not mounted): exit 78 before the first post."""
     env.load(5)
-    root = pathlib.Path(tempfile.mkdtemp(prefix="pinpostd-outputs-"))  # 10001 may enter
-    try:
-        os.chmod(root, 0o755)
-        d = root / "not-writable"
-        d.mkdir()
-        os.chmod(d, 0o755)
-        e = base_env(env, **{var: str(d / "out")})
-        pw = root / "pw"
-        shutil.copy(e["PINPOSTD_DB_PASSWORD_FILE"], pw)
-        os.chown(pw, 10001, 10001)
-        e["PINPOSTD_DB_PASSWORD_FILE"] = str(pw)
-        no_reports = sanitizer_logs_as(e, root / "sanitizer-logs", 10001, 10001)
-        (root / "c.yaml").write_text("")
-        os.chmod(root / "c.yaml", 0o644)
-        p = subprocess.run([PINPOSTD, "-c", str(root / "c.yaml"), "--count", "3"],
-                           capture_output=True, text=True, timeout=60, env=e, user=10001,
-                           group=10001, cwd=root)
-        assert p.returncode == 78, p.stderr[-3000:]
-        assert f"cannot create a file in the directory {d}: Permission denied (user 10001)" \
-            in p.stderr, p.stderr[-3000:]
-        assert "posts delivered" not in p.stderr
-        no_reports()
-    finally:
-        shutil.rmtree(root)
+    root = open_dir  # 10001 may enter
+    d = root / "not-writable"
+    d.mkdir()
+    os.chmod(d, 0o755)
+    e = base_env(env, **{var: str(d / "out")})
+    pw = root / "pw"
+    shutil.copy(e["PINPOSTD_DB_PASSWORD_FILE"], pw)
+    os.chown(pw, 10001, 10001)
+    e["PINPOSTD_DB_PASSWORD_FILE"] = str(pw)
+    no_reports = sanitizer_logs_as(e, root / "sanitizer-logs", 10001, 10001)
+    (root / "c.yaml").write_text("")
+    os.chmod(root / "c.yaml", 0o644)
+    p = subprocess.run([PINPOSTD, "-c", str(root / "c.yaml"), "--count", "3"],
+                       capture_output=True, text=True, timeout=60, env=e, user=10001,
+                       group=10001, cwd=root)
+    assert p.returncode == 78, p.stderr[-3000:]
+    assert f"cannot create a file in the directory {d}: Permission denied (user 10001)" \
+        in p.stderr, p.stderr[-3000:]
+    assert "posts delivered" not in p.stderr
+    no_reports()

@@ -9,12 +9,9 @@ volumes laid out in a temporary directory, as the kubelet would."""
 import copy
 import json
 import os
-import pathlib
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 
 import pytest
 import yaml
@@ -415,15 +412,6 @@ class Pod:
         return p
 
 
-@pytest.fixture
-def pods():
-    """A directory the pods' user can enter (pytest's tmp_path is under a 0700 one)."""
-    d = tempfile.mkdtemp(prefix="pinpostd-pods-")
-    os.chmod(d, 0o755)
-    yield pathlib.Path(d)
-    shutil.rmtree(d)
-
-
 def make_pod(base, name, workload, **kw):
     root = str(base / name)
     os.makedirs(root)
@@ -447,7 +435,7 @@ def flag(args, name):
     return args[args.index(name) + 1] if name in args else None
 
 
-def test_job_pods_load_the_config(pods):
+def test_job_pods_load_the_config(open_dir):
     """Every index of the Job: the config parses with the pod's volumes and environment
     (--check --demo: built-in data and an in-process cluster, no servers), each pod is its
     own instance with its share of --count and its own report file, and a short dry run
@@ -459,7 +447,7 @@ def test_job_pods_load_the_config(pods):
     total_count, total_rate = int(flag(args, "--count")), float(flag(args, "--rate"))
     seeds = set()
     for i in range(n):
-        pod = make_pod(pods, f"job-{i}", job, env_extra={"JOB_COMPLETION_INDEX": str(i)})
+        pod = make_pod(open_dir, f"job-{i}", job, env_extra={"JOB_COMPLETION_INDEX": str(i)})
         p = pod.run("--check", "--demo")
         assert p.returncode == 0, f"index {i}: exit {p.returncode}\n{p.stdout}\n{p.stderr[-3000:]}"
         assert "warning" not in p.stderr, p.stderr  # e.g. a misspelt variable, an exposed secret
@@ -483,18 +471,18 @@ def test_job_pods_load_the_config(pods):
     assert len(seeds) == n, f"the shards share seeds: {seeds}"
 
 
-def test_job_pod_index_out_of_range_is_refused(pods):
+def test_job_pod_index_out_of_range_is_refused(open_dir):
     job = load("job.yaml")
     n = job["spec"]["completions"]
-    pod = make_pod(pods, "job-x", job, env_extra={"JOB_COMPLETION_INDEX": str(n)})
+    pod = make_pod(open_dir, "job-x", job, env_extra={"JOB_COMPLETION_INDEX": str(n)})
     p = pod.run("--check", "--demo")
     assert p.returncode == 78 and "JOB_COMPLETION_INDEX" in p.stderr, p.stderr
 
 
-def test_deployment_pod_loads_the_config(pods):
+def test_deployment_pod_loads_the_config(open_dir):
     dep = load("deployment.yaml")
     cfg = fleet_config()
-    pod = make_pod(pods, "dep", dep)
+    pod = make_pod(open_dir, "dep", dep)
     p = pod.run("--check", "--demo")
     assert p.returncode == 0, f"exit {p.returncode}\n{p.stdout}\n{p.stderr[-3000:]}"
     assert "warning" not in p.stderr, p.stderr
@@ -506,11 +494,11 @@ def test_deployment_pod_loads_the_config(pods):
     assert s["service.metrics_listen"] == cfg["service"]["metrics_listen"]
 
 
-def test_config_naming_an_unmounted_secret_fails(pods):
+def test_config_naming_an_unmounted_secret_fails(open_dir):
     """The mount layout is really exercised: a path outside every mount is not found."""
     cm = load("configmap.yaml")
     cm["data"]["pinpostd.yaml"] = cm["data"]["pinpostd.yaml"].replace(
         "/run/secrets/pinpostd/db-password", "/run/secrets/elsewhere/db-password")
-    pod = make_pod(pods, "dep", load("deployment.yaml"), configmap=cm)
+    pod = make_pod(open_dir, "dep", load("deployment.yaml"), configmap=cm)
     p = pod.run("--check", "--demo")
     assert p.returncode == 78 and "/run/secrets/elsewhere/db-password" in p.stderr, p.stderr
