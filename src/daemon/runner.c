@@ -260,7 +260,6 @@ static void write_metrics(runner *rn, int64_t now)
         pp_log_warn("cannot write metrics (service.metrics_file): %s", err);
 }
 
-/* /healthz: 1 when ready and both ends are up; else 0 and why. */
 /* How long posts may stay in flight with none settling before the sink counts as not
  * acknowledging: 10 s, plus what the configuration holds them back for on purpose (a
  * transaction's interval, Kinesis' linger). */
@@ -274,6 +273,7 @@ static int64_t ack_stall_us(const pp_config *c)
     return (int64_t)(s * 1e6);
 }
 
+/* /healthz: 1 when ready, both ends up and posts settling; else 0 and why. */
 static int health(runner *rn, char *why, size_t n)
 {
     why[0] = '\0';
