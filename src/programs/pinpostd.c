@@ -328,22 +328,26 @@ static int health_command(int argc, char **argv)
         &(pp_aws_http_req){
             .method = "GET", .url = url, .timeout_ms = (long)(timeout_s * 1000), .direct = 1},
         &body, err, sizeof(err));
-    /* The answer is one short line; anything else is shown escaped, and cut. */
-    char shown[256];
+    /* The answer is one short line; anything else is cut, and escaped once: by the log, or
+     * here for standard output. */
     size_t len = body.len;
     while (len && (body.data[len - 1] == '\n' || body.data[len - 1] == '\r'))
         len--;
-    pp_log_escape(body.data ? body.data : "", len > 200 ? 200 : len, shown, sizeof(shown));
-    pp_buf_free(&body);
+    if (len > 200)
+        len = 200;
+    const char *text = body.data ? body.data : "";
+    int rc = PP_EXIT_RUNTIME;
     if (status == 200) {
+        char shown[256];
+        pp_log_escape(text, len, shown, sizeof(shown));
         printf("%s: %s\n", url, shown);
-        return 0;
-    }
-    if (status < 0)
+        rc = 0;
+    } else if (status < 0)
         pp_log_err("health: %s", err);
     else
-        pp_log_err("health: %s answered %ld: %s", url, status, shown);
-    return PP_EXIT_RUNTIME;
+        pp_log_err("health: %s answered %ld: %.*s", url, status, (int)len, text);
+    pp_buf_free(&body);
+    return rc;
 }
 
 /* Secrets (passwords, AWS keys) live in this process's memory: no core dumps of it, and

@@ -39,6 +39,14 @@ def get(port, path="/metrics", host="127.0.0.1", timeout=5, source=None, method=
         conn.close()
 
 
+def answer(port, path):
+    """get(port, path), or None while nothing listens yet (for wait_until)."""
+    try:
+        return get(port, path, timeout=2)
+    except OSError:
+        return None
+
+
 def parse(text):
     """{(sample name, ((label, value), ...)): value} through prometheus_client's parser,
     which rejects anything outside the text format."""
@@ -259,12 +267,8 @@ def test_healthz_503_until_ready_and_health_command(env):
     proc, _ = env.popen()
     log = StderrLog(proc)
     try:
-        def answered():
-            try:
-                return get(port, "/healthz", timeout=2)
-            except OSError:
-                return None
-        status, _, body = wait_until("/healthz", answered, 60, proc=proc)
+        status, _, body = wait_until("/healthz", lambda: answer(port, "/healthz"), 60,
+                                     proc=proc)
         assert status == 503 and body.startswith("starting"), body
         wait_until("the wait for MySQL", lambda: "MySQL" in get(port, "/healthz")[2], 30)
         status, _, body = get(port, "/healthz")
@@ -865,12 +869,7 @@ def test_a_wedged_loop_fails_livez_and_healthz_and_recovers(env):
     proc, _ = env.popen("--dry-run", "--rate", "0")  # stdout: a pipe, unread for now
     log = StderrLog(proc)
     try:
-        def answered():
-            try:
-                return get(port, "/livez", timeout=2)
-            except OSError:
-                return None
-        assert wait_until("/livez", answered, 60, proc=proc)[0] == 200
+        assert wait_until("/livez", lambda: answer(port, "/livez"), 60, proc=proc)[0] == 200
         t0 = time.monotonic()
         def wedged():
             st, _, body = get(port, "/livez")
@@ -917,3 +916,32 @@ def test_healthz_says_a_frozen_broker_is_not_acknowledging(env):
     finally:
         rc = stop(proc, log, timeout=300)
     assert rc == 0, log.text()[-3000:]
+
+
+def test_health_command_shows_a_hostile_answer_escaped_once():
+    """`pinpostd health --url` at a server answering 503 with an ESC in its body: the
+    reason is on standard error escaped once (\\x1b, not \\\\x1b, never the raw byte)."""
+    import http.server
+
+    class Hostile(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b"bad \x1b[31mred\n"
+            self.send_response(503)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hostile)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        p = subprocess.run([PINPOSTD, "health", "--url",
+                            f"http://127.0.0.1:{server.server_port}/healthz"],
+                           capture_output=True, text=True, timeout=30)
+    finally:
+        server.shutdown()
+    assert p.returncode == 1, p.stderr
+    assert "answered 503: bad \\x1b[31mred" in p.stderr, p.stderr
+    assert "\x1b" not in p.stderr and "\\\\x1b" not in p.stderr, p.stderr
